@@ -1,0 +1,156 @@
+#include "orchestrator/grid.h"
+
+#include <algorithm>
+#include <cmath>
+#include <functional>
+#include <set>
+
+#include "common/format.h"
+#include "model/shapes.h"
+
+namespace sweep {
+namespace {
+
+// splitmix64: a stable per-run seed from the sweep seed and the run id, the
+// same on every rank and every machine.
+uint64_t mix_seed(uint64_t seed, const std::string& run_id) {
+  uint64_t x = seed;
+  for (unsigned char c : run_id) {
+    x ^= c;
+    x += 0x9e3779b97f4a7c15ULL;
+    x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
+    x ^= x >> 31;
+  }
+  return x;
+}
+
+// A run of `model` for about `tokens` tokens, rounded to whole steps.
+RunSpec make_run(const JobSpec& job, const GPTConfig& model, double tokens) {
+  RunSpec run;
+  run.model = model;
+  run.params = count_params(model);
+  run.flops_per_token = training_flops_per_token(model, job.grid.flop_convention);
+  run.steps = std::max<int64_t>(0, std::llround(tokens / double(job.train.batch_tokens)));
+  run.tokens = run.steps * job.train.batch_tokens;
+  run.flops = run.flops_per_token * double(run.tokens);
+  run.lr = peak_lr(job.train, model);
+  run.warmup_steps = std::llround(job.train.warmup_fraction * double(run.steps));
+  return run;
+}
+
+std::vector<double> target_sizes(const JobSpec& job, size_t budget_index) {
+  const GridSection& g = job.grid;
+  if (g.size_mode != SizeMode::kTokensPerParam) return g.params[budget_index];
+  // N from C = 6 N D with D = r N; the realized shape then sets the exact D.
+  std::vector<double> sizes;
+  for (double ratio : g.tokens_per_param) {
+    sizes.push_back(std::sqrt(g.budgets[budget_index] / (6.0 * ratio)));
+  }
+  return sizes;
+}
+
+}  // namespace
+
+double peak_lr(const TrainSection& train, const GPTConfig& model) {
+  switch (train.lr_rule) {
+    case LrRule::kConstant:
+      return train.lr;
+    case LrRule::kInverseWidth:
+      return train.lr * double(train.lr_base_width) / double(model.d_model);
+    case LrRule::kKaplan:
+      // Kaplan et al. 2020, eq. D.1, fitted for N_non_embedding up to ~1e9; kept
+      // positive for the tiny models it was never fitted on.
+      return std::max(1e-5,
+                      0.003239 - 0.0001395 * std::log(double(count_params(model).non_embedding)));
+  }
+  return train.lr;
+}
+
+double Grid::total_flops() const {
+  double total = 0;
+  for (const RunSpec& run : runs) total += run.flops;
+  return total;
+}
+
+Grid expand_grid(const JobSpec& job) {
+  const GridSection& g = job.grid;
+  Grid grid;
+  const GPTConfig smallest = smallest_shape(job.model.shape);
+  for (size_t b = 0; b < g.budgets.size(); ++b) {
+    const double budget = g.budgets[b];
+    std::set<std::pair<int64_t, int64_t>> seen;  // (n_layer, d_model) per budget
+    size_t kept = 0;
+    for (double target : target_sizes(job, b)) {
+      const GPTConfig model = shape_for_params(target, job.model.shape);
+      if (!seen.insert({model.n_layer, model.d_model}).second) {
+        grid.dropped.push_back({budget, target, "same shape as another size at this budget"});
+        continue;
+      }
+      RunSpec run =
+          make_run(job, model, budget / training_flops_per_token(model, g.flop_convention));
+      if (run.steps < g.min_steps) {
+        grid.dropped.push_back({budget, target,
+                                "only " + std::to_string(run.steps) + " steps (grid.min_steps = " +
+                                    std::to_string(g.min_steps) + ")"});
+        continue;
+      }
+      run.budget = budget;
+      run.target_params = target;
+      run.run_id = std::string("C")
+                       .append(format_sci(budget))
+                       .append("-N")
+                       .append(format_count(double(run.params.total)));
+      grid.runs.push_back(run);
+      ++kept;
+    }
+    if (kept == 0) {
+      const double fpt = training_flops_per_token(smallest, g.flop_convention);
+      const double needed = fpt * double(g.min_steps * job.train.batch_tokens);
+      job.fail("grid.budgets",
+               "budget " + format_sci(budget) +
+                   " FLOPs is too small for any model: the smallest (" +
+                   format_count(double(count_params(smallest).total)) +
+                   " parameters, 1 layer, d_model " + std::to_string(smallest.d_model) +
+                   ") needs " + format_sci(needed) + " FLOPs for " + std::to_string(g.min_steps) +
+                   " steps of " + std::to_string(job.train.batch_tokens) +
+                   " tokens; allowed: budgets >= " + format_sci(needed));
+    }
+  }
+  for (const ExplicitRun& explicit_run : g.runs) {
+    const GPTConfig model = shape_for_params(explicit_run.params, job.model.shape);
+    RunSpec run = make_run(job, model, explicit_run.tokens);
+    if (run.steps < g.min_steps) {
+      job.fail("grid.runs",
+               "a run of " + format_count(explicit_run.tokens) + " tokens is only " +
+                   std::to_string(run.steps) + " steps of " +
+                   std::to_string(job.train.batch_tokens) +
+                   " tokens; allowed: at least grid.min_steps = " + std::to_string(g.min_steps));
+    }
+    run.target_params = explicit_run.params;
+    run.run_id = std::string("N")
+                     .append(format_count(double(run.params.total)))
+                     .append("-D")
+                     .append(format_count(double(run.tokens)));
+    grid.runs.push_back(run);
+  }
+
+  // Budget by budget, small models first; explicit runs by their FLOPs.
+  auto order = [](const RunSpec& r) {
+    return std::make_pair(r.budget > 0 ? r.budget : r.flops, r.params.total);
+  };
+  std::stable_sort(grid.runs.begin(), grid.runs.end(),
+                   [&](const RunSpec& a, const RunSpec& b) { return order(a) < order(b); });
+  std::set<std::string> ids;
+  for (size_t i = 0; i < grid.runs.size(); ++i) {
+    RunSpec& run = grid.runs[i];
+    if (!ids.insert(run.run_id).second) {
+      job.fail("grid.runs", "two runs share the id " + run.run_id + "; remove the duplicate");
+    }
+    run.index = int(i);
+    run.seed = mix_seed(job.sweep.seed, run.run_id);
+  }
+  return grid;
+}
+
+}  // namespace sweep

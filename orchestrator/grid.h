@@ -1,0 +1,57 @@
+#pragma once
+// Grid expansion: a JobSpec becomes the list of runs to train.
+//
+// Every rank expands the same job file to the same list, so the scheduler sends
+// a worker only a run index. For each compute budget C and each size rule the
+// grid takes a target N, realizes a shape (model/shapes.h), and gives the run
+// D = C / FLOPs-per-token(realized shape, job's convention) tokens, rounded to
+// whole optimizer steps. The realized N, D and FLOPs are what the run records.
+// Runs shorter than grid.min_steps are dropped (reported), and a budget with no
+// run left is an error at grid.budgets.
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "model/config.h"
+#include "model/counting.h"
+#include "orchestrator/job_spec.h"
+
+namespace sweep {
+
+struct RunSpec {
+  int index = 0;               // position in the grid (by budget, then N)
+  std::string run_id;          // stable name, e.g. "C1e12-N25.1K"; the HDF5 group name
+  double budget = 0;           // the compute budget C it belongs to (FLOPs); 0 for explicit runs
+  double target_params = 0;    // N asked for
+  GPTConfig model;             // realized shape
+  ParamCount params;           // realized N (total and non-embedding)
+  double flops_per_token = 0;  // training FLOPs per token under the job's convention
+  int64_t steps = 0;           // optimizer steps
+  int64_t tokens = 0;          // D = steps * batch_tokens
+  double flops = 0;            // flops_per_token * tokens
+  double lr = 0;               // peak learning rate from the job's rule
+  int64_t warmup_steps = 0;
+  uint64_t seed = 0;  // per-run seed derived from the sweep seed and run id
+
+  double tokens_per_param() const { return double(tokens) / double(params.total); }
+};
+
+struct DroppedRun {
+  double budget = 0;
+  double target_params = 0;
+  std::string reason;
+};
+
+struct Grid {
+  std::vector<RunSpec> runs;        // by budget, then N
+  std::vector<DroppedRun> dropped;  // sizes that did not fit their budget
+  double total_flops() const;
+};
+
+Grid expand_grid(const JobSpec& job);
+
+// Peak learning rate for a shape under the job's rule.
+double peak_lr(const TrainSection& train, const GPTConfig& model);
+
+}  // namespace sweep

@@ -1,0 +1,387 @@
+#include "orchestrator/job_spec.h"
+
+#include <glob.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cmath>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <regex>
+#include <sstream>
+
+#include "common/error.h"
+#include "common/format.h"
+#include "orchestrator/toml_reader.h"
+
+namespace sweep {
+namespace {
+
+// Records "path:line:col: key = value" for every key the reader saw, so errors
+// found after parsing can still point at the source.
+void remember(JobSpec& job, const TomlSection& section) {
+  for (const auto& [key, value] : section.table()) {
+    const std::string full = section.full_key(key.str());
+    job.locations[full] =
+        source_location(job.path, value.source()) + ": " + full + " = " + render_value(value);
+  }
+}
+
+// A number list: [a, b, c] or a log range { min = a, max = b, count = n }.
+std::vector<double> read_number_list(TomlSection& parent, std::string_view key, Bounds bounds) {
+  const toml::node* n = parent.node(key);
+  if (!n) return {};
+  const std::string full = parent.full_key(key);
+  std::vector<double> values;
+  if (const auto* array = n->as_array()) {
+    if (array->empty()) parent.fail(key, "must not be empty");
+    for (const auto& item : *array) {
+      values.push_back(parent.check_number(item, full, bounds, /*integer=*/false));
+    }
+    return values;
+  }
+  if (const auto* table = n->as_table()) {
+    TomlSection range(*table, full, parent.path());
+    const double min = range.optional_number("min", bounds).value_or(NAN);
+    const double max = range.optional_number("max", bounds).value_or(NAN);
+    const int64_t count = range.integer("count", 0, Bounds::closed(1, 10000));
+    range.reject_unknown();
+    if (std::isnan(min) || std::isnan(max) || count == 0) {
+      parent.fail(key,
+                  "a log range needs min, max and count: { min = 1e12, max = 1e14, count = 5 }");
+    }
+    if (max < min) parent.fail(key, "max must be >= min");
+    if (count == 1 && max != min) parent.fail(key, "count = 1 needs min = max");
+    for (int64_t i = 0; i < count; ++i) {
+      const double t = count == 1 ? 0.0 : double(i) / double(count - 1);
+      values.push_back(std::exp(std::log(min) + t * (std::log(max) - std::log(min))));
+    }
+    return values;
+  }
+  parent.fail(key, "must be a list of numbers or a log range { min, max, count }");
+}
+
+void read_sweep(TomlSection& s, JobSpec& job) {
+  const std::string stem = std::filesystem::path(job.path).stem().string();
+  job.sweep.name = s.string("name", stem);
+  if (!std::regex_match(job.sweep.name, std::regex("[A-Za-z0-9_.-]+"))) {
+    s.fail("name", "use letters, digits, '_', '-' and '.' only");
+  }
+  job.sweep.output = s.string("output", "runs/" + job.sweep.name + ".h5");
+  const std::string ext = std::filesystem::path(job.sweep.output).extension().string();
+  if (ext != ".h5" && ext != ".hdf5") s.fail("output", "must end in .h5 or .hdf5");
+  job.sweep.seed = uint64_t(s.integer("seed", 1234, Bounds::at_least(0)));
+  s.reject_unknown();
+}
+
+void read_data(TomlSection& s, JobSpec& job) {
+  DataSection& d = job.data;
+  const toml::node* corpus = s.node("corpus");
+  if (!corpus) s.fail("corpus", "missing; give a path, a glob or a list of them");
+  if (const auto* one = corpus->as_string()) {
+    d.corpus.push_back(one->get());
+  } else if (const auto* list = corpus->as_array()) {
+    for (const auto& item : *list) {
+      if (!item.is_string()) s.fail("corpus", "every entry must be a string path or glob");
+      d.corpus.push_back(item.as_string()->get());
+    }
+  } else {
+    s.fail("corpus", "must be a string or a list of strings");
+  }
+  if (d.corpus.empty()) s.fail("corpus", "must name at least one file");
+
+  const std::string tokenizer = s.string("tokenizer", "bytes", {"bytes", "u16"});
+  d.tokenizer = tokenizer == "bytes" ? Tokenizer::kBytes : Tokenizer::kTokensU16;
+  if (d.tokenizer == Tokenizer::kBytes) {
+    if (s.has("vocab_size")) {
+      s.integer("vocab_size", 256, Bounds::closed(256, 256));  // fails unless 256
+    }
+    d.vocab_size = 256;
+  } else {
+    auto vocab = s.optional_integer("vocab_size", Bounds::closed(2, 65536));
+    if (!vocab) s.fail("vocab_size", "required with tokenizer = \"u16\" (e.g. 50304 for GPT-2)");
+    d.vocab_size = *vocab;
+  }
+  d.seq_len = s.integer("seq_len", 128, Bounds::closed(8, 65536));
+  d.validation_fraction = s.number("validation_fraction", 0.01, Bounds::open_closed(0, 0.5));
+  const std::filesystem::path output_dir = std::filesystem::path(job.sweep.output).parent_path();
+  d.cache_dir = s.string("cache_dir", (output_dir / "cache").string());
+  s.reject_unknown();
+
+  for (const std::string& pattern : d.corpus) {
+    glob_t matches{};
+    if (::glob(pattern.c_str(), 0, nullptr, &matches) == 0) {
+      for (size_t i = 0; i < matches.gl_pathc; ++i) d.files.push_back(matches.gl_pathv[i]);
+    }
+    globfree(&matches);
+  }
+  std::sort(d.files.begin(), d.files.end());
+  d.files.erase(std::unique(d.files.begin(), d.files.end()), d.files.end());
+}
+
+void read_grid(TomlSection& s, JobSpec& job) {
+  GridSection& g = job.grid;
+  const std::string convention = s.string("flop_convention", "6N", {"6N", "kaplan", "chinchilla"});
+  g.flop_convention = *parse_flop_convention(convention);
+  g.budgets = read_number_list(s, "budgets", Bounds::positive());
+  std::sort(g.budgets.begin(), g.budgets.end());
+  for (size_t i = 1; i < g.budgets.size(); ++i) {
+    if (g.budgets[i] <= g.budgets[i - 1] * (1 + 1e-9)) s.fail("budgets", "budgets must differ");
+  }
+  g.min_steps = s.integer("min_steps", 20, Bounds::at_least(1));
+
+  const bool has_params = s.has("params"), has_ratio = s.has("tokens_per_param");
+  if (has_params && has_ratio) {
+    s.fail("tokens_per_param", "give either grid.params or grid.tokens_per_param, not both");
+  }
+  if (has_ratio) {
+    g.size_mode = SizeMode::kTokensPerParam;
+    g.tokens_per_param = read_number_list(s, "tokens_per_param", Bounds::positive());
+  } else if (has_params) {
+    const toml::node* n = s.node("params");
+    const auto* array = n->as_array();
+    if (array && !array->empty() && array->get(0)->is_array()) {
+      g.size_mode = SizeMode::kParamsPerBudget;
+      for (const auto& row : *array) {
+        if (!row.is_array()) s.fail("params", "mixes lists and numbers; use one list per budget");
+        std::vector<double> sizes;
+        for (const auto& item : *row.as_array()) {
+          sizes.push_back(s.check_number(item, s.full_key("params"), Bounds::at_least(1), false));
+        }
+        if (sizes.empty()) s.fail("params", "a budget's list of sizes is empty");
+        g.params.push_back(sizes);
+      }
+      if (g.params.size() != g.budgets.size()) {
+        s.fail("params", "has " + std::to_string(g.params.size()) + " lists but grid.budgets has " +
+                             std::to_string(g.budgets.size()) +
+                             " budgets; give one list per budget");
+      }
+    } else {
+      g.size_mode = SizeMode::kParams;
+      g.params.assign(std::max<size_t>(1, g.budgets.size()),
+                      read_number_list(s, "params", Bounds::at_least(1)));
+    }
+  }
+
+  if (const toml::node* runs = s.node("runs")) {
+    const auto* array = runs->as_array();
+    if (!array)
+      s.fail("runs", "must be an array of tables: [[grid.runs]] params = 1e6, tokens = 1e8");
+    for (const auto& item : *array) {
+      const auto* table = item.as_table();
+      if (!table) s.fail("runs", "every run must be a table { params = ..., tokens = ... }");
+      TomlSection run(*table, s.full_key("runs"), s.path());
+      ExplicitRun r;
+      r.params = run.optional_number("params", Bounds::at_least(1)).value_or(0);
+      r.tokens = run.optional_number("tokens", Bounds::at_least(1)).value_or(0);
+      run.reject_unknown();
+      if (r.params == 0 || r.tokens == 0) {
+        s.fail_at(item, s.full_key("runs"), "every run needs params and tokens");
+      }
+      g.runs.push_back(r);
+    }
+  }
+  s.reject_unknown();
+
+  if (g.budgets.empty() && g.runs.empty()) {
+    s.fail("budgets",
+           "missing; give grid.budgets (with params or tokens_per_param) or [[grid.runs]]");
+  }
+  if (!g.budgets.empty() && !has_params && !has_ratio) {
+    s.fail("budgets", "needs model sizes: grid.params or grid.tokens_per_param");
+  }
+  if (g.budgets.empty() && (has_params || has_ratio)) {
+    s.fail(has_params ? "params" : "tokens_per_param", "needs grid.budgets");
+  }
+}
+
+void read_model(TomlSection& s, JobSpec& job) {
+  ModelSection& m = job.model;
+  m.family = s.string("family", "gpt2", {"gpt2"});
+  m.shape.aspect_ratio = s.number("aspect_ratio", 64, Bounds::closed(1, 4096));
+  m.shape.head_dim = s.integer("head_dim", 64, Bounds::closed(1, 1024));
+  m.shape.ffn_mult = s.number("ffn_mult", 4, Bounds::closed(0.25, 64));
+  m.shape.tie_embeddings = s.boolean("tie_embeddings", true);
+  m.shape.vocab_size = job.data.vocab_size;
+  m.shape.seq_len = job.data.seq_len;
+  s.reject_unknown();
+}
+
+void read_train(TomlSection& s, JobSpec& job) {
+  TrainSection& t = job.train;
+  const int64_t seq_len = job.data.seq_len;
+  t.batch_tokens = s.integer("batch_tokens", 16 * seq_len, Bounds::closed(1, 1LL << 40));
+  if (t.batch_tokens % seq_len != 0) {
+    s.fail("batch_tokens", "must be a multiple of data.seq_len (" + std::to_string(seq_len) + ")");
+  }
+  t.micro_batch_tokens = s.integer("micro_batch_tokens", 0, Bounds::closed(0, 1LL << 40));
+  if (t.micro_batch_tokens != 0 &&
+      (t.micro_batch_tokens % seq_len != 0 || t.batch_tokens % t.micro_batch_tokens != 0)) {
+    s.fail("micro_batch_tokens", "must be a multiple of data.seq_len (" + std::to_string(seq_len) +
+                                     ") that divides train.batch_tokens (" +
+                                     std::to_string(t.batch_tokens) + ")");
+  }
+  const std::string rule = s.string("lr_rule", "constant", {"constant", "inverse_width", "kaplan"});
+  t.lr_rule = rule == "constant"        ? LrRule::kConstant
+              : rule == "inverse_width" ? LrRule::kInverseWidth
+                                        : LrRule::kKaplan;
+  if (t.lr_rule == LrRule::kKaplan && s.has("lr")) {
+    s.fail("lr", "lr_rule = \"kaplan\" sets the learning rate from N; remove train.lr");
+  }
+  t.lr = s.number("lr", 1e-3, Bounds::open_closed(0, 1));
+  t.lr_base_width = s.integer("lr_base_width", 256, Bounds::at_least(1));
+  if (t.lr_rule != LrRule::kInverseWidth && s.has("lr_base_width")) {
+    s.fail("lr_base_width", "only used with lr_rule = \"inverse_width\"");
+  }
+  t.warmup_fraction = s.number("warmup_fraction", 0.05, Bounds::closed(0, 0.5));
+  t.min_lr_ratio = s.number("min_lr_ratio", 0.1, Bounds::closed(0, 1));
+  t.weight_decay = s.number("weight_decay", 0.1, Bounds::closed(0, 10));
+  t.beta1 = s.number("beta1", 0.9, Bounds::closed_open(0, 1));
+  t.beta2 = s.number("beta2", 0.95, Bounds::closed_open(0, 1));
+  t.grad_clip = s.number("grad_clip", 1.0, Bounds::at_least(0));
+  t.eval_interval = s.integer("eval_interval", 100, Bounds::at_least(1));
+  t.eval_tokens = s.integer("eval_tokens", 65536, Bounds::closed(seq_len, 1LL << 40));
+  s.reject_unknown();
+}
+
+void read_resources(TomlSection& s, JobSpec& job) {
+  ResourcesSection& r = job.resources;
+  r.ranks_per_run = s.integer("ranks_per_run", 1, Bounds::closed(1, 65536));
+  r.device = s.string("device", "auto", {"auto", "cpu", "cuda"});
+  r.threads_per_rank = s.integer("threads_per_rank", 0, Bounds::closed(0, 1024));
+  s.reject_unknown();
+  const int64_t sequences = job.train.batch_tokens / job.data.seq_len;
+  if (sequences % r.ranks_per_run != 0) {
+    s.fail("ranks_per_run", "must divide the batch of " + std::to_string(sequences) +
+                                " sequences (train.batch_tokens / data.seq_len)");
+  }
+}
+
+void read_fit(TomlSection& s, JobSpec& job) {
+  FitSection& f = job.fit;
+  if (const toml::node* n = s.node("approaches")) {
+    const auto* array = n->as_array();
+    if (!array || array->empty()) s.fail("approaches", "must be a non-empty list of 1, 2, 3");
+    f.approaches.clear();
+    for (const auto& item : *array) {
+      const int a = int(s.check_number(item, s.full_key("approaches"), Bounds::closed(1, 3), true));
+      if (std::count(f.approaches.begin(), f.approaches.end(), a)) {
+        s.fail("approaches", "lists approach " + std::to_string(a) + " twice");
+      }
+      f.approaches.push_back(a);
+    }
+  }
+  f.bootstrap = s.integer("bootstrap", 1000, Bounds::closed(0, 100000));
+  // Default: hold out the largest budget when at least 2 remain to fit.
+  const int64_t budgets = int64_t(job.grid.budgets.size());
+  f.holdout_budgets = s.integer("holdout_budgets", budgets >= 3 ? 1 : 0, Bounds::at_least(0));
+  if (f.holdout_budgets > 0 && budgets - f.holdout_budgets < 2) {
+    s.fail("holdout_budgets", "leaves " + std::to_string(budgets - f.holdout_budgets) + " of " +
+                                  std::to_string(budgets) +
+                                  " budgets to fit; the backtest needs at least 2 (or set 0)");
+  }
+  if (const toml::node* n = s.node("targets")) {
+    const auto* array = n->as_array();
+    if (!array) s.fail("targets", "must be a list of FLOPs or { params, tokens } tables");
+    for (const auto& item : *array) {
+      FitTarget target;
+      if (item.is_number()) {
+        target.compute = s.check_number(item, s.full_key("targets"), Bounds::positive(), false);
+        target.name = "C=" + format_sci(target.compute);
+      } else if (const auto* table = item.as_table()) {
+        TomlSection t(*table, s.full_key("targets"), s.path());
+        target.name = t.string("name", "");
+        target.compute = t.number("compute", 0, Bounds::positive());
+        target.params = t.number("params", 0, Bounds::at_least(1));
+        target.tokens = t.number("tokens", 0, Bounds::at_least(1));
+        t.reject_unknown();
+        const bool by_compute = target.compute > 0;
+        const bool by_shape = target.params > 0 && target.tokens > 0;
+        if (by_compute == by_shape || (!by_shape && (target.params > 0 || target.tokens > 0))) {
+          s.fail_at(item, s.full_key("targets"),
+                    "a target is either { compute = FLOPs } or { params = N, tokens = D }");
+        }
+        if (target.name.empty()) {
+          target.name =
+              by_compute ? "C=" + format_sci(target.compute)
+                         : "N=" + format_count(target.params) + ",D=" + format_count(target.tokens);
+        }
+      } else {
+        s.fail_at(item, s.full_key("targets"), "must be FLOPs or a { params, tokens } table");
+      }
+      f.targets.push_back(target);
+    }
+  }
+  s.reject_unknown();
+}
+
+}  // namespace
+
+void JobSpec::fail(const std::string& key, const std::string& what) const {
+  auto it = locations.find(key);
+  if (it != locations.end()) throw UserError(it->second + ": " + what);
+  throw UserError(path + ": " + key + ": " + what);
+}
+
+JobSpec parse_job_text(const std::string& text, const std::string& path) {
+  JobSpec job;
+  job.path = path;
+  job.text = text;
+  toml::table root;
+  try {
+    root = toml::parse(text, path);
+  } catch (const toml::parse_error& e) {
+    throw UserError(source_location(path, e.source()) +
+                    ": TOML syntax error: " + std::string(e.description()));
+  }
+  TomlSection top(root, "", path);
+  // Sections in dependency order: data before model/train (seq_len, vocab),
+  // grid before fit (number of budgets).
+  auto sweep = top.section("sweep");
+  auto data = top.section("data");
+  auto grid = top.section("grid");
+  auto model = top.section("model");
+  auto train = top.section("train");
+  auto resources = top.section("resources");
+  auto fit = top.section("fit");
+  top.reject_unknown();
+  for (auto* s : {&sweep, &data, &grid, &model, &train, &resources, &fit}) {
+    if (*s) remember(job, **s);
+  }
+
+  toml::table empty;
+  auto or_empty = [&](std::optional<TomlSection>& s, const char* name) -> TomlSection& {
+    if (!s) s.emplace(empty, name, path);
+    return *s;
+  };
+  read_sweep(or_empty(sweep, "sweep"), job);
+  if (!data) throw UserError(path + ": data: missing section [data] (data.corpus is required)");
+  read_data(*data, job);
+  if (!grid) throw UserError(path + ": grid: missing section [grid] (grid.budgets is required)");
+  read_grid(*grid, job);
+  read_model(or_empty(model, "model"), job);
+  read_train(or_empty(train, "train"), job);
+  read_resources(or_empty(resources, "resources"), job);
+  read_fit(or_empty(fit, "fit"), job);
+  return job;
+}
+
+JobSpec load_job_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw UserError(path + ": cannot read job file: " + std::strerror(errno));
+  std::ostringstream text;
+  text << in.rdbuf();
+  return parse_job_text(text.str(), path);
+}
+
+void require_corpus(const JobSpec& job) {
+  if (!job.data.files.empty()) return;
+  std::string patterns;
+  for (const auto& p : job.data.corpus) patterns += (patterns.empty() ? "" : ", ") + p;
+  job.fail("data.corpus", "no file matches " + patterns +
+                              (job.data.corpus.size() == 1 ? "" : " (none of them)") +
+                              " (relative paths are taken from the working directory)");
+}
+
+}  // namespace sweep

@@ -1,0 +1,133 @@
+#pragma once
+// JobSpec: a TOML job file, validated. docs/job-format.md documents every key
+// (type, default, constraint, example); this file is its one implementation.
+//
+// load_job_file() either returns a spec that can be planned and run, or throws
+// UserError with one line "path:line:col: key = value: what is wrong; allowed ..."
+// (exit code 2). It writes nothing.
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "model/counting.h"
+#include "model/shapes.h"
+
+namespace sweep {
+
+struct SweepSection {
+  std::string name;      // default: the job file's stem
+  std::string output;    // HDF5 path; default "runs/<name>.h5"
+  uint64_t seed = 1234;  // data order and initialisation of every run
+};
+
+enum class Tokenizer { kBytes, kTokensU16 };
+
+struct DataSection {
+  std::vector<std::string> corpus;  // paths or globs as written
+  std::vector<std::string> files;   // what they match, sorted; empty if none exist
+  Tokenizer tokenizer = Tokenizer::kBytes;
+  int64_t vocab_size = 256;           // 256 for bytes; required for "u16" token files
+  int64_t seq_len = 128;              // tokens per training sequence
+  double validation_fraction = 0.01;  // share of the corpus held out for eval loss
+  std::string cache_dir;              // tokenized corpus cache; default beside the output
+};
+
+// How model sizes are chosen at each compute budget.
+enum class SizeMode {
+  kParams,           // the same list of target N at every budget
+  kParamsPerBudget,  // one list of target N per budget
+  kTokensPerParam,   // per budget: N = sqrt(C / (6 * tokens_per_param)) over a list
+};
+
+struct ExplicitRun {
+  double params = 0;  // target total parameters
+  double tokens = 0;  // training tokens
+};
+
+struct GridSection {
+  FlopConvention flop_convention = FlopConvention::kSixN;
+  std::vector<double> budgets;  // FLOPs, ascending
+  SizeMode size_mode = SizeMode::kTokensPerParam;
+  std::vector<std::vector<double>> params;  // per budget (kParams repeats one list)
+  std::vector<double> tokens_per_param;     // kTokensPerParam
+  std::vector<ExplicitRun> runs;            // [[grid.runs]]
+  int64_t min_steps = 20;                   // shorter runs are dropped from the grid
+};
+
+struct ModelSection {
+  std::string family = "gpt2";
+  ShapeRule shape;  // aspect ratio, head_dim, ffn_mult (+ vocab and seq_len from [data])
+};
+
+enum class LrRule {
+  kConstant,      // lr at every size
+  kInverseWidth,  // lr * lr_base_width / d_model (muP-like width scaling for Adam)
+  kKaplan,        // 0.003239 - 0.0001395 ln(N_non_embedding), Kaplan et al. 2020 eq. D.1
+};
+
+struct TrainSection {
+  int64_t batch_tokens = 2048;     // tokens per optimizer step (all ranks, all micro-batches)
+  int64_t micro_batch_tokens = 0;  // tokens per forward/backward; 0 = batch_tokens
+  double lr = 1e-3;                // peak learning rate (see lr_rule)
+  LrRule lr_rule = LrRule::kConstant;
+  int64_t lr_base_width = 256;    // d_model at which lr applies (inverse_width)
+  double warmup_fraction = 0.05;  // linear warmup, as a share of the run's steps
+  double min_lr_ratio = 0.1;      // cosine decays to min_lr_ratio * peak at the run's end
+  double weight_decay = 0.1;      // AdamW, on matrices only
+  double beta1 = 0.9;
+  double beta2 = 0.95;
+  double grad_clip = 1.0;       // global gradient-norm clip; 0 = off
+  int64_t eval_interval = 100;  // optimizer steps between evaluations (and at the end)
+  int64_t eval_tokens = 65536;  // validation tokens per evaluation
+};
+
+struct ResourcesSection {
+  int64_t ranks_per_run = 1;     // MPI ranks that train one run data-parallel
+  std::string device = "auto";   // "cpu", "cuda" or "auto"
+  int64_t threads_per_rank = 0;  // intra-op threads; 0 = cores / ranks on the node
+};
+
+struct FitTarget {
+  std::string name;    // label in reports
+  double compute = 0;  // FLOPs; 0 when the target is given as (params, tokens)
+  double params = 0;
+  double tokens = 0;
+};
+
+struct FitSection {
+  std::vector<int> approaches = {1, 2, 3};  // Chinchilla approaches
+  int64_t bootstrap = 1000;                 // resamples for confidence intervals
+  int64_t holdout_budgets = 1;              // largest budgets held out for the backtest
+                                            // (default 1 with >= 3 budgets, else 0)
+  std::vector<FitTarget> targets;
+};
+
+struct JobSpec {
+  std::string path;  // as given on the command line
+  std::string text;  // the file's full text (stored in the HDF5 file)
+  SweepSection sweep;
+  DataSection data;
+  GridSection grid;
+  ModelSection model;
+  TrainSection train;
+  ResourcesSection resources;
+  FitSection fit;
+  // "path:line:col" of every key that was set, for errors found later (grid
+  // expansion, missing corpus) that must still point at the source.
+  std::map<std::string, std::string> locations;
+
+  // "path:line:col: key = value: what" as a UserError for `key`.
+  [[noreturn]] void fail(const std::string& key, const std::string& what) const;
+};
+
+// Parses and validates a job file. Throws UserError. Does not require the
+// corpus to exist (planning works without data); see require_corpus().
+JobSpec load_job_file(const std::string& path);
+JobSpec parse_job_text(const std::string& text, const std::string& path);
+
+// Throws UserError (at data.corpus) if no corpus file exists.
+void require_corpus(const JobSpec& job);
+
+}  // namespace sweep

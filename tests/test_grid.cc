@@ -1,0 +1,106 @@
+// Grid expansion of the shipped job files and of small generated ones.
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <map>
+#include <set>
+
+#include "orchestrator/grid.h"
+#include "orchestrator/job_spec.h"
+
+namespace sweep {
+namespace {
+
+std::string shipped(const char* name) { return std::string(SWEEP_SOURCE_DIR) + "/jobs/" + name; }
+
+TEST(Grid, ChinchillaJobSpansSeventyMillionToSixteenBillionWithinTenPercent) {
+  const JobSpec job = load_job_file(shipped("chinchilla.toml"));
+  const Grid grid = expand_grid(job);
+  ASSERT_EQ(job.grid.budgets.size(), 9u);
+  EXPECT_EQ(job.grid.budgets.front(), 6e18);
+  EXPECT_EQ(job.grid.budgets.back(), 3e21);
+  EXPECT_EQ(grid.runs.size(), 81u);
+  double smallest = INFINITY, largest = 0;
+  for (const RunSpec& run : grid.runs) {
+    const double realized = double(run.params.total);
+    EXPECT_NEAR(realized / run.target_params, 1.0, 0.10) << run.run_id;
+    EXPECT_NEAR(run.flops / run.budget, 1.0, 0.01) << run.run_id;
+    smallest = std::min(smallest, realized);
+    largest = std::max(largest, realized);
+  }
+  EXPECT_NEAR(smallest / 70e6, 1.0, 0.15);
+  EXPECT_NEAR(largest / 16e9, 1.0, 0.15);
+}
+
+TEST(Grid, QuickstartHasAtLeastFourBudgetsOfFiveDistinctSizes) {
+  const JobSpec job = load_job_file(shipped("quickstart.toml"));
+  const Grid grid = expand_grid(job);
+  std::map<double, std::set<int64_t>> sizes;
+  for (const RunSpec& run : grid.runs) sizes[run.budget].insert(run.params.total);
+  EXPECT_GE(sizes.size(), 4u);
+  for (const auto& [budget, ns] : sizes) EXPECT_GE(ns.size(), 5u) << "budget " << budget;
+}
+
+TEST(Grid, LaptopJobExpands) {
+  const Grid grid = expand_grid(load_job_file(shipped("laptop.toml")));
+  EXPECT_GE(grid.runs.size(), 30u);
+}
+
+TEST(Grid, RunsAreWholeStepsAndCarryTheirAccounting) {
+  const JobSpec job = load_job_file(shipped("quickstart.toml"));
+  const Grid grid = expand_grid(job);
+  std::set<std::string> ids;
+  std::set<uint64_t> seeds;
+  for (size_t i = 0; i < grid.runs.size(); ++i) {
+    const RunSpec& run = grid.runs[i];
+    EXPECT_EQ(run.index, int(i));
+    EXPECT_EQ(run.tokens, run.steps * job.train.batch_tokens);
+    EXPECT_GE(run.steps, job.grid.min_steps);
+    EXPECT_DOUBLE_EQ(run.flops, run.flops_per_token * double(run.tokens));
+    EXPECT_DOUBLE_EQ(run.flops_per_token, 6.0 * double(run.params.total));
+    // Rounding D to whole steps moves C by at most half a step.
+    EXPECT_LE(std::fabs(run.flops - run.budget),
+              0.5 * run.flops_per_token * job.train.batch_tokens);
+    EXPECT_TRUE(ids.insert(run.run_id).second) << run.run_id;
+    seeds.insert(run.seed);
+  }
+  EXPECT_EQ(seeds.size(), grid.runs.size());
+  // Same job, same grid: every rank must expand identically.
+  const Grid again = expand_grid(load_job_file(shipped("quickstart.toml")));
+  ASSERT_EQ(again.runs.size(), grid.runs.size());
+  for (size_t i = 0; i < grid.runs.size(); ++i) {
+    EXPECT_EQ(again.runs[i].run_id, grid.runs[i].run_id);
+    EXPECT_EQ(again.runs[i].seed, grid.runs[i].seed);
+  }
+}
+
+TEST(Grid, LearningRateRules) {
+  TrainSection train;
+  GPTConfig model;
+  model.d_model = 512;
+  train.lr = 1e-3;
+  train.lr_rule = LrRule::kConstant;
+  EXPECT_DOUBLE_EQ(peak_lr(train, model), 1e-3);
+  train.lr_rule = LrRule::kInverseWidth;
+  train.lr_base_width = 256;
+  EXPECT_DOUBLE_EQ(peak_lr(train, model), 5e-4);
+  train.lr_rule = LrRule::kKaplan;
+  model = GPTConfig{};  // GPT-2 small, 85M non-embedding: Kaplan's formula gives ~6.9e-4
+  EXPECT_NEAR(peak_lr(train, model), 6.92e-4, 0.01e-4);
+}
+
+TEST(Grid, ComputeConventionChangesTokensNotShapes) {
+  JobSpec six = load_job_file(shipped("quickstart.toml"));
+  JobSpec chin = six;
+  chin.grid.flop_convention = FlopConvention::kChinchilla;
+  const Grid a = expand_grid(six), b = expand_grid(chin);
+  ASSERT_EQ(a.runs.size(), b.runs.size());
+  for (size_t i = 0; i < a.runs.size(); ++i) {
+    EXPECT_EQ(a.runs[i].params.total, b.runs[i].params.total);
+    EXPECT_NEAR(b.runs[i].flops / b.runs[i].budget, 1.0, 0.05);
+  }
+}
+
+}  // namespace
+}  // namespace sweep

@@ -1,0 +1,202 @@
+// Job files: strict parsing, and one located error line for every kind of bad input.
+
+#include <gtest/gtest.h>
+
+#include <string>
+
+#include "common/error.h"
+#include "orchestrator/grid.h"
+#include "orchestrator/job_spec.h"
+
+namespace sweep {
+namespace {
+
+// A small valid job; tests replace or append lines to break it.
+const char* kValid = R"(# test job
+[sweep]
+name = "t"
+seed = 7
+
+[data]
+corpus = "/nonexistent/corpus.txt"
+seq_len = 64
+
+[grid]
+budgets = [1e10, 1e11]
+tokens_per_param = { min = 20, max = 2000, count = 3 }
+
+[model]
+aspect_ratio = 16
+head_dim = 8
+
+[train]
+batch_tokens = 1024
+)";
+
+std::string error_of(const std::string& text) {
+  try {
+    const JobSpec job = parse_job_text(text, "t.toml");
+    expand_grid(job);
+  } catch (const UserError& e) {
+    return e.what();
+  }
+  return "(no error)";
+}
+
+std::string replaced(std::string text, const std::string& from, const std::string& to) {
+  const auto at = text.find(from);
+  EXPECT_NE(at, std::string::npos) << from;
+  return text.replace(at, from.size(), to);
+}
+
+TEST(JobSpec, ValidJobGetsDefaultsForEverythingUnsaid) {
+  const JobSpec job = parse_job_text(kValid, "t.toml");
+  EXPECT_EQ(job.sweep.name, "t");
+  EXPECT_EQ(job.sweep.output, "runs/t.h5");
+  EXPECT_EQ(job.sweep.seed, 7u);
+  EXPECT_EQ(job.data.vocab_size, 256);
+  EXPECT_EQ(job.grid.flop_convention, FlopConvention::kSixN);
+  ASSERT_EQ(job.grid.tokens_per_param.size(), 3u);
+  EXPECT_NEAR(job.grid.tokens_per_param[1], 200.0, 1e-9);  // log range midpoint
+  EXPECT_EQ(job.train.min_lr_ratio, 0.1);
+  EXPECT_EQ(job.fit.bootstrap, 1000);
+  EXPECT_EQ(job.text, kValid);
+}
+
+TEST(JobSpec, UnknownKeyIsAnErrorAtItsPosition) {
+  const std::string e = error_of(replaced(kValid, "head_dim = 8", "head_dimm = 8"));
+  EXPECT_EQ(e.rfind("t.toml:16:1: model.head_dimm: unknown key", 0), 0u) << e;
+  EXPECT_NE(e.find("head_dim"), std::string::npos) << e;  // lists what is allowed
+}
+
+TEST(JobSpec, UnknownSectionIsAnError) {
+  const std::string e = error_of(std::string(kValid) + "[optimizer]\nlr = 1\n");
+  EXPECT_NE(e.find("optimizer: unknown key (section)"), std::string::npos) << e;
+}
+
+TEST(JobSpec, WrongTypeNamesKeyValueAndWhatIsAllowed) {
+  const std::string e = error_of(replaced(kValid, "seq_len = 64", "seq_len = \"64\""));
+  EXPECT_EQ(e, "t.toml:8:11: data.seq_len = \"64\": must be an integer in [8, 65536]");
+}
+
+TEST(JobSpec, FloatWhereAnIntegerBelongsIsAnError) {
+  const std::string e = error_of(replaced(kValid, "seq_len = 64", "seq_len = 64.5"));
+  EXPECT_NE(e.find("data.seq_len = 64.5: must be an integer"), std::string::npos) << e;
+}
+
+TEST(JobSpec, OutOfRangeValueSaysTheAllowedRange) {
+  const std::string e =
+      error_of(replaced(kValid, "seq_len = 64", "seq_len = 64\nvalidation_fraction = 0.9"));
+  EXPECT_EQ(
+      e,
+      "t.toml:9:23: data.validation_fraction = 0.9: out of range; allowed: a number in (0, 0.5]");
+}
+
+TEST(JobSpec, UnknownEnumValueListsTheChoices) {
+  const std::string e = error_of(replaced(kValid, "[grid]", "[grid]\nflop_convention = \"6ND\""));
+  EXPECT_NE(e.find("grid.flop_convention = \"6ND\": unknown value; allowed: \"6N\", \"kaplan\", "
+                   "\"chinchilla\""),
+            std::string::npos)
+      << e;
+}
+
+TEST(JobSpec, SizeListsMustMatchTheBudgets) {
+  const std::string e =
+      error_of(replaced(kValid, "tokens_per_param = { min = 20, max = 2000, count = 3 }",
+                        "params = [[1e4, 2e4], [1e4, 2e4], [3e4]]"));
+  EXPECT_NE(e.find("t.toml:12:10: grid.params = [[10000, 20000], [10000, 20000], [30000]]"),
+            std::string::npos)
+      << e;
+  EXPECT_NE(e.find("has 3 lists but grid.budgets has 2 budgets"), std::string::npos) << e;
+}
+
+TEST(JobSpec, BudgetTooSmallForAnyModelIsAnErrorAtBudgets) {
+  const std::string e =
+      error_of(replaced(kValid, "budgets = [1e10, 1e11]", "budgets = [1e6, 1e11]"));
+  EXPECT_EQ(e.rfind("t.toml:11:11: grid.budgets = [1e6, 1e11]: budget 1e6 FLOPs is too small", 0),
+            0u)
+      << e;
+  EXPECT_NE(e.find("allowed: budgets >= "), std::string::npos) << e;
+}
+
+TEST(JobSpec, BatchMustBeWholeSequences) {
+  const std::string e = error_of(replaced(kValid, "batch_tokens = 1024", "batch_tokens = 1000"));
+  EXPECT_NE(e.find("train.batch_tokens = 1000: must be a multiple of data.seq_len (64)"),
+            std::string::npos)
+      << e;
+}
+
+TEST(JobSpec, ParamsAndTokensPerParamExcludeEachOther) {
+  const std::string e = error_of(replaced(kValid, "[model]", "params = [1e4]\n[model]"));
+  EXPECT_NE(e.find("give either grid.params or grid.tokens_per_param"), std::string::npos) << e;
+}
+
+TEST(JobSpec, MissingCorpusKeyAndMissingSectionAreErrors) {
+  EXPECT_NE(error_of(replaced(kValid, "corpus = \"/nonexistent/corpus.txt\"", ""))
+                .find("data.corpus: missing"),
+            std::string::npos);
+  const std::string no_grid = std::string(kValid).substr(0, std::string(kValid).find("[grid]"));
+  EXPECT_NE(error_of(no_grid).find("missing section [grid]"), std::string::npos);
+}
+
+TEST(JobSpec, CorpusThatMatchesNothingIsAnErrorWhenRequired) {
+  const JobSpec job = parse_job_text(kValid, "t.toml");
+  EXPECT_TRUE(job.data.files.empty());
+  try {
+    require_corpus(job);
+    FAIL() << "no error for a missing corpus";
+  } catch (const UserError& e) {
+    EXPECT_EQ(std::string(e.what()).rfind(
+                  "t.toml:7:10: data.corpus = \"/nonexistent/corpus.txt\": no file matches", 0),
+              0u)
+        << e.what();
+  }
+}
+
+TEST(JobSpec, SyntaxErrorPointsAtLineAndColumn) {
+  const std::string e = error_of(replaced(kValid, "seed = 7", "seed = = 7"));
+  EXPECT_EQ(e.rfind("t.toml:4:", 0), 0u) << e;
+  EXPECT_NE(e.find("TOML syntax error"), std::string::npos) << e;
+}
+
+TEST(JobSpec, KaplanRuleRefusesAnExplicitLr) {
+  const std::string e = error_of(replaced(kValid, "batch_tokens = 1024",
+                                          "batch_tokens = 1024\nlr_rule = \"kaplan\"\nlr = 1e-3"));
+  EXPECT_NE(e.find("train.lr = 0.001: lr_rule = \"kaplan\" sets the learning rate"),
+            std::string::npos)
+      << e;
+}
+
+TEST(JobSpec, HoldoutMustLeaveTwoBudgetsToFit) {
+  const std::string e = error_of(std::string(kValid) + "[fit]\nholdout_budgets = 1\n");
+  EXPECT_NE(e.find("fit.holdout_budgets = 1: leaves 1 of 2 budgets"), std::string::npos) << e;
+}
+
+TEST(JobSpec, TargetsTakeComputeOrParamsAndTokens) {
+  const JobSpec job = parse_job_text(std::string(kValid) +
+                                         "[fit]\nholdout_budgets = 0\ntargets = [1e20, { name = "
+                                         "\"big\", params = 7e10, tokens = 1.4e12 }]\n",
+                                     "t.toml");
+  ASSERT_EQ(job.fit.targets.size(), 2u);
+  EXPECT_EQ(job.fit.targets[0].compute, 1e20);
+  EXPECT_EQ(job.fit.targets[1].name, "big");
+  EXPECT_EQ(job.fit.targets[1].tokens, 1.4e12);
+  const std::string e =
+      error_of(std::string(kValid) + "[fit]\nholdout_budgets = 0\ntargets = [{ params = 7e10 }]\n");
+  EXPECT_NE(e.find("a target is either"), std::string::npos) << e;
+}
+
+TEST(JobSpec, ExplicitRunsNeedParamsAndTokens) {
+  const JobSpec job = parse_job_text(
+      replaced(replaced(kValid, "budgets = [1e10, 1e11]\n", ""),
+               "tokens_per_param = { min = 20, max = 2000, count = 3 }",
+               "runs = [{ params = 2e4, tokens = 1e6 }, { params = 5e4, tokens = 2e6 }]"),
+      "t.toml");
+  EXPECT_EQ(job.grid.runs.size(), 2u);
+  const std::string e =
+      error_of(replaced(kValid, "[model]", "[[grid.runs]]\nparams = 1e4\n[model]"));
+  EXPECT_NE(e.find("every run needs params and tokens"), std::string::npos) << e;
+}
+
+}  // namespace
+}  // namespace sweep
