@@ -1,0 +1,348 @@
+#include "model/train.h"
+
+#include <ATen/CPUGeneratorImpl.h>
+#include <ATen/autocast_mode.h>
+#include <torch/version.h>
+
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+
+#include "common/error.h"
+#include "model/gpt.h"
+
+namespace sweep {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+// bf16 autocast for CUDA forward passes; a no-op on CPU.
+class AutocastGuard {
+ public:
+  explicit AutocastGuard(const torch::Device& device) : enabled_(device.is_cuda()) {
+    if (!enabled_) return;
+#if TORCH_VERSION_MAJOR >= 2 && TORCH_VERSION_MINOR >= 4 || TORCH_VERSION_MAJOR > 2
+    at::autocast::set_autocast_dtype(at::kCUDA, at::kBFloat16);
+    at::autocast::set_autocast_enabled(at::kCUDA, true);
+#else
+    at::autocast::set_autocast_gpu_dtype(at::kBFloat16);
+    at::autocast::set_enabled(true);
+#endif
+  }
+  ~AutocastGuard() {
+    if (!enabled_) return;
+#if TORCH_VERSION_MAJOR >= 2 && TORCH_VERSION_MINOR >= 4 || TORCH_VERSION_MAJOR > 2
+    at::autocast::set_autocast_enabled(at::kCUDA, false);
+#else
+    at::autocast::set_enabled(false);
+#endif
+    at::autocast::clear_cache();
+  }
+
+ private:
+  bool enabled_;
+};
+
+// The model's parameters moved into one flat buffer (decayed tensors first),
+// with gradients in a second flat buffer of the same layout, and AdamW's two
+// moments beside them.
+struct FlatState {
+  torch::Tensor params, grads, exp_avg, exp_avg_sq;  // (numel,) fp32
+  int64_t decayed = 0;  // params[0, decayed) get weight decay: matrices and embeddings
+
+  explicit FlatState(GPT& model, const torch::Device& device) {
+    std::vector<torch::Tensor> order;
+    for (int pass = 0; pass < 2; ++pass) {
+      for (auto& p : model->parameters()) {
+        if ((p.dim() >= 2) == (pass == 0)) order.push_back(p);
+      }
+      if (pass == 0) for (auto& p : order) decayed += p.numel();
+    }
+    int64_t total = 0;
+    for (auto& p : order) total += p.numel();
+    const auto options = torch::TensorOptions().dtype(torch::kFloat32).device(device);
+    params = torch::empty({total}, options);
+    grads = torch::zeros({total}, options);
+    exp_avg = torch::zeros({total}, options);
+    exp_avg_sq = torch::zeros({total}, options);
+    int64_t offset = 0;
+    torch::NoGradGuard no_grad;
+    for (auto& p : order) {
+      const int64_t n = p.numel();
+      params.narrow(0, offset, n).copy_(p.detach().reshape({-1}));
+      p.set_data(params.narrow(0, offset, n).view(p.sizes()));
+      p.mutable_grad() = grads.narrow(0, offset, n).view(p.sizes());
+      offset += n;
+    }
+  }
+
+  // torch.optim.AdamW's update, on the whole buffer at once.
+  void adamw_step(int64_t t, double lr, const TrainConfig& c) {
+    torch::NoGradGuard no_grad;
+    exp_avg.lerp_(grads, 1.0 - c.beta1);
+    exp_avg_sq.mul_(c.beta2).addcmul_(grads, grads, 1.0 - c.beta2);
+    const double bias1 = 1.0 - std::pow(c.beta1, double(t));
+    const double bias2 = 1.0 - std::pow(c.beta2, double(t));
+    if (c.weight_decay > 0 && decayed > 0) params.narrow(0, 0, decayed).mul_(1.0 - lr * c.weight_decay);
+    const torch::Tensor denom = (exp_avg_sq.sqrt() / std::sqrt(bias2)).add_(c.eps);
+    params.addcdiv_(exp_avg, denom, -lr / bias1);
+  }
+};
+
+torch::Tensor records_tensor(const std::vector<TrainRecord>& rows) {
+  auto t = torch::empty({int64_t(rows.size()), 7}, torch::kFloat64);
+  auto a = t.accessor<double, 2>();
+  for (size_t i = 0; i < rows.size(); ++i) {
+    const TrainRecord& r = rows[i];
+    const double v[7] = {double(r.step), double(r.tokens), r.flops, r.loss, r.lr, r.grad_norm, r.wall_time};
+    for (int j = 0; j < 7; ++j) a[int64_t(i)][j] = v[j];
+  }
+  return t;
+}
+
+torch::Tensor records_tensor(const std::vector<EvalRecord>& rows) {
+  auto t = torch::empty({int64_t(rows.size()), 5}, torch::kFloat64);
+  auto a = t.accessor<double, 2>();
+  for (size_t i = 0; i < rows.size(); ++i) {
+    const EvalRecord& r = rows[i];
+    const double v[5] = {double(r.step), double(r.tokens), r.flops, r.loss, r.wall_time};
+    for (int j = 0; j < 5; ++j) a[int64_t(i)][j] = v[j];
+  }
+  return t;
+}
+
+struct Checkpoint {
+  int64_t step = 0;
+  double wall_time = 0;
+  std::vector<TrainRecord> train;
+  std::vector<EvalRecord> eval;
+};
+
+void save_checkpoint(const std::string& path, const FlatState& state, const Checkpoint& meta) {
+  torch::serialize::OutputArchive archive;
+  archive.write("format", torch::tensor({int64_t(1)}));
+  archive.write("step", torch::tensor({meta.step}));
+  archive.write("wall_time", torch::tensor({meta.wall_time}, torch::kFloat64));
+  archive.write("params", state.params.cpu());
+  archive.write("exp_avg", state.exp_avg.cpu());
+  archive.write("exp_avg_sq", state.exp_avg_sq.cpu());
+  archive.write("train", records_tensor(meta.train));
+  archive.write("eval", records_tensor(meta.eval));
+  archive.write("cpu_rng", at::detail::getDefaultCPUGenerator().get_state());
+  const std::string temporary = path + ".tmp";
+  archive.save_to(temporary);
+  std::filesystem::rename(temporary, path);  // atomic: a kill leaves the old or the new one
+}
+
+Checkpoint load_checkpoint(const std::string& path, FlatState& state) {
+  torch::serialize::InputArchive archive;
+  archive.load_from(path);
+  auto read = [&](const char* key) {
+    torch::Tensor t;
+    archive.read(key, t);
+    return t;
+  };
+  torch::Tensor params = read("params");
+  if (params.numel() != state.params.numel()) {
+    throw std::runtime_error(path + ": checkpoint holds " + std::to_string(params.numel()) +
+                             " parameters, the run's model " + std::to_string(state.params.numel()));
+  }
+  torch::NoGradGuard no_grad;
+  state.params.copy_(params);
+  state.exp_avg.copy_(read("exp_avg"));
+  state.exp_avg_sq.copy_(read("exp_avg_sq"));
+  at::Generator cpu_generator = at::detail::getDefaultCPUGenerator();  // a handle to the global one
+  cpu_generator.set_state(read("cpu_rng"));
+  Checkpoint meta;
+  meta.step = read("step").item<int64_t>();
+  meta.wall_time = read("wall_time").item<double>();
+  const torch::Tensor train = read("train"), eval = read("eval");
+  auto t = train.accessor<double, 2>();
+  for (int64_t i = 0; i < train.size(0); ++i) {
+    meta.train.push_back({int64_t(t[i][0]), int64_t(t[i][1]), t[i][2], t[i][3], t[i][4], t[i][5], t[i][6]});
+  }
+  auto e = eval.accessor<double, 2>();
+  for (int64_t i = 0; i < eval.size(0); ++i) {
+    meta.eval.push_back({int64_t(e[i][0]), int64_t(e[i][1]), e[i][2], e[i][3], e[i][4]});
+  }
+  return meta;
+}
+
+}  // namespace
+
+double lr_at(const TrainConfig& c, int64_t step) {
+  // 1) linear warmup
+  if (step < c.warmup_steps) return c.lr * double(step + 1) / double(c.warmup_steps);
+  // 2) cosine from peak to the floor over the rest of this run
+  const double min_lr = c.min_lr_ratio * c.lr;
+  const int64_t decay_steps = std::max<int64_t>(1, c.steps - c.warmup_steps);
+  const double progress = std::min(1.0, double(step - c.warmup_steps) / double(decay_steps));
+  // 3) the floor is reached at the end of the run (progress = 1)
+  return min_lr + 0.5 * (1.0 + std::cos(M_PI * progress)) * (c.lr - min_lr);
+}
+
+TrainResult train_run(const TrainConfig& c, const TokenData& data, const TrainHooks& hooks) {
+  const torch::Device device(c.device);
+  if (c.threads > 0) torch::set_num_threads(c.threads);
+  const int64_t seq_len = c.model.seq_len;
+  SWEEP_CHECK(data.seq_len() == seq_len, "token data and model disagree on seq_len");
+  const int64_t batch_sequences = c.batch_tokens / seq_len;
+  SWEEP_CHECK(batch_sequences % c.world == 0, "batch must split evenly over the slot's ranks");
+  const int64_t rank_sequences = batch_sequences / c.world;  // this rank's share of a step
+  const int64_t micro_sequences =
+      c.micro_batch_tokens > 0 ? std::min(rank_sequences, c.micro_batch_tokens / seq_len)
+                               : rank_sequences;
+  SWEEP_CHECK(rank_sequences % micro_sequences == 0, "micro-batches must divide the rank's share");
+  const int64_t accumulation = rank_sequences / micro_sequences;
+  const int64_t first_sequence = int64_t(c.rank) * rank_sequences;
+
+  torch::manual_seed(c.seed);
+  GPT model(c.model);
+  model->to(device);
+  FlatState state(model, device);
+
+  TrainResult result;
+  Checkpoint progress;
+  const bool leader = c.rank == 0;
+  if (!hooks.checkpoint_path.empty() && std::filesystem::exists(hooks.checkpoint_path)) {
+    progress = load_checkpoint(hooks.checkpoint_path, state);
+    result.resumed = true;
+    if (leader && hooks.on_resume) hooks.on_resume(progress.train, progress.eval);
+  }
+
+  const auto session_start = Clock::now();
+  auto wall_time = [&] {
+    return progress.wall_time + std::chrono::duration<double>(Clock::now() - session_start).count();
+  };
+  auto last_checkpoint = Clock::now();
+  auto checkpoint = [&](int64_t step) {
+    if (hooks.checkpoint_path.empty()) return;
+    if (leader) {
+      Checkpoint meta = progress;
+      meta.step = step;
+      meta.wall_time = wall_time();
+      save_checkpoint(hooks.checkpoint_path, state, meta);
+    }
+    last_checkpoint = Clock::now();
+  };
+
+  // Mean validation loss over the fixed validation set (split over the slot).
+  const int64_t eval_sequences = std::max<int64_t>(1, c.eval_tokens / seq_len);
+  auto evaluate = [&]() -> double {
+    torch::NoGradGuard no_grad;
+    AutocastGuard autocast(device);
+    model->eval();
+    const int64_t share = (eval_sequences + c.world - 1) / c.world;
+    const int64_t begin = std::min(eval_sequences, int64_t(c.rank) * share);
+    const int64_t end = std::min(eval_sequences, begin + share);
+    auto sums = torch::zeros({2}, torch::TensorOptions().dtype(torch::kFloat32).device(device));
+    for (int64_t first = begin; first < end; first += micro_sequences) {
+      const int64_t n = std::min(micro_sequences, end - first);
+      torch::Tensor x, y;
+      data.validation_batch(eval_sequences, first, n, x, y);
+      const torch::Tensor loss = model->loss(x.to(device), y.to(device));
+      sums[0] += loss.detach().to(torch::kFloat32) * double(n);
+      sums[1] += double(n);
+    }
+    if (hooks.all_reduce_sum) hooks.all_reduce_sum(sums);
+    model->train();
+    return (sums[0] / sums[1]).item<double>();
+  };
+
+  const double loss_limit = c.divergence_factor * std::log(double(c.model.vocab_size));
+  int64_t step = progress.step;
+  const int64_t start_step = step;
+  double last_loss = NAN;
+  auto tokens_after = [&](int64_t s) { return s * c.batch_tokens; };
+  auto record_eval = [&](int64_t s) {
+    const double loss = evaluate();
+    result.final_eval_loss = loss;
+    EvalRecord r{s, tokens_after(s), c.flops_per_token * double(tokens_after(s)), loss, wall_time()};
+    if (leader) {
+      progress.eval.push_back(r);
+      if (hooks.on_eval) hooks.on_eval(r);
+    }
+    return loss;
+  };
+
+  if (step == 0) record_eval(0);
+  while (step < c.steps) {
+    if (hooks.stop_requested && hooks.stop_requested()) {
+      checkpoint(step);
+      result.status = RunStatus::kStopped;
+      result.reason = "stopped at step " + std::to_string(step) + " (checkpointed)";
+      break;
+    }
+    const double lr = lr_at(c, step);
+    state.grads.zero_();
+    torch::Tensor loss_sum = torch::zeros({}, state.params.options());
+    {
+      AutocastGuard autocast(device);
+      for (int64_t micro = 0; micro < accumulation; ++micro) {
+        torch::Tensor x, y;
+        data.train_batch(c.seed, step, first_sequence + micro * micro_sequences, micro_sequences, x, y);
+        torch::Tensor loss = model->loss(x.to(device, /*non_blocking=*/true), y.to(device, true));
+        (loss / double(accumulation)).backward();
+        loss_sum += loss.detach().to(torch::kFloat32);
+      }
+    }
+    if (hooks.all_reduce_sum) {
+      hooks.all_reduce_sum(state.grads);
+      state.grads.div_(double(c.world));
+    }
+    const torch::Tensor grad_norm = state.grads.norm();
+    if (c.grad_clip > 0) {
+      state.grads.mul_(torch::clamp_max(c.grad_clip / (grad_norm + 1e-6), 1.0));
+    }
+    state.adamw_step(step + 1, lr, c);
+    ++step;
+
+    const bool log_now = step == 1 || step % c.log_interval == 0 || step == c.steps;
+    const bool eval_now = step % c.eval_interval == 0 || step == c.steps;
+    if (log_now || eval_now) {
+      torch::Tensor mean_loss = loss_sum / double(accumulation);
+      if (hooks.all_reduce_sum) {
+        hooks.all_reduce_sum(mean_loss);
+        mean_loss.div_(double(c.world));
+      }
+      last_loss = mean_loss.item<double>();
+      const double norm = grad_norm.item<double>();
+      result.final_train_loss = last_loss;
+      TrainRecord r{step, tokens_after(step), c.flops_per_token * double(tokens_after(step)),
+                    last_loss, lr, norm, wall_time()};
+      if (leader) {
+        progress.train.push_back(r);
+        if (hooks.on_train) hooks.on_train(r);
+      }
+      const bool blown_up = step > c.warmup_steps && last_loss > loss_limit;
+      if (!std::isfinite(last_loss) || !std::isfinite(norm) || blown_up) {
+        result.status = RunStatus::kDiverged;
+        char reason[160];
+        std::snprintf(reason, sizeof(reason), "%s at step %lld (train loss %.4g, grad norm %.4g)",
+                      blown_up ? "loss blew up" : "non-finite loss or gradient", (long long)step,
+                      last_loss, norm);
+        result.reason = reason;
+        break;
+      }
+    }
+    if (eval_now) record_eval(step);
+    if (step < c.steps &&
+        std::chrono::duration<double>(Clock::now() - last_checkpoint).count() >= hooks.checkpoint_interval) {
+      checkpoint(step);
+    }
+  }
+  result.steps_done = step;
+  result.wall_time = wall_time();
+  const double session_seconds = std::chrono::duration<double>(Clock::now() - session_start).count();
+  if (session_seconds > 0) {
+    result.tokens_per_second = double((step - start_step) * c.batch_tokens) / session_seconds;
+  }
+  if (result.status != RunStatus::kStopped && leader && !hooks.checkpoint_path.empty()) {
+    std::error_code ignored;
+    std::filesystem::remove(hooks.checkpoint_path, ignored);  // finished: nothing to resume
+  }
+  return result;
+}
+
+}  // namespace sweep

@@ -1,0 +1,104 @@
+#pragma once
+// train_run: one training run, start to finish (or to a stop request), on one
+// rank of a data-parallel slot. Knows nothing of MPI or HDF5: the worker passes
+// gradient all-reduce, record sinks and the stop flag in as hooks.
+//
+// The loop (nanoGPT's train.py, with the scaling-law corrections):
+//   * AdamW with decoupled weight decay on matrices and embeddings only;
+//   * LR: linear warmup, then a cosine as long as this run's own token budget,
+//     down to min_lr_ratio x peak (Chinchilla's correction to Kaplan);
+//   * gradient accumulation to reach the global batch, gradient-norm clipping;
+//   * evaluation on a fixed validation set every eval_interval steps and at the end;
+//   * bf16 autocast on CUDA, fp32 on CPU.
+// All parameters live in one flat fp32 buffer (and their gradients in another),
+// so the optimizer, clipping and the all-reduce are a handful of operations on
+// one tensor whatever the model's size; for the small models of a scaling
+// study that per-step overhead is most of the cost.
+//
+// A step whose loss or gradient norm is not finite, or whose loss exceeds
+// divergence_factor x ln(vocab) after warmup, ends the run as diverged with
+// its step: a result, not an exception.
+//
+// Checkpoints (parameters, optimizer moments, step, RNG state and the curve so
+// far) are written atomically every checkpoint_interval seconds and on a stop
+// request; a run given an existing checkpoint resumes from it and follows the
+// same curve (bitwise on CPU: batches are a pure function of seed and step).
+
+#include <torch/torch.h>
+
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "model/config.h"
+#include "model/data.h"
+
+namespace sweep {
+
+struct TrainConfig {
+  GPTConfig model;
+  int64_t steps = 0;               // optimizer steps
+  int64_t batch_tokens = 0;        // tokens per step over all ranks and micro-batches
+  int64_t micro_batch_tokens = 0;  // tokens per forward/backward on one rank; 0 = its share
+  double lr = 1e-3;                // peak learning rate
+  double min_lr_ratio = 0.1;       // cosine floor as a fraction of peak
+  int64_t warmup_steps = 0;
+  double weight_decay = 0.1;
+  double beta1 = 0.9, beta2 = 0.95, eps = 1e-8;
+  double grad_clip = 1.0;          // 0 = off
+  int64_t eval_interval = 100;     // steps
+  int64_t eval_tokens = 65536;
+  int64_t log_interval = 10;       // steps between train records (also first and last)
+  uint64_t seed = 0;               // initialisation and data order
+  double flops_per_token = 0;      // for records, in the job's convention
+  std::string device = "cpu";      // "cpu", "cuda", "cuda:1"
+  int threads = 0;                 // intra-op threads on CPU; 0 = leave as is
+  int rank = 0, world = 1;         // this rank's place in its data-parallel slot
+  double divergence_factor = 1.5;  // loss > factor * ln(vocab) after warmup = diverged
+};
+
+// One row of a run's training curve. FLOPs are cumulative training FLOPs.
+struct TrainRecord {
+  int64_t step = 0, tokens = 0;
+  double flops = 0, loss = 0, lr = 0, grad_norm = 0, wall_time = 0;
+};
+
+// One evaluation: mean validation loss in nats per token.
+struct EvalRecord {
+  int64_t step = 0, tokens = 0;
+  double flops = 0, loss = 0, wall_time = 0;
+};
+
+enum class RunStatus { kDone, kDiverged, kStopped };
+
+struct TrainResult {
+  RunStatus status = RunStatus::kDone;
+  std::string reason;          // why diverged or stopped
+  int64_t steps_done = 0;
+  double final_eval_loss = NAN;
+  double final_train_loss = NAN;
+  double wall_time = 0;        // seconds, summed over resumes
+  bool resumed = false;        // started from a checkpoint
+  double tokens_per_second = 0;  // this session's training throughput
+};
+
+struct TrainHooks {
+  // Sums a flat fp32 gradient buffer over the slot, in place. Empty = one rank.
+  std::function<void(torch::Tensor&)> all_reduce_sum;
+  std::function<void(const TrainRecord&)> on_train;
+  std::function<void(const EvalRecord&)> on_eval;
+  // Called once when resuming, with the curve stored in the checkpoint, so the
+  // store can drop what was written after it (no duplicated steps).
+  std::function<void(const std::vector<TrainRecord>&, const std::vector<EvalRecord>&)> on_resume;
+  // Polled every step: true = checkpoint now and return kStopped.
+  std::function<bool()> stop_requested;
+  std::string checkpoint_path;       // "" = no checkpoints
+  double checkpoint_interval = 600;  // seconds of wall time between checkpoints
+};
+
+TrainResult train_run(const TrainConfig& config, const TokenData& data, const TrainHooks& hooks);
+
+// Learning rate at `step` (0-based): warmup, cosine, floor.
+double lr_at(const TrainConfig& config, int64_t step);
+
+}  // namespace sweep

@@ -1,0 +1,193 @@
+// The LibTorch GPT and its training loop: counts, initial loss, learning,
+// resume, divergence.
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <filesystem>
+
+#include "model/counting.h"
+#include "model/data.h"
+#include "model/gpt.h"
+#include "model/train.h"
+#include "test_helpers.h"
+
+namespace sweep {
+namespace {
+
+GPTConfig tiny(bool tied = true) {
+  GPTConfig c;
+  c.n_layer = 2;
+  c.d_model = 32;
+  c.n_head = 4;
+  c.d_ff = 128;
+  c.vocab_size = 256;
+  c.seq_len = 32;
+  c.tie_embeddings = tied;
+  return c;
+}
+
+class ModelTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    torch::set_num_threads(1);
+    dir_ = ::testing::TempDir() + "model_test_" +
+           ::testing::UnitTest::GetInstance()->current_test_info()->name();
+    std::filesystem::create_directories(dir_);
+    CorpusSpec spec;
+    spec.files = {testing_helpers::write_file(dir_ + "/corpus.txt",
+                                              testing_helpers::english_like_text(400000))};
+    spec.cache_dir = dir_ + "/cache";
+    data_ = std::make_unique<TokenData>(prepare_tokens(spec), 1, 32, 0.05);
+  }
+  void TearDown() override { std::filesystem::remove_all(dir_); }
+
+  TrainConfig config(int64_t steps) const {
+    TrainConfig c;
+    c.model = tiny();
+    c.steps = steps;
+    c.batch_tokens = 8 * 32;
+    c.lr = 3e-3;
+    c.warmup_steps = 5;
+    c.eval_interval = 20;
+    c.eval_tokens = 16 * 32;
+    c.log_interval = 1;
+    c.seed = 42;
+    c.flops_per_token = 6.0 * double(count_params(c.model).total);
+    c.threads = 1;
+    return c;
+  }
+
+  std::string dir_;
+  std::unique_ptr<TokenData> data_;
+};
+
+int64_t numel(GPT& model) {
+  int64_t n = 0;
+  for (const auto& p : model->parameters()) n += p.numel();
+  return n;
+}
+
+TEST_F(ModelTest, ParameterCountEqualsTheCounter) {
+  for (bool tied : {true, false}) {
+    GPT model(tiny(tied));
+    EXPECT_EQ(numel(model), count_params(tiny(tied)).total) << "tied=" << tied;
+  }
+  GPTConfig gpt2;  // GPT-2 small's shape, counted without building 124M parameters twice
+  gpt2.vocab_size = 50257;
+  GPT big(gpt2);
+  EXPECT_EQ(numel(big), 124439808);
+}
+
+TEST_F(ModelTest, ParameterNamesFollowNanoGpt) {
+  GPT model(tiny(false));
+  std::set<std::string> names;
+  for (const auto& item : model->named_parameters()) names.insert(item.key());
+  for (const char* name : {"wte.weight", "wpe.weight", "h.0.ln_1.weight", "h.0.attn.c_attn.weight",
+                           "h.1.attn.c_proj.bias", "h.1.mlp.c_fc.weight", "h.1.mlp.c_proj.weight",
+                           "ln_f.bias", "lm_head.weight"}) {
+    EXPECT_TRUE(names.count(name)) << name;
+  }
+}
+
+TEST_F(ModelTest, InitialLossIsNearLnVocab) {
+  torch::manual_seed(0);
+  GPT model(tiny());
+  torch::Tensor x, y;
+  data_->train_batch(1, 0, 0, 16, x, y);
+  const double loss = model->loss(x, y).item<double>();
+  EXPECT_NEAR(loss, std::log(256.0), 0.1) << "initial loss " << loss;
+}
+
+TEST_F(ModelTest, OverfitsASingleBatch) {
+  torch::manual_seed(0);
+  GPT model(tiny());
+  torch::optim::AdamW optimizer(model->parameters(), torch::optim::AdamWOptions(3e-3).weight_decay(0));
+  torch::Tensor x, y;
+  data_->train_batch(1, 0, 0, 4, x, y);
+  double loss = 0;
+  for (int i = 0; i < 300; ++i) {
+    optimizer.zero_grad();
+    auto l = model->loss(x, y);
+    l.backward();
+    optimizer.step();
+    loss = l.item<double>();
+  }
+  EXPECT_LT(loss, 0.2) << "loss after 300 steps on one batch";
+}
+
+TEST_F(ModelTest, TrainingLowersValidationLoss) {
+  std::vector<EvalRecord> evals;
+  TrainHooks hooks;
+  hooks.on_eval = [&](const EvalRecord& r) { evals.push_back(r); };
+  const TrainResult result = train_run(config(200), *data_, hooks);
+  ASSERT_EQ(result.status, RunStatus::kDone) << result.reason;
+  ASSERT_GE(evals.size(), 2u);
+  EXPECT_EQ(evals.front().step, 0);
+  EXPECT_EQ(evals.back().step, 200);
+  EXPECT_LT(evals.back().loss, evals.front().loss - 2.0)
+      << "from " << evals.front().loss << " to " << evals.back().loss;
+  EXPECT_EQ(result.final_eval_loss, evals.back().loss);
+}
+
+TEST_F(ModelTest, ResumedRunFollowsTheUninterruptedCurveBitwise) {
+  const TrainConfig c = config(60);
+  std::vector<TrainRecord> straight;
+  TrainHooks plain;
+  plain.on_train = [&](const TrainRecord& r) { straight.push_back(r); };
+  ASSERT_EQ(train_run(c, *data_, plain).status, RunStatus::kDone);
+
+  std::vector<TrainRecord> pieces;
+  TrainHooks first;
+  first.checkpoint_path = dir_ + "/run.ckpt";
+  first.on_train = [&](const TrainRecord& r) { pieces.push_back(r); };
+  first.stop_requested = [&] { return pieces.size() >= 25; };
+  const TrainResult stopped = train_run(c, *data_, first);
+  ASSERT_EQ(stopped.status, RunStatus::kStopped);
+  ASSERT_TRUE(std::filesystem::exists(first.checkpoint_path));
+
+  TrainHooks second = first;
+  second.stop_requested = nullptr;
+  size_t replayed = 0;
+  second.on_resume = [&](const std::vector<TrainRecord>& train, const std::vector<EvalRecord>&) {
+    replayed = train.size();
+    pieces.resize(train.size());  // what the store keeps: the checkpoint's curve
+  };
+  const TrainResult resumed = train_run(c, *data_, second);
+  ASSERT_EQ(resumed.status, RunStatus::kDone);
+  EXPECT_TRUE(resumed.resumed);
+  EXPECT_EQ(replayed, 25u);
+  EXPECT_FALSE(std::filesystem::exists(first.checkpoint_path)) << "finished runs drop their checkpoint";
+  ASSERT_EQ(pieces.size(), straight.size());
+  for (size_t i = 0; i < straight.size(); ++i) {
+    EXPECT_EQ(pieces[i].step, straight[i].step);
+    EXPECT_EQ(pieces[i].loss, straight[i].loss) << "step " << straight[i].step;  // bitwise
+    EXPECT_EQ(pieces[i].grad_norm, straight[i].grad_norm) << "step " << straight[i].step;
+  }
+}
+
+TEST_F(ModelTest, DivergingLearningRateIsCaughtAndRecorded) {
+  TrainConfig c = config(100);
+  c.lr = 50.0;
+  c.grad_clip = 0;
+  const TrainResult result = train_run(c, *data_, {});
+  EXPECT_EQ(result.status, RunStatus::kDiverged);
+  EXPECT_LT(result.steps_done, 100);
+  EXPECT_NE(result.reason.find("at step"), std::string::npos) << result.reason;
+}
+
+TEST(Schedule, WarmupCosineFloor) {
+  TrainConfig c;
+  c.lr = 1.0;
+  c.min_lr_ratio = 0.1;
+  c.steps = 110;
+  c.warmup_steps = 10;
+  EXPECT_DOUBLE_EQ(lr_at(c, 0), 0.1);
+  EXPECT_DOUBLE_EQ(lr_at(c, 9), 1.0);
+  EXPECT_DOUBLE_EQ(lr_at(c, 10), 1.0);
+  EXPECT_NEAR(lr_at(c, 60), 0.55, 1e-12);  // halfway down the cosine
+  EXPECT_NEAR(lr_at(c, 110), 0.1, 1e-12);
+}
+
+}  // namespace
+}  // namespace sweep
