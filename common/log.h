@@ -14,6 +14,10 @@ void set_log_rank(int rank, int world_size);
 void set_log_level(LogLevel level);
 
 void log(LogLevel level, const std::string& message);
+
+// A status line kept at the bottom of a terminal (progress): redrawn in place,
+// and moved below any log line printed while it is shown. "" removes it.
+void set_live_line(const std::string& text);
 inline void log_info(const std::string& message) { log(LogLevel::kInfo, message); }
 inline void log_warn(const std::string& message) { log(LogLevel::kWarn, message); }
 inline void log_error(const std::string& message) { log(LogLevel::kError, message); }

@@ -112,11 +112,8 @@ torch::Tensor records_tensor(const std::vector<EvalRecord>& rows) {
   return t;
 }
 
-struct Checkpoint {
-  int64_t step = 0;
+struct Checkpoint : CheckpointCurves {
   double wall_time = 0;
-  std::vector<TrainRecord> train;
-  std::vector<EvalRecord> eval;
 };
 
 void save_checkpoint(const std::string& path, const FlatState& state, const Checkpoint& meta) {
@@ -135,29 +132,17 @@ void save_checkpoint(const std::string& path, const FlatState& state, const Chec
   std::filesystem::rename(temporary, path);  // atomic: a kill leaves the old or the new one
 }
 
-Checkpoint load_checkpoint(const std::string& path, FlatState& state) {
-  torch::serialize::InputArchive archive;
-  archive.load_from(path);
-  auto read = [&](const char* key) {
-    torch::Tensor t;
-    archive.read(key, t);
-    return t;
-  };
-  torch::Tensor params = read("params");
-  if (params.numel() != state.params.numel()) {
-    throw std::runtime_error(path + ": checkpoint holds " + std::to_string(params.numel()) +
-                             " parameters, the run's model " + std::to_string(state.params.numel()));
-  }
-  torch::NoGradGuard no_grad;
-  state.params.copy_(params);
-  state.exp_avg.copy_(read("exp_avg"));
-  state.exp_avg_sq.copy_(read("exp_avg_sq"));
-  at::Generator cpu_generator = at::detail::getDefaultCPUGenerator();  // a handle to the global one
-  cpu_generator.set_state(read("cpu_rng"));
+torch::Tensor read_tensor(torch::serialize::InputArchive& archive, const char* key) {
+  torch::Tensor t;
+  archive.read(key, t);
+  return t;
+}
+
+Checkpoint read_meta(torch::serialize::InputArchive& archive) {
   Checkpoint meta;
-  meta.step = read("step").item<int64_t>();
-  meta.wall_time = read("wall_time").item<double>();
-  const torch::Tensor train = read("train"), eval = read("eval");
+  meta.step = read_tensor(archive, "step").item<int64_t>();
+  meta.wall_time = read_tensor(archive, "wall_time").item<double>();
+  const torch::Tensor train = read_tensor(archive, "train"), eval = read_tensor(archive, "eval");
   auto t = train.accessor<double, 2>();
   for (int64_t i = 0; i < train.size(0); ++i) {
     meta.train.push_back({int64_t(t[i][0]), int64_t(t[i][1]), t[i][2], t[i][3], t[i][4], t[i][5], t[i][6]});
@@ -169,7 +154,31 @@ Checkpoint load_checkpoint(const std::string& path, FlatState& state) {
   return meta;
 }
 
+Checkpoint load_checkpoint(const std::string& path, FlatState& state) {
+  torch::serialize::InputArchive archive;
+  archive.load_from(path);
+  auto read = [&](const char* key) { return read_tensor(archive, key); };
+  torch::Tensor params = read("params");
+  if (params.numel() != state.params.numel()) {
+    throw std::runtime_error(path + ": checkpoint holds " + std::to_string(params.numel()) +
+                             " parameters, the run's model " + std::to_string(state.params.numel()));
+  }
+  torch::NoGradGuard no_grad;
+  state.params.copy_(params);
+  state.exp_avg.copy_(read("exp_avg"));
+  state.exp_avg_sq.copy_(read("exp_avg_sq"));
+  at::Generator cpu_generator = at::detail::getDefaultCPUGenerator();  // a handle to the global one
+  cpu_generator.set_state(read("cpu_rng"));
+  return read_meta(archive);
+}
+
 }  // namespace
+
+CheckpointCurves read_checkpoint_curves(const std::string& path) {
+  torch::serialize::InputArchive archive;
+  archive.load_from(path);
+  return read_meta(archive);
+}
 
 double lr_at(const TrainConfig& c, int64_t step) {
   // 1) linear warmup
@@ -208,7 +217,6 @@ TrainResult train_run(const TrainConfig& c, const TokenData& data, const TrainHo
   if (!hooks.checkpoint_path.empty() && std::filesystem::exists(hooks.checkpoint_path)) {
     progress = load_checkpoint(hooks.checkpoint_path, state);
     result.resumed = true;
-    if (leader && hooks.on_resume) hooks.on_resume(progress.train, progress.eval);
   }
 
   const auto session_start = Clock::now();

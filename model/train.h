@@ -30,6 +30,7 @@
 #include <string>
 #include <vector>
 
+#include "common/records.h"
 #include "model/config.h"
 #include "model/data.h"
 
@@ -57,18 +58,6 @@ struct TrainConfig {
   double divergence_factor = 1.5;  // loss > factor * ln(vocab) after warmup = diverged
 };
 
-// One row of a run's training curve. FLOPs are cumulative training FLOPs.
-struct TrainRecord {
-  int64_t step = 0, tokens = 0;
-  double flops = 0, loss = 0, lr = 0, grad_norm = 0, wall_time = 0;
-};
-
-// One evaluation: mean validation loss in nats per token.
-struct EvalRecord {
-  int64_t step = 0, tokens = 0;
-  double flops = 0, loss = 0, wall_time = 0;
-};
-
 enum class RunStatus { kDone, kDiverged, kStopped };
 
 struct TrainResult {
@@ -87,9 +76,6 @@ struct TrainHooks {
   std::function<void(torch::Tensor&)> all_reduce_sum;
   std::function<void(const TrainRecord&)> on_train;
   std::function<void(const EvalRecord&)> on_eval;
-  // Called once when resuming, with the curve stored in the checkpoint, so the
-  // store can drop what was written after it (no duplicated steps).
-  std::function<void(const std::vector<TrainRecord>&, const std::vector<EvalRecord>&)> on_resume;
   // Polled every step: true = checkpoint now and return kStopped.
   std::function<bool()> stop_requested;
   std::string checkpoint_path;       // "" = no checkpoints
@@ -97,6 +83,16 @@ struct TrainHooks {
 };
 
 TrainResult train_run(const TrainConfig& config, const TokenData& data, const TrainHooks& hooks);
+
+// The curve stored in a checkpoint: what a resumed run has already reported.
+// A store truncates the run's curves to it before resuming, so no step appears
+// twice and nothing reported before the checkpoint is lost.
+struct CheckpointCurves {
+  int64_t step = 0;
+  std::vector<TrainRecord> train;
+  std::vector<EvalRecord> eval;
+};
+CheckpointCurves read_checkpoint_curves(const std::string& path);
 
 // Learning rate at `step` (0-based): warmup, cosine, floor.
 double lr_at(const TrainConfig& config, int64_t step);

@@ -17,6 +17,12 @@ struct PlanOptions {
 };
 int plan_command(const PlanOptions& options);
 
+struct RunOptions {
+  std::string job_path;
+  std::string output;  // overrides sweep.output when set
+};
+int run_command(const RunOptions& options);
+
 struct CheckOptions {
   std::string job_path;
   bool json = false;

@@ -53,9 +53,15 @@ std::vector<double> read_number_list(TomlSection& parent, std::string_view key, 
     }
     if (max < min) parent.fail(key, "max must be >= min");
     if (count == 1 && max != min) parent.fail(key, "count = 1 needs min = max");
+    // Ends exact, points between rounded to 3 significant digits (1.86e11,
+    // not 185663553344.51), so budgets and run ids read as written.
     for (int64_t i = 0; i < count; ++i) {
       const double t = count == 1 ? 0.0 : double(i) / double(count - 1);
-      values.push_back(std::exp(std::log(min) + t * (std::log(max) - std::log(min))));
+      double v = std::exp(std::log(min) + t * (std::log(max) - std::log(min)));
+      if (i == 0) v = min;
+      else if (i == count - 1) v = max;
+      else v = std::stod(format_sci(v, 3));
+      values.push_back(v);
     }
     return values;
   }
@@ -72,6 +78,7 @@ void read_sweep(TomlSection& s, JobSpec& job) {
   const std::string ext = std::filesystem::path(job.sweep.output).extension().string();
   if (ext != ".h5" && ext != ".hdf5") s.fail("output", "must end in .h5 or .hdf5");
   job.sweep.seed = uint64_t(s.integer("seed", 1234, Bounds::at_least(0)));
+  job.sweep.checkpoint_interval = s.number("checkpoint_interval", 600, Bounds::positive());
   s.reject_unknown();
 }
 
@@ -242,6 +249,7 @@ void read_train(TomlSection& s, JobSpec& job) {
   t.grad_clip = s.number("grad_clip", 1.0, Bounds::at_least(0));
   t.eval_interval = s.integer("eval_interval", 100, Bounds::at_least(1));
   t.eval_tokens = s.integer("eval_tokens", 65536, Bounds::closed(seq_len, 1LL << 40));
+  t.log_interval = s.integer("log_interval", 10, Bounds::at_least(1));
   s.reject_unknown();
 }
 

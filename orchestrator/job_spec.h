@@ -20,6 +20,7 @@ struct SweepSection {
   std::string name;      // default: the job file's stem
   std::string output;    // HDF5 path; default "runs/<name>.h5"
   uint64_t seed = 1234;  // data order and initialisation of every run
+  double checkpoint_interval = 600;  // seconds of training between checkpoints of a run
 };
 
 enum class Tokenizer { kBytes, kTokensU16 };
@@ -81,6 +82,7 @@ struct TrainSection {
   double grad_clip = 1.0;       // global gradient-norm clip; 0 = off
   int64_t eval_interval = 100;  // optimizer steps between evaluations (and at the end)
   int64_t eval_tokens = 65536;  // validation tokens per evaluation
+  int64_t log_interval = 10;    // optimizer steps between training-curve points
 };
 
 struct ResourcesSection {

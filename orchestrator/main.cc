@@ -4,10 +4,14 @@
 #include <torch/version.h>
 
 #include <CLI/CLI.hpp>
+#include <algorithm>
 #include <iostream>
+#include <string>
+#include <vector>
 
 #include "common/error.h"
 #include "common/log.h"
+#include "common/runtime.h"
 #include "orchestrator/commands.h"
 #include "version.h"
 
@@ -18,6 +22,7 @@ const char* kDescription =
     "training runs (model size N x tokens D at fixed compute budgets C) from a TOML\n"
     "job file, and reports parameters and FLOPs exactly.\n\n"
     "Start with:\n"
+    "  sweepd jobs/quickstart.toml          run the study (same as `sweepd run JOB`)\n"
     "  sweepd plan jobs/quickstart.toml     the runs a job expands to, with estimated time\n"
     "  sweepd check jobs/quickstart.toml    validate a job file and its corpus\n"
     "  sweepd flops --n-layer 12 --d-model 768 --n-head 12 --vocab 50257 --seq-len 1024\n\n"
@@ -35,13 +40,35 @@ std::string version_text() {
   return text + ")";
 }
 
+// `sweepd JOB.toml ...` is `sweepd run JOB.toml ...`.
+std::vector<std::string> with_default_subcommand(int argc, char** argv) {
+  std::vector<std::string> args(argv, argv + argc);
+  static const char* kSubcommands[] = {"run", "plan", "check", "flops"};
+  if (args.size() > 1 && args[1][0] != '-' &&
+      std::none_of(std::begin(kSubcommands), std::end(kSubcommands),
+                   [&](const char* s) { return args[1] == s; })) {
+    args.insert(args.begin() + 1, "run");
+  }
+  return args;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
+  sweep::prepare_process_runtime(argc, argv);
   CLI::App app{kDescription, "sweepd"};
   app.set_version_flag("--version", version_text());
   app.require_subcommand(1);
   app.fallthrough();
+
+  sweep::RunOptions run;
+  CLI::App* run_cmd = app.add_subcommand(
+      "run", "Train every run of a job's grid, writing the HDF5 file as it goes (`sweepd JOB.toml`\n"
+             "is short for `sweepd run JOB.toml`). Rerun the same command to resume after an\n"
+             "interruption: finished runs are kept, partial runs continue from their checkpoints.\n"
+             "Ctrl-C, SIGTERM or SIGUSR2 checkpoint the running run and exit cleanly.");
+  run_cmd->add_option("job", run.job_path, "job file (TOML)")->required();
+  run_cmd->add_option("--output,-o", run.output, "HDF5 file to write (default: the job's sweep.output)");
 
   sweep::PlanOptions plan;
   CLI::App* plan_cmd = app.add_subcommand(
@@ -83,14 +110,18 @@ int main(int argc, char** argv) {
   flops_cmd->add_flag("--untied", untied, "separate lm_head instead of sharing wte");
   flops_cmd->add_flag("--json", flops.json, "print one JSON document");
 
+  std::vector<std::string> args = with_default_subcommand(argc, argv);
+  std::reverse(args.begin(), args.end());
+  args.pop_back();  // CLI11 takes the arguments reversed, without the program name
   try {
-    app.parse(argc, argv);
+    app.parse(args);
   } catch (const CLI::ParseError& e) {
     const int code = app.exit(e);
     return code == 0 ? 0 : sweep::kExitUserError;
   }
 
   try {
+    if (*run_cmd) return sweep::run_command(run);
     if (*plan_cmd) return sweep::plan_command(plan);
     if (*check_cmd) return sweep::check_command(check);
     if (*flops_cmd) {

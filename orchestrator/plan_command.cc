@@ -12,38 +12,79 @@
 #include "model/throughput.h"
 #include "orchestrator/commands.h"
 #include "orchestrator/grid.h"
+#include "worker/worker.h"
 
 namespace sweep {
 namespace {
 
-struct Throughput {
-  double flops_per_second = 0;
+// Run time = steps x (overhead + FLOPs per step / rate): small models are
+// bound by per-step overhead, large ones by FLOPs. Both terms come from timing
+// real training steps of the grid's smallest and largest models at start,
+// unless --throughput gives a rate (then overhead is 0) or the largest model
+// is too big to try here (then --mfu of the measured matmul rate).
+struct TimeModel {
+  double overhead_seconds = 0;  // per optimizer step
+  double flops_per_second = 0;  // Chinchilla-counted training FLOPs
   std::string source;
+
+  // The Chinchilla count of a run's FLOPs (every matmul, attention included)
+  // is the closest of the three conventions to what a step computes.
+  double seconds(const RunSpec& run, int64_t batch_tokens) const {
+    const double step_flops =
+        training_flops_per_token(run.model, FlopConvention::kChinchilla) * double(batch_tokens);
+    return double(run.steps) * (overhead_seconds + step_flops / flops_per_second);
+  }
 };
 
-// Estimates use the Chinchilla count of the run's FLOPs (every matmul, attention
-// included), whatever convention the job reports budgets in: it is the closest
-// of the three to the arithmetic a training step performs.
-double estimated_seconds(const RunSpec& run, const Throughput& throughput) {
-  return double(run.tokens) * training_flops_per_token(run.model, FlopConvention::kChinchilla) /
-         throughput.flops_per_second;
-}
+constexpr double kLargestProbeFlopsPerStep = 2e11;  // ~1-2 s per step on a laptop CPU
 
-Throughput plan_throughput(const PlanOptions& options, const JobSpec& job) {
-  Throughput t;
+TimeModel plan_time_model(const PlanOptions& options, const JobSpec& job, const Grid& grid) {
+  TimeModel t;
   if (options.throughput > 0) {
     t.flops_per_second = options.throughput;
     t.source = "--throughput " + format_sci(options.throughput) + " FLOP/s";
     return t;
   }
-  int threads = int(job.resources.threads_per_rank);
-  if (threads <= 0) threads = int(std::max(1u, std::thread::hardware_concurrency()));
-  const MatmulRate rate = measure_cpu_matmul_rate(threads);
-  t.flops_per_second = rate.flops_per_second * options.mfu;
-  char text[160];
+  const std::string device = choose_device(job.resources.device == "cuda" ? "auto" : job.resources.device, 0);
+  const int threads = choose_threads(job.resources.threads_per_rank, 1);
+  const int64_t batch = job.train.batch_tokens;
+  auto step_flops = [&](const RunSpec& r) {
+    return training_flops_per_token(r.model, FlopConvention::kChinchilla) * double(batch);
+  };
+  const RunSpec* small = &grid.runs.front();
+  const RunSpec* large = &grid.runs.front();
+  for (const RunSpec& r : grid.runs) {
+    if (r.params.total < small->params.total) small = &r;
+    if (r.params.total > large->params.total) large = &r;
+  }
+  if (step_flops(*large) > kLargestProbeFlopsPerStep) {
+    const MatmulRate rate = measure_cpu_matmul_rate(threads);
+    t.flops_per_second = rate.flops_per_second * options.mfu;
+    char text[200];
+    std::snprintf(text, sizeof(text),
+                  "models too large to time here: %.0f%% of the fp32 matmul rate measured now "
+                  "(%.1f GFLOP/s, %d threads)",
+                  options.mfu * 100, rate.flops_per_second / 1e9, rate.threads);
+    t.source = text;
+    return t;
+  }
+  const double small_seconds = measure_step_seconds(small->model, batch, job.train.micro_batch_tokens,
+                                                    threads, device);
+  const double large_seconds = measure_step_seconds(large->model, batch, job.train.micro_batch_tokens,
+                                                    threads, device);
+  const double df = step_flops(*large) - step_flops(*small);
+  const double slope = df > 0 ? (large_seconds - small_seconds) / df : 0;
+  if (slope > 0) {
+    t.flops_per_second = 1.0 / slope;
+    t.overhead_seconds = std::max(0.0, small_seconds - slope * step_flops(*small));
+  } else {
+    t.flops_per_second = step_flops(*large) / large_seconds;
+  }
+  char text[240];
   std::snprintf(text, sizeof(text),
-                "%.0f%% of the fp32 matmul rate measured now (%.1f GFLOP/s, %d threads)",
-                options.mfu * 100, rate.flops_per_second / 1e9, rate.threads);
+                "timed now: %s %.1f ms/step, %s %.1f ms/step (%d threads, %s): %.2f ms + %.1f GFLOP/s",
+                small->run_id.c_str(), small_seconds * 1e3, large->run_id.c_str(), large_seconds * 1e3,
+                threads, device.c_str(), t.overhead_seconds * 1e3, t.flops_per_second / 1e9);
   t.source = text;
   return t;
 }
@@ -89,10 +130,10 @@ int plan_command(const PlanOptions& options) {
   if (job.data.files.empty()) {
     log_warn("data.corpus matches no file yet; `sweepd check` and training need it");
   }
-  const Throughput throughput = plan_throughput(options, job);
-
+  const TimeModel time = plan_time_model(options, job, grid);
+  const int64_t batch = job.train.batch_tokens;
   double total_seconds = 0;
-  for (const RunSpec& run : grid.runs) total_seconds += estimated_seconds(run, throughput);
+  for (const RunSpec& run : grid.runs) total_seconds += time.seconds(run, batch);
 
   if (options.json) {
     nlohmann::json out;
@@ -100,12 +141,13 @@ int plan_command(const PlanOptions& options) {
     out["name"] = job.sweep.name;
     out["flop_convention"] = to_string(job.grid.flop_convention);
     out["batch_tokens"] = job.train.batch_tokens;
-    out["throughput"] = {{"flops_per_second", throughput.flops_per_second},
-                         {"source", throughput.source}};
+    out["time_model"] = {{"overhead_seconds_per_step", time.overhead_seconds},
+                         {"flops_per_second", time.flops_per_second},
+                         {"source", time.source}};
     out["runs"] = nlohmann::json::array();
     for (const RunSpec& run : grid.runs) {
       nlohmann::json r = run_json(run);
-      r["est_seconds"] = estimated_seconds(run, throughput);
+      r["est_seconds"] = time.seconds(run, batch);
       out["runs"].push_back(r);
     }
     out["dropped"] = nlohmann::json::array();
@@ -132,13 +174,12 @@ int plan_command(const PlanOptions& options) {
                    format_count(double(run.params.total)),
                    format_count(double(run.params.non_embedding)), format_count(double(run.tokens)),
                    ratio, shape_text(run.model), lr, std::to_string(run.steps),
-                   format_sci(run.flops), format_duration(estimated_seconds(run, throughput))});
+                   format_sci(run.flops), format_duration(time.seconds(run, batch))});
   }
   table.print(std::cout);
   std::cout << "\ntotal: " << grid.runs.size() << " runs, " << format_sci(grid.total_flops())
             << " FLOPs, est. " << format_duration(total_seconds) << " in one process\n"
-            << "shape: n_layer x d_model, heads, d_ff; est. time at "
-            << format_sci(throughput.flops_per_second) << " FLOP/s (" << throughput.source << ")\n";
+            << "shape: n_layer x d_model, heads, d_ff; est. time " << time.source << "\n";
   return 0;
 }
 

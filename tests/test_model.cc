@@ -146,13 +146,12 @@ TEST_F(ModelTest, ResumedRunFollowsTheUninterruptedCurveBitwise) {
   ASSERT_EQ(stopped.status, RunStatus::kStopped);
   ASSERT_TRUE(std::filesystem::exists(first.checkpoint_path));
 
+  // What a store does before resuming: keep the checkpoint's curve.
+  const CheckpointCurves saved = read_checkpoint_curves(first.checkpoint_path);
+  const size_t replayed = saved.train.size();
+  pieces.resize(replayed);
   TrainHooks second = first;
   second.stop_requested = nullptr;
-  size_t replayed = 0;
-  second.on_resume = [&](const std::vector<TrainRecord>& train, const std::vector<EvalRecord>&) {
-    replayed = train.size();
-    pieces.resize(train.size());  // what the store keeps: the checkpoint's curve
-  };
   const TrainResult resumed = train_run(c, *data_, second);
   ASSERT_EQ(resumed.status, RunStatus::kDone);
   EXPECT_TRUE(resumed.resumed);

@@ -1,0 +1,111 @@
+#include "orchestrator/sweep_setup.h"
+
+#include <cmath>
+#include <nlohmann/json.hpp>
+
+#include "common/format.h"
+#include "common/log.h"
+#include "version.h"
+
+namespace sweep {
+
+std::string sweep_fingerprint(const JobSpec& job, const Grid& grid) {
+  const TrainSection& t = job.train;
+  nlohmann::json f;
+  f["data"] = {{"files", job.data.files},
+               {"tokenizer", job.data.tokenizer == Tokenizer::kBytes ? "bytes" : "u16"},
+               {"seq_len", job.data.seq_len},
+               {"validation_fraction", job.data.validation_fraction}};
+  f["train"] = {{"batch_tokens", t.batch_tokens},   {"micro_batch_tokens", t.micro_batch_tokens},
+                {"min_lr_ratio", t.min_lr_ratio},   {"weight_decay", t.weight_decay},
+                {"beta1", t.beta1},                 {"beta2", t.beta2},
+                {"grad_clip", t.grad_clip},         {"eval_interval", t.eval_interval},
+                {"eval_tokens", t.eval_tokens},     {"log_interval", t.log_interval}};
+  f["flop_convention"] = to_string(job.grid.flop_convention);
+  for (const RunSpec& r : grid.runs) {
+    f["runs"].push_back({r.run_id, r.model.n_layer, r.model.d_model, r.model.n_head, r.model.d_ff,
+                         r.model.vocab_size, r.model.seq_len, r.model.tie_embeddings, r.steps, r.lr,
+                         r.warmup_steps, r.seed});
+  }
+  return f.dump();
+}
+
+SweepSetup prepare_sweep(const std::string& job_path, const std::string& output) {
+  SweepSetup s;
+  s.job = load_job_file(job_path);
+  require_corpus(s.job);
+  s.grid = expand_grid(s.job);
+  for (const DroppedRun& d : s.grid.dropped) {
+    log_warn("grid: dropped N~" + format_count(d.target_params) + " at budget " + format_sci(d.budget) +
+             ": " + d.reason);
+  }
+  s.output = output.empty() ? s.job.sweep.output : output;
+
+  CorpusSpec corpus;
+  corpus.files = s.job.data.files;
+  corpus.bytes = s.job.data.tokenizer == Tokenizer::kBytes;
+  corpus.vocab_size = s.job.data.vocab_size;
+  corpus.validation_fraction = s.job.data.validation_fraction;
+  corpus.cache_dir = s.job.data.cache_dir;
+  const std::string tokens = prepare_tokens(corpus);
+  s.data = std::make_unique<TokenData>(tokens, corpus.bytes ? 1 : 2, s.job.data.seq_len,
+                                       corpus.validation_fraction);
+  log_info("corpus: " + format_count(double(s.data->size())) + " tokens (" +
+           format_count(double(s.data->train_tokens())) + " train, " +
+           format_count(double(s.data->validation_tokens())) + " validation) from " + tokens);
+
+  // Random sequence starts see the data again and again past one epoch; a
+  // few passes barely matter (Muennighoff et al. 2023), many do.
+  double most_epochs = 0;
+  std::string most_run;
+  for (const RunSpec& run : s.grid.runs) {
+    const double epochs = double(run.tokens) / double(s.data->train_tokens());
+    if (epochs > most_epochs) {
+      most_epochs = epochs;
+      most_run = run.run_id;
+    }
+  }
+  if (most_epochs > 4) {
+    char text[200];
+    std::snprintf(text, sizeof(text),
+                  "%s trains on %.1f epochs of the training split; repeated data lowers what "
+                  "extra tokens are worth (use a larger corpus)",
+                  most_run.c_str(), most_epochs);
+    log_warn(text);
+  }
+
+  s.info.sweep_name = s.job.sweep.name;
+  s.info.job_path = s.job.path;
+  s.info.job_text = s.job.text;
+  s.info.sweepd_version = kVersion;
+  s.info.flop_convention = to_string(s.job.grid.flop_convention);
+  s.info.fingerprint = sweep_fingerprint(s.job, s.grid);
+  s.info.bytes_per_token = corpus.bytes ? 1.0 : NAN;
+  for (const RunSpec& r : s.grid.runs) {
+    RunInfo info;
+    info.run_id = r.run_id;
+    info.index = r.index;
+    info.budget = r.budget;
+    info.target_params = r.target_params;
+    info.params_total = r.params.total;
+    info.params_non_embedding = r.params.non_embedding;
+    info.n_layer = r.model.n_layer;
+    info.d_model = r.model.d_model;
+    info.n_head = r.model.n_head;
+    info.d_ff = r.model.d_ff;
+    info.vocab_size = r.model.vocab_size;
+    info.seq_len = r.model.seq_len;
+    info.tokens = r.tokens;
+    info.steps = r.steps;
+    info.batch_tokens = s.job.train.batch_tokens;
+    info.warmup_steps = r.warmup_steps;
+    info.flops = r.flops;
+    info.flops_per_token = r.flops_per_token;
+    info.lr = r.lr;
+    info.seed = r.seed;
+    s.runs.push_back(info);
+  }
+  return s;
+}
+
+}  // namespace sweep

@@ -1,0 +1,558 @@
+#include "storage/store.h"
+
+#include <fcntl.h>
+#include <sys/file.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cmath>
+#include <cstddef>
+#include <cstring>
+#include <ctime>
+#include <filesystem>
+
+#include "common/error.h"
+
+// Every HDF5 call that can fail goes through this: a negative return is a
+// fault (the file was already validated), reported with file and line.
+#define SWEEP_H5(call)                                                                  \
+  ([&]() {                                                                               \
+    auto _status = (call);                                                               \
+    if (_status < 0) {                                                                   \
+      throw std::runtime_error(::sweep::located_message(__FILE__, __LINE__, "HDF5: " #call)); \
+    }                                                                                    \
+    return _status;                                                                      \
+  }())
+
+namespace sweep {
+namespace {
+
+constexpr size_t kRunIdSize = 64, kStatusSize = 16, kReasonSize = 192;
+constexpr hsize_t kCurveChunk = 256;
+
+// /summary row as stored. Fixed-length strings keep the row a plain struct
+// that h5py reads as a numpy structured array (pandas.DataFrame(f["summary"][:])).
+struct SummaryRow {
+  char run_id[kRunIdSize];
+  int64_t index;
+  double budget, target_params;
+  int64_t params_total, params_non_embedding, n_layer, d_model, tokens;
+  double flops, lr;
+  char status[kStatusSize];
+  char reason[kReasonSize];
+  int64_t steps_done;
+  double final_eval_loss, final_train_loss, wall_seconds, tokens_per_second;
+};
+
+struct EvalRow {
+  int64_t step, tokens;
+  double flops, loss, bits_per_byte, wall_time;
+};
+
+void copy_string(char* out, size_t size, const std::string& text) {
+  std::memset(out, 0, size);
+  std::memcpy(out, text.data(), std::min(size - 1, text.size()));
+}
+
+// RAII for hid_t handles.
+class Handle {
+ public:
+  Handle(hid_t id, herr_t (*close)(hid_t)) : id_(id), close_(close) {}
+  ~Handle() {
+    if (id_ >= 0) close_(id_);
+  }
+  Handle(const Handle&) = delete;
+  Handle& operator=(const Handle&) = delete;
+  operator hid_t() const { return id_; }
+
+ private:
+  hid_t id_;
+  herr_t (*close_)(hid_t);
+};
+
+hid_t string_type(size_t size) {
+  hid_t t = H5Tcopy(H5T_C_S1);
+  H5Tset_size(t, size);
+  H5Tset_strpad(t, H5T_STR_NULLTERM);
+  return t;
+}
+
+hid_t summary_type() {
+  hid_t t = H5Tcreate(H5T_COMPOUND, sizeof(SummaryRow));
+  Handle id(string_type(kRunIdSize), H5Tclose), status(string_type(kStatusSize), H5Tclose),
+      reason(string_type(kReasonSize), H5Tclose);
+#define FIELD(name, type) H5Tinsert(t, #name, HOFFSET(SummaryRow, name), type)
+  FIELD(run_id, id);
+  FIELD(index, H5T_NATIVE_INT64);
+  FIELD(budget, H5T_NATIVE_DOUBLE);
+  FIELD(target_params, H5T_NATIVE_DOUBLE);
+  FIELD(params_total, H5T_NATIVE_INT64);
+  FIELD(params_non_embedding, H5T_NATIVE_INT64);
+  FIELD(n_layer, H5T_NATIVE_INT64);
+  FIELD(d_model, H5T_NATIVE_INT64);
+  FIELD(tokens, H5T_NATIVE_INT64);
+  FIELD(flops, H5T_NATIVE_DOUBLE);
+  FIELD(lr, H5T_NATIVE_DOUBLE);
+  FIELD(status, status);
+  FIELD(reason, reason);
+  FIELD(steps_done, H5T_NATIVE_INT64);
+  FIELD(final_eval_loss, H5T_NATIVE_DOUBLE);
+  FIELD(final_train_loss, H5T_NATIVE_DOUBLE);
+  FIELD(wall_seconds, H5T_NATIVE_DOUBLE);
+  FIELD(tokens_per_second, H5T_NATIVE_DOUBLE);
+#undef FIELD
+  return t;
+}
+
+hid_t train_type() {
+  hid_t t = H5Tcreate(H5T_COMPOUND, sizeof(TrainRecord));
+  H5Tinsert(t, "step", HOFFSET(TrainRecord, step), H5T_NATIVE_INT64);
+  H5Tinsert(t, "tokens", HOFFSET(TrainRecord, tokens), H5T_NATIVE_INT64);
+  H5Tinsert(t, "flops", HOFFSET(TrainRecord, flops), H5T_NATIVE_DOUBLE);
+  H5Tinsert(t, "loss", HOFFSET(TrainRecord, loss), H5T_NATIVE_DOUBLE);
+  H5Tinsert(t, "lr", HOFFSET(TrainRecord, lr), H5T_NATIVE_DOUBLE);
+  H5Tinsert(t, "grad_norm", HOFFSET(TrainRecord, grad_norm), H5T_NATIVE_DOUBLE);
+  H5Tinsert(t, "wall_time", HOFFSET(TrainRecord, wall_time), H5T_NATIVE_DOUBLE);
+  return t;
+}
+
+hid_t eval_type() {
+  hid_t t = H5Tcreate(H5T_COMPOUND, sizeof(EvalRow));
+  H5Tinsert(t, "step", HOFFSET(EvalRow, step), H5T_NATIVE_INT64);
+  H5Tinsert(t, "tokens", HOFFSET(EvalRow, tokens), H5T_NATIVE_INT64);
+  H5Tinsert(t, "flops", HOFFSET(EvalRow, flops), H5T_NATIVE_DOUBLE);
+  H5Tinsert(t, "loss", HOFFSET(EvalRow, loss), H5T_NATIVE_DOUBLE);
+  H5Tinsert(t, "bits_per_byte", HOFFSET(EvalRow, bits_per_byte), H5T_NATIVE_DOUBLE);
+  H5Tinsert(t, "wall_time", HOFFSET(EvalRow, wall_time), H5T_NATIVE_DOUBLE);
+  return t;
+}
+
+// Variable-length UTF-8, so h5py returns str (fixed-length strings come back as bytes).
+void write_attribute(hid_t object, const char* name, const std::string& value) {
+  Handle type(H5Tcopy(H5T_C_S1), H5Tclose);
+  H5Tset_size(type, H5T_VARIABLE);
+  H5Tset_cset(type, H5T_CSET_UTF8);
+  Handle space(H5Screate(H5S_SCALAR), H5Sclose);
+  Handle attribute(SWEEP_H5(H5Acreate2(object, name, type, space, H5P_DEFAULT, H5P_DEFAULT)), H5Aclose);
+  const char* text = value.c_str();
+  SWEEP_H5(H5Awrite(attribute, type, &text));
+}
+
+template <typename T>
+void write_attribute(hid_t object, const char* name, T value, hid_t type) {
+  Handle space(H5Screate(H5S_SCALAR), H5Sclose);
+  Handle attribute(SWEEP_H5(H5Acreate2(object, name, type, space, H5P_DEFAULT, H5P_DEFAULT)), H5Aclose);
+  SWEEP_H5(H5Awrite(attribute, type, &value));
+}
+
+bool has_attribute(hid_t object, const char* name) { return H5Aexists(object, name) > 0; }
+
+std::string read_string_attribute(hid_t object, const char* name) {
+  Handle attribute(SWEEP_H5(H5Aopen(object, name, H5P_DEFAULT)), H5Aclose);
+  Handle type(H5Aget_type(attribute), H5Tclose);
+  if (H5Tget_class(type) != H5T_STRING) throw std::runtime_error(std::string("attribute ") + name + " is not a string");
+  if (H5Tis_variable_str(type) > 0) {
+    char* text = nullptr;
+    Handle memory(H5Tget_native_type(type, H5T_DIR_ASCEND), H5Tclose);
+    SWEEP_H5(H5Aread(attribute, memory, &text));
+    std::string value = text ? text : "";
+    H5free_memory(text);
+    return value;
+  }
+  std::string value(H5Tget_size(type), '\0');
+  SWEEP_H5(H5Aread(attribute, type, value.data()));
+  return std::string(value.c_str());
+}
+
+template <typename T>
+T read_attribute(hid_t object, const char* name, hid_t type) {
+  Handle attribute(SWEEP_H5(H5Aopen(object, name, H5P_DEFAULT)), H5Aclose);
+  T value{};
+  SWEEP_H5(H5Aread(attribute, type, &value));
+  return value;
+}
+
+hid_t create_curve(hid_t group, const char* name, hid_t type) {
+  const hsize_t zero = 0, unlimited = H5S_UNLIMITED;
+  Handle space(H5Screate_simple(1, &zero, &unlimited), H5Sclose);
+  Handle properties(H5Pcreate(H5P_DATASET_CREATE), H5Pclose);
+  SWEEP_H5(H5Pset_chunk(properties, 1, &kCurveChunk));
+  return SWEEP_H5(H5Dcreate2(group, name, type, space, H5P_DEFAULT, properties, H5P_DEFAULT));
+}
+
+hsize_t rows(hid_t dataset) {
+  Handle space(H5Dget_space(dataset), H5Sclose);
+  hsize_t n = 0;
+  H5Sget_simple_extent_dims(space, &n, nullptr);
+  return n;
+}
+
+// Writes `count` rows at `offset` (extending the dataset as needed).
+void write_rows(hid_t dataset, hid_t type, hsize_t offset, hsize_t count, const void* data) {
+  if (count == 0) return;
+  const hsize_t needed = offset + count;
+  if (rows(dataset) < needed) SWEEP_H5(H5Dset_extent(dataset, &needed));
+  Handle file_space(H5Dget_space(dataset), H5Sclose);
+  SWEEP_H5(H5Sselect_hyperslab(file_space, H5S_SELECT_SET, &offset, nullptr, &count, nullptr));
+  Handle memory_space(H5Screate_simple(1, &count, nullptr), H5Sclose);
+  SWEEP_H5(H5Dwrite(dataset, type, memory_space, file_space, H5P_DEFAULT, data));
+}
+
+void read_rows(hid_t dataset, hid_t type, hsize_t offset, hsize_t count, void* data) {
+  if (count == 0) return;
+  Handle file_space(H5Dget_space(dataset), H5Sclose);
+  SWEEP_H5(H5Sselect_hyperslab(file_space, H5S_SELECT_SET, &offset, nullptr, &count, nullptr));
+  Handle memory_space(H5Screate_simple(1, &count, nullptr), H5Sclose);
+  SWEEP_H5(H5Dread(dataset, type, memory_space, file_space, H5P_DEFAULT, data));
+}
+
+hid_t file_access(bool clear_status_flags) {
+  hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
+  // SWMR needs the latest file format.
+  H5Pset_libver_bounds(fapl, H5F_LIBVER_LATEST, H5F_LIBVER_LATEST);
+  if (clear_status_flags) {
+    // A sweep killed while writing leaves the superblock marked "open for SWMR
+    // write"; we hold the lock, so no writer is alive. This is what h5clear -s
+    // does, through the same (library-registered) property.
+    hbool_t clear = 1;
+    H5Pset(fapl, "clear_status_flags", &clear);
+  }
+  return fapl;
+}
+
+SummaryRow summary_row(const RunInfo& run) {
+  SummaryRow row{};
+  copy_string(row.run_id, kRunIdSize, run.run_id);
+  row.index = run.index;
+  row.budget = run.budget;
+  row.target_params = run.target_params;
+  row.params_total = run.params_total;
+  row.params_non_embedding = run.params_non_embedding;
+  row.n_layer = run.n_layer;
+  row.d_model = run.d_model;
+  row.tokens = run.tokens;
+  row.flops = run.flops;
+  row.lr = run.lr;
+  copy_string(row.status, kStatusSize, to_string(RunState::kPending));
+  row.final_eval_loss = row.final_train_loss = NAN;
+  return row;
+}
+
+void write_run_attributes(hid_t group, const RunInfo& r) {
+  write_attribute(group, "run_id", r.run_id);
+  write_attribute(group, "index", r.index, H5T_NATIVE_INT64);
+  write_attribute(group, "budget", r.budget, H5T_NATIVE_DOUBLE);
+  write_attribute(group, "target_params", r.target_params, H5T_NATIVE_DOUBLE);
+  write_attribute(group, "params_total", r.params_total, H5T_NATIVE_INT64);
+  write_attribute(group, "params_non_embedding", r.params_non_embedding, H5T_NATIVE_INT64);
+  write_attribute(group, "n_layer", r.n_layer, H5T_NATIVE_INT64);
+  write_attribute(group, "d_model", r.d_model, H5T_NATIVE_INT64);
+  write_attribute(group, "n_head", r.n_head, H5T_NATIVE_INT64);
+  write_attribute(group, "d_ff", r.d_ff, H5T_NATIVE_INT64);
+  write_attribute(group, "vocab_size", r.vocab_size, H5T_NATIVE_INT64);
+  write_attribute(group, "seq_len", r.seq_len, H5T_NATIVE_INT64);
+  write_attribute(group, "tokens", r.tokens, H5T_NATIVE_INT64);
+  write_attribute(group, "steps", r.steps, H5T_NATIVE_INT64);
+  write_attribute(group, "batch_tokens", r.batch_tokens, H5T_NATIVE_INT64);
+  write_attribute(group, "warmup_steps", r.warmup_steps, H5T_NATIVE_INT64);
+  write_attribute(group, "flops", r.flops, H5T_NATIVE_DOUBLE);
+  write_attribute(group, "flops_per_token", r.flops_per_token, H5T_NATIVE_DOUBLE);
+  write_attribute(group, "lr", r.lr, H5T_NATIVE_DOUBLE);
+  write_attribute(group, "seed", r.seed, H5T_NATIVE_UINT64);
+}
+
+RunInfo read_run_attributes(hid_t group) {
+  RunInfo r;
+  r.run_id = read_string_attribute(group, "run_id");
+  r.index = read_attribute<int64_t>(group, "index", H5T_NATIVE_INT64);
+  r.budget = read_attribute<double>(group, "budget", H5T_NATIVE_DOUBLE);
+  r.target_params = read_attribute<double>(group, "target_params", H5T_NATIVE_DOUBLE);
+  r.params_total = read_attribute<int64_t>(group, "params_total", H5T_NATIVE_INT64);
+  r.params_non_embedding = read_attribute<int64_t>(group, "params_non_embedding", H5T_NATIVE_INT64);
+  r.n_layer = read_attribute<int64_t>(group, "n_layer", H5T_NATIVE_INT64);
+  r.d_model = read_attribute<int64_t>(group, "d_model", H5T_NATIVE_INT64);
+  r.n_head = read_attribute<int64_t>(group, "n_head", H5T_NATIVE_INT64);
+  r.d_ff = read_attribute<int64_t>(group, "d_ff", H5T_NATIVE_INT64);
+  r.vocab_size = read_attribute<int64_t>(group, "vocab_size", H5T_NATIVE_INT64);
+  r.seq_len = read_attribute<int64_t>(group, "seq_len", H5T_NATIVE_INT64);
+  r.tokens = read_attribute<int64_t>(group, "tokens", H5T_NATIVE_INT64);
+  r.steps = read_attribute<int64_t>(group, "steps", H5T_NATIVE_INT64);
+  r.batch_tokens = read_attribute<int64_t>(group, "batch_tokens", H5T_NATIVE_INT64);
+  r.warmup_steps = read_attribute<int64_t>(group, "warmup_steps", H5T_NATIVE_INT64);
+  r.flops = read_attribute<double>(group, "flops", H5T_NATIVE_DOUBLE);
+  r.flops_per_token = read_attribute<double>(group, "flops_per_token", H5T_NATIVE_DOUBLE);
+  r.lr = read_attribute<double>(group, "lr", H5T_NATIVE_DOUBLE);
+  r.seed = read_attribute<uint64_t>(group, "seed", H5T_NATIVE_UINT64);
+  return r;
+}
+
+}  // namespace
+
+const char* to_string(RunState state) {
+  switch (state) {
+    case RunState::kPending: return "pending";
+    case RunState::kRunning: return "running";
+    case RunState::kDone: return "done";
+    case RunState::kDiverged: return "diverged";
+    case RunState::kFailed: return "failed";
+  }
+  return "?";
+}
+
+RunState parse_run_state(const std::string& name) {
+  for (RunState s : {RunState::kPending, RunState::kRunning, RunState::kDone, RunState::kDiverged,
+                     RunState::kFailed}) {
+    if (name == to_string(s)) return s;
+  }
+  throw std::runtime_error("unknown run status '" + name + "' in summary");
+}
+
+SweepStore::SweepStore(SweepStore&& other) noexcept
+    : path_(std::move(other.path_)),
+      file_(other.file_),
+      lock_fd_(other.lock_fd_),
+      created_(other.created_),
+      writable_(other.writable_),
+      info_(std::move(other.info_)),
+      runs_(std::move(other.runs_)),
+      train_sets_(std::move(other.train_sets_)),
+      eval_sets_(std::move(other.eval_sets_)),
+      summary_(other.summary_) {
+  other.file_ = other.summary_ = -1;
+  other.lock_fd_ = -1;
+}
+
+SweepStore::~SweepStore() { close(); }
+
+void SweepStore::close() {
+  for (hid_t d : train_sets_) H5Dclose(d);
+  for (hid_t d : eval_sets_) H5Dclose(d);
+  train_sets_.clear();
+  eval_sets_.clear();
+  if (summary_ >= 0) H5Dclose(summary_);
+  if (file_ >= 0) H5Fclose(file_);
+  if (lock_fd_ >= 0) ::close(lock_fd_);  // releases the flock
+  summary_ = file_ = -1;
+  lock_fd_ = -1;
+}
+
+SweepStore SweepStore::open(const std::string& path, const SweepInfo& info,
+                            const std::vector<RunInfo>& runs) {
+  H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr);  // errors are reported by us, once
+  SweepStore store;
+  store.path_ = path;
+  store.writable_ = true;
+  const std::filesystem::path parent = std::filesystem::path(path).parent_path();
+  if (!parent.empty()) {
+    std::error_code ec;
+    std::filesystem::create_directories(parent, ec);
+    if (ec) throw UserError(path + ": cannot create directory " + parent.string() + ": " + ec.message());
+  }
+  const std::string lock_path = path + ".lock";
+  store.lock_fd_ = ::open(lock_path.c_str(), O_CREAT | O_RDWR, 0644);
+  if (store.lock_fd_ < 0) throw UserError(lock_path + ": cannot create lock file: " + std::strerror(errno));
+  if (::flock(store.lock_fd_, LOCK_EX | LOCK_NB) != 0) {
+    throw UserError(path + ": another sweepd is writing this file (lock " + lock_path +
+                    " is held); wait for it or choose another --output");
+  }
+
+  if (std::filesystem::exists(path)) {
+    if (H5Fis_hdf5(path.c_str()) <= 0) {
+      throw UserError(path + ": not an HDF5 file (or corrupt); choose another --output");
+    }
+    Handle fapl(file_access(/*clear_status_flags=*/true), H5Pclose);
+    store.file_ = H5Fopen(path.c_str(), H5F_ACC_RDWR, fapl);
+    if (store.file_ < 0) throw UserError(path + ": cannot open HDF5 file for writing (corrupt?)");
+    if (!has_attribute(store.file_, "schema_version")) {
+      throw UserError(path + ": an HDF5 file not written by sweepd; choose another --output");
+    }
+    const int64_t version = read_attribute<int64_t>(store.file_, "schema_version", H5T_NATIVE_INT64);
+    if (version != kSchemaVersion) {
+      throw UserError(path + ": sweepd file schema " + std::to_string(version) + ", this sweepd writes " +
+                      std::to_string(kSchemaVersion));
+    }
+    const std::string fingerprint = read_string_attribute(store.file_, "fingerprint");
+    if (fingerprint != info.fingerprint) {
+      throw UserError(path + ": written by a sweep with a different grid or training settings (" +
+                      read_string_attribute(store.file_, "job_path") +
+                      "); resume needs the same job, or choose another --output");
+    }
+    store.load_runs();
+    store.info_ = info;
+    return store;
+  }
+
+  // A new file: everything SWMR will need exists before writing starts.
+  Handle fapl(file_access(false), H5Pclose);
+  store.file_ = H5Fcreate(path.c_str(), H5F_ACC_EXCL, H5P_DEFAULT, fapl);
+  if (store.file_ < 0) throw UserError(path + ": cannot create HDF5 file");
+  store.created_ = true;
+  try {
+    write_attribute(store.file_, "schema_version", int64_t(kSchemaVersion), H5T_NATIVE_INT64);
+    write_attribute(store.file_, "sweepd_version", info.sweepd_version);
+    write_attribute(store.file_, "sweep_name", info.sweep_name);
+    write_attribute(store.file_, "job_path", info.job_path);
+    write_attribute(store.file_, "job_text", info.job_text);
+    write_attribute(store.file_, "fingerprint", info.fingerprint);
+    write_attribute(store.file_, "flop_convention", info.flop_convention);
+    write_attribute(store.file_, "param_convention", std::string("total"));
+    write_attribute(store.file_, "bytes_per_token", info.bytes_per_token, H5T_NATIVE_DOUBLE);
+    char created[32];
+    const std::time_t now = std::time(nullptr);
+    std::strftime(created, sizeof(created), "%Y-%m-%dT%H:%M:%SZ", std::gmtime(&now));
+    write_attribute(store.file_, "created", std::string(created));
+
+    Handle runs_group(SWEEP_H5(H5Gcreate2(store.file_, "runs", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT)),
+                      H5Gclose);
+    Handle train(train_type(), H5Tclose), eval(eval_type(), H5Tclose);
+    std::vector<SummaryRow> summary;
+    for (const RunInfo& run : runs) {
+      Handle group(SWEEP_H5(H5Gcreate2(runs_group, run.run_id.c_str(), H5P_DEFAULT, H5P_DEFAULT,
+                                       H5P_DEFAULT)),
+                   H5Gclose);
+      write_run_attributes(group, run);
+      store.train_sets_.push_back(create_curve(group, "train", train));
+      store.eval_sets_.push_back(create_curve(group, "eval", eval));
+      summary.push_back(summary_row(run));
+    }
+    Handle type(summary_type(), H5Tclose);
+    const hsize_t n = summary.size();
+    Handle space(H5Screate_simple(1, &n, nullptr), H5Sclose);
+    store.summary_ = SWEEP_H5(H5Dcreate2(store.file_, "summary", type, space, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT));
+    if (n > 0) SWEEP_H5(H5Dwrite(store.summary_, type, H5S_ALL, H5S_ALL, H5P_DEFAULT, summary.data()));
+    SWEEP_H5(H5Fflush(store.file_, H5F_SCOPE_GLOBAL));
+  } catch (...) {
+    // Nothing half-written: a file that failed to set up is removed.
+    store.close();
+    std::filesystem::remove(path);
+    throw;
+  }
+  store.runs_ = runs;
+  store.info_ = info;
+  return store;
+}
+
+SweepStore SweepStore::open_read_only(const std::string& path) {
+  H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr);
+  if (!std::filesystem::exists(path)) throw UserError(path + ": no such file");
+  if (H5Fis_hdf5(path.c_str()) <= 0) {
+    throw UserError(path + ": not an HDF5 file (or corrupt)");
+  }
+  SweepStore store;
+  store.path_ = path;
+  Handle fapl(file_access(false), H5Pclose);
+  store.file_ = H5Fopen(path.c_str(), H5F_ACC_RDONLY | H5F_ACC_SWMR_READ, fapl);
+  if (store.file_ < 0) store.file_ = H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT);
+  if (store.file_ < 0) throw UserError(path + ": cannot open HDF5 file (corrupt?)");
+  if (!has_attribute(store.file_, "schema_version")) {
+    throw UserError(path + ": an HDF5 file not written by sweepd");
+  }
+  store.info_.sweep_name = read_string_attribute(store.file_, "sweep_name");
+  store.info_.job_path = read_string_attribute(store.file_, "job_path");
+  store.info_.job_text = read_string_attribute(store.file_, "job_text");
+  store.info_.sweepd_version = read_string_attribute(store.file_, "sweepd_version");
+  store.info_.flop_convention = read_string_attribute(store.file_, "flop_convention");
+  store.info_.fingerprint = read_string_attribute(store.file_, "fingerprint");
+  store.info_.bytes_per_token = read_attribute<double>(store.file_, "bytes_per_token", H5T_NATIVE_DOUBLE);
+  store.load_runs();
+  return store;
+}
+
+void SweepStore::load_runs() {
+  summary_ = H5Dopen2(file_, "summary", H5P_DEFAULT);
+  if (summary_ < 0) throw UserError(path_ + ": sweepd file without /summary (corrupt)");
+  const hsize_t n = rows(summary_);
+  std::vector<SummaryRow> summary(n);
+  Handle type(summary_type(), H5Tclose);
+  if (n > 0) SWEEP_H5(H5Dread(summary_, type, H5S_ALL, H5S_ALL, H5P_DEFAULT, summary.data()));
+  for (const SummaryRow& row : summary) {
+    const std::string group_path = std::string("runs/") + row.run_id;
+    const hid_t group = H5Gopen2(file_, group_path.c_str(), H5P_DEFAULT);
+    if (group < 0) throw UserError(path_ + ": summary names run " + row.run_id + " but /" + group_path + " is missing (corrupt)");
+    Handle closer(group, H5Gclose);
+    runs_.push_back(read_run_attributes(group));
+    train_sets_.push_back(SWEEP_H5(H5Dopen2(group, "train", H5P_DEFAULT)));
+    eval_sets_.push_back(SWEEP_H5(H5Dopen2(group, "eval", H5P_DEFAULT)));
+  }
+}
+
+RunProgress SweepStore::progress(int64_t index) const {
+  if (!writable_) H5Drefresh(summary_);
+  SummaryRow row{};
+  Handle type(summary_type(), H5Tclose);
+  read_rows(summary_, type, hsize_t(index), 1, &row);
+  RunProgress p;
+  p.state = parse_run_state(row.status);
+  p.reason = row.reason;
+  p.steps_done = row.steps_done;
+  p.final_eval_loss = row.final_eval_loss;
+  p.final_train_loss = row.final_train_loss;
+  p.wall_seconds = row.wall_seconds;
+  p.tokens_per_second = row.tokens_per_second;
+  return p;
+}
+
+void SweepStore::set_progress(int64_t index, const RunProgress& p) {
+  SummaryRow row = summary_row(runs_[size_t(index)]);
+  copy_string(row.status, kStatusSize, to_string(p.state));
+  copy_string(row.reason, kReasonSize, p.reason);
+  row.steps_done = p.steps_done;
+  row.final_eval_loss = p.final_eval_loss;
+  row.final_train_loss = p.final_train_loss;
+  row.wall_seconds = p.wall_seconds;
+  row.tokens_per_second = p.tokens_per_second;
+  Handle type(summary_type(), H5Tclose);
+  write_rows(summary_, type, hsize_t(index), 1, &row);
+}
+
+void SweepStore::reset_curves(int64_t index, const std::vector<TrainRecord>& train,
+                              const std::vector<EvalRecord>& eval) {
+  const size_t i = size_t(index);
+  Handle train_t(train_type(), H5Tclose), eval_t(eval_type(), H5Tclose);
+  hsize_t n = train.size();
+  SWEEP_H5(H5Dset_extent(train_sets_[i], &n));
+  write_rows(train_sets_[i], train_t, 0, n, train.data());
+  n = 0;
+  SWEEP_H5(H5Dset_extent(eval_sets_[i], &n));
+  for (const EvalRecord& record : eval) append_eval(index, record);
+}
+
+void SweepStore::start_writing() { SWEEP_H5(H5Fstart_swmr_write(file_)); }
+
+void SweepStore::append_train(int64_t index, const TrainRecord& record) {
+  Handle type(train_type(), H5Tclose);
+  const hid_t d = train_sets_[size_t(index)];
+  write_rows(d, type, rows(d), 1, &record);
+}
+
+void SweepStore::append_eval(int64_t index, const EvalRecord& r) {
+  const EvalRow row{r.step, r.tokens, r.flops, r.loss, r.loss / std::log(2.0) / info_.bytes_per_token,
+                    r.wall_time};
+  Handle type(eval_type(), H5Tclose);
+  const hid_t d = eval_sets_[size_t(index)];
+  write_rows(d, type, rows(d), 1, &row);
+}
+
+void SweepStore::flush() { SWEEP_H5(H5Fflush(file_, H5F_SCOPE_GLOBAL)); }
+
+std::vector<TrainRecord> SweepStore::train_curve(int64_t index) const {
+  const hid_t d = train_sets_[size_t(index)];
+  if (!writable_) H5Drefresh(d);
+  std::vector<TrainRecord> out(rows(d));
+  Handle type(train_type(), H5Tclose);
+  read_rows(d, type, 0, out.size(), out.data());
+  return out;
+}
+
+std::vector<EvalRecord> SweepStore::eval_curve(int64_t index) const {
+  const hid_t d = eval_sets_[size_t(index)];
+  if (!writable_) H5Drefresh(d);
+  std::vector<EvalRow> stored(rows(d));
+  Handle type(eval_type(), H5Tclose);
+  read_rows(d, type, 0, stored.size(), stored.data());
+  std::vector<EvalRecord> out;
+  for (const EvalRow& r : stored) out.push_back({r.step, r.tokens, r.flops, r.loss, r.wall_time});
+  return out;
+}
+
+}  // namespace sweep

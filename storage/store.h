@@ -1,0 +1,126 @@
+#pragma once
+// SweepStore: the one HDF5 file of a sweep (docs/hdf5-layout.md), written by
+// rank 0 alone.
+//
+//   /                      attributes: schema_version, sweepd_version, job_path,
+//                          job_text, fingerprint, flop_convention,
+//                          param_convention, sweep_name, bytes_per_token, created
+//   /summary               one row per run (compound): spec, status, reason,
+//                          final losses; updated in place
+//   /runs/<run_id>/        attributes: the run's resolved spec
+//   /runs/<run_id>/train   append-only curve (compound): step, tokens, flops,
+//                          loss, lr, grad_norm, wall_time
+//   /runs/<run_id>/eval    append-only curve: step, tokens, flops, loss,
+//                          bits_per_byte, wall_time
+//
+// The file is written in SWMR mode (HDF5's single-writer/multiple-reader), so
+// `sweepd status` and h5py (`h5py.File(path, "r", swmr=True)`) can read it while
+// the sweep runs, and a killed sweep leaves a readable file. SWMR forbids
+// creating objects or attributes once it starts, which is why every run's
+// group, curves and summary row exist from the start, and why a run's status
+// lives in /summary (data) rather than in attributes.
+//
+// Resume: open() on an existing file checks that it is a sweepd file written
+// for the same grid (its fingerprint), then lets the caller truncate partial
+// runs' curves to their checkpoints before SWMR writing starts.
+//
+// A second process writing the same file is stopped by an advisory lock on
+// "<file>.lock". Errors the user can fix (foreign or corrupt file, another
+// grid, a held lock) are UserError.
+
+#include <hdf5.h>
+
+#include <cmath>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "common/records.h"
+
+namespace sweep {
+
+inline constexpr int kSchemaVersion = 1;
+
+// Status of a run, as stored in /summary.
+enum class RunState { kPending, kRunning, kDone, kDiverged, kFailed };
+const char* to_string(RunState state);
+RunState parse_run_state(const std::string& name);
+
+// What the file says about the sweep as a whole (root attributes).
+struct SweepInfo {
+  std::string sweep_name, job_path, job_text, sweepd_version, flop_convention;
+  std::string fingerprint;     // canonical text of every run's resolved spec
+  double bytes_per_token = 1;  // 1 for the byte tokenizer; NaN when unknown
+};
+
+// One run's resolved spec: its group's attributes and its summary row.
+struct RunInfo {
+  std::string run_id;
+  int64_t index = 0;
+  double budget = 0, target_params = 0;
+  int64_t params_total = 0, params_non_embedding = 0;
+  int64_t n_layer = 0, d_model = 0, n_head = 0, d_ff = 0, vocab_size = 0, seq_len = 0;
+  int64_t tokens = 0, steps = 0, batch_tokens = 0, warmup_steps = 0;
+  double flops = 0, flops_per_token = 0, lr = 0;
+  uint64_t seed = 0;
+};
+
+// The mutable part of a summary row.
+struct RunProgress {
+  RunState state = RunState::kPending;
+  std::string reason;
+  int64_t steps_done = 0;
+  double final_eval_loss = NAN, final_train_loss = NAN, wall_seconds = 0, tokens_per_second = 0;
+};
+
+class SweepStore {
+ public:
+  // Creates `path` for a new sweep, or opens it to resume one. Holds the lock
+  // until destruction. Throws UserError (see above).
+  static SweepStore open(const std::string& path, const SweepInfo& info,
+                         const std::vector<RunInfo>& runs);
+  // Opens a file read-only (SWMR reader), for status and fits.
+  static SweepStore open_read_only(const std::string& path);
+
+  SweepStore(SweepStore&&) noexcept;
+  SweepStore& operator=(SweepStore&&) = delete;
+  ~SweepStore();
+
+  bool created() const { return created_; }  // false when resuming
+  const SweepInfo& info() const { return info_; }
+  const std::vector<RunInfo>& runs() const { return runs_; }
+  RunProgress progress(int64_t index) const;  // the summary row's status part
+
+  // Before start_writing(): make a run's curves exactly `train` and `eval`
+  // (the checkpoint's curve, or nothing for a fresh start).
+  void reset_curves(int64_t index, const std::vector<TrainRecord>& train,
+                    const std::vector<EvalRecord>& eval);
+  // Switches to SWMR writing: from here on readers can follow along.
+  void start_writing();
+
+  void append_train(int64_t index, const TrainRecord& record);
+  void append_eval(int64_t index, const EvalRecord& record);
+  void set_progress(int64_t index, const RunProgress& progress);
+  // Makes everything written so far visible to readers and durable.
+  void flush();
+
+  std::vector<TrainRecord> train_curve(int64_t index) const;
+  std::vector<EvalRecord> eval_curve(int64_t index) const;
+
+ private:
+  SweepStore() = default;
+  void close();
+  void load_runs();
+  hid_t run_dataset(int64_t index, const char* name) const;
+
+  std::string path_;
+  hid_t file_ = -1;
+  int lock_fd_ = -1;
+  bool created_ = false, writable_ = false;
+  SweepInfo info_;
+  std::vector<RunInfo> runs_;
+  std::vector<hid_t> train_sets_, eval_sets_;  // open dataset handles, per run
+  hid_t summary_ = -1;
+};
+
+}  // namespace sweep

@@ -1,0 +1,142 @@
+// The HDF5 store: round trip, resume rules, and clear errors for files that
+// are not ours.
+
+#include <gtest/gtest.h>
+#include <hdf5.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "common/error.h"
+#include "storage/store.h"
+
+namespace sweep {
+namespace {
+
+class StoreTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = ::testing::TempDir() + "store_test_" +
+           ::testing::UnitTest::GetInstance()->current_test_info()->name();
+    std::filesystem::remove_all(dir_);
+    std::filesystem::create_directories(dir_);
+    path_ = dir_ + "/sweep.h5";
+    info_.sweep_name = "t";
+    info_.job_path = "t.toml";
+    info_.job_text = "[data]\ncorpus = \"x\"\n";
+    info_.sweepd_version = "test";
+    info_.flop_convention = "6N";
+    info_.fingerprint = "grid-1";
+    for (int i = 0; i < 3; ++i) {
+      RunInfo r;
+      r.run_id = "C1e12-N" + std::to_string(10 + i) + "K";
+      r.index = i;
+      r.budget = 1e12;
+      r.params_total = 10000 * (i + 1);
+      r.n_layer = i + 1;
+      r.d_model = 32;
+      r.tokens = 1000000;
+      r.steps = 100;
+      r.flops = 1e12;
+      runs_.push_back(r);
+    }
+  }
+  void TearDown() override { std::filesystem::remove_all(dir_); }
+
+  std::string dir_, path_;
+  SweepInfo info_;
+  std::vector<RunInfo> runs_;
+};
+
+TEST_F(StoreTest, RoundTripsSpecsCurvesAndStatus) {
+  {
+    SweepStore store = SweepStore::open(path_, info_, runs_);
+    EXPECT_TRUE(store.created());
+    store.start_writing();
+    store.append_train(1, {10, 20480, 2e9, 3.5, 1e-3, 0.7, 1.5});
+    store.append_train(1, {20, 40960, 4e9, 3.1, 1e-3, 0.6, 3.0});
+    store.append_eval(1, {20, 40960, 4e9, 3.2, 3.0});
+    RunProgress p;
+    p.state = RunState::kDone;
+    p.steps_done = 20;
+    p.final_eval_loss = 3.2;
+    store.set_progress(1, p);
+    store.flush();
+  }
+  SweepStore read = SweepStore::open_read_only(path_);
+  EXPECT_EQ(read.info().job_text, info_.job_text);
+  ASSERT_EQ(read.runs().size(), 3u);
+  EXPECT_EQ(read.runs()[2].run_id, "C1e12-N12K");
+  EXPECT_EQ(read.runs()[2].n_layer, 3);
+  const auto train = read.train_curve(1);
+  ASSERT_EQ(train.size(), 2u);
+  EXPECT_EQ(train[1].step, 20);
+  EXPECT_DOUBLE_EQ(train[1].loss, 3.1);
+  EXPECT_DOUBLE_EQ(read.eval_curve(1).at(0).loss, 3.2);
+  EXPECT_EQ(read.progress(1).state, RunState::kDone);
+  EXPECT_DOUBLE_EQ(read.progress(1).final_eval_loss, 3.2);
+  EXPECT_EQ(read.progress(0).state, RunState::kPending);
+  EXPECT_TRUE(read.train_curve(0).empty());
+}
+
+TEST_F(StoreTest, ResumeKeepsFinishedRunsAndTruncatesCurvesToTheCheckpoint) {
+  {
+    SweepStore store = SweepStore::open(path_, info_, runs_);
+    store.start_writing();
+    for (int s = 1; s <= 5; ++s) store.append_train(0, {s * 10, 0, 0, 3.0, 0, 0, 0});
+    RunProgress p;
+    p.state = RunState::kRunning;
+    store.set_progress(0, p);
+  }  // as if killed (the destructor closes; a SIGKILL leaves the same data)
+  SweepStore store = SweepStore::open(path_, info_, runs_);
+  EXPECT_FALSE(store.created());
+  EXPECT_EQ(store.progress(0).state, RunState::kRunning);
+  ASSERT_EQ(store.train_curve(0).size(), 5u);
+  store.reset_curves(0, {{10, 0, 0, 3.0, 0, 0, 0}, {20, 0, 0, 3.0, 0, 0, 0}}, {});
+  store.start_writing();
+  store.append_train(0, {30, 0, 0, 2.9, 0, 0, 0});
+  const auto train = store.train_curve(0);
+  ASSERT_EQ(train.size(), 3u);
+  EXPECT_EQ(train[2].step, 30);
+  EXPECT_DOUBLE_EQ(train[2].loss, 2.9);
+}
+
+TEST_F(StoreTest, SecondWriterIsStoppedByTheLock) {
+  SweepStore first = SweepStore::open(path_, info_, runs_);
+  try {
+    SweepStore::open(path_, info_, runs_);
+    FAIL() << "a second writer was allowed";
+  } catch (const UserError& e) {
+    EXPECT_NE(std::string(e.what()).find("another sweepd is writing this file"), std::string::npos) << e.what();
+  }
+}
+
+TEST_F(StoreTest, DifferentGridRefusesToResume) {
+  { SweepStore::open(path_, info_, runs_); }
+  info_.fingerprint = "grid-2";
+  try {
+    SweepStore::open(path_, info_, runs_);
+    FAIL() << "resumed into a file of another grid";
+  } catch (const UserError& e) {
+    EXPECT_NE(std::string(e.what()).find("different grid"), std::string::npos) << e.what();
+  }
+}
+
+TEST_F(StoreTest, ForeignAndCorruptFilesAreUserErrorsAndStayUntouched) {
+  const std::string foreign = dir_ + "/foreign.h5";
+  H5Fclose(H5Fcreate(foreign.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT));
+  const auto size = std::filesystem::file_size(foreign);
+  EXPECT_THROW(SweepStore::open(foreign, info_, runs_), UserError);
+  EXPECT_THROW(SweepStore::open_read_only(foreign), UserError);
+  EXPECT_EQ(std::filesystem::file_size(foreign), size);
+
+  const std::string corrupt = dir_ + "/corrupt.h5";
+  std::ofstream(corrupt) << "this is not HDF5 at all";
+  EXPECT_THROW(SweepStore::open(corrupt, info_, runs_), UserError);
+  EXPECT_THROW(SweepStore::open_read_only(corrupt), UserError);
+  EXPECT_EQ(std::filesystem::file_size(corrupt), 23u);
+  EXPECT_THROW(SweepStore::open_read_only(dir_ + "/missing.h5"), UserError);
+}
+
+}  // namespace
+}  // namespace sweep

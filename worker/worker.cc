@@ -1,0 +1,95 @@
+#include "worker/worker.h"
+
+#include <torch/torch.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <thread>
+
+#include "common/error.h"
+
+namespace sweep {
+
+std::string choose_device(const std::string& requested, int local_rank) {
+  const bool cuda = torch::cuda::is_available();
+  if (requested == "cpu" || (requested == "auto" && !cuda)) return "cpu";
+  if (!cuda) throw UserError("resources.device = \"cuda\" but LibTorch sees no CUDA device");
+  // One GPU per rank on a node: bind by node-local rank.
+  return "cuda:" + std::to_string(local_rank % int(torch::cuda::device_count()));
+}
+
+int choose_threads(int64_t requested, int local_ranks) {
+  if (requested > 0) return int(requested);
+  const int cores = int(std::max(1u, std::thread::hardware_concurrency()));
+  return std::max(1, cores / std::max(1, local_ranks));
+}
+
+TrainConfig make_train_config(const JobSpec& job, const RunSpec& run, const std::string& device,
+                              int threads) {
+  TrainConfig c;
+  c.model = run.model;
+  c.steps = run.steps;
+  c.batch_tokens = job.train.batch_tokens;
+  c.micro_batch_tokens = job.train.micro_batch_tokens;
+  c.lr = run.lr;
+  c.min_lr_ratio = job.train.min_lr_ratio;
+  c.warmup_steps = run.warmup_steps;
+  c.weight_decay = job.train.weight_decay;
+  c.beta1 = job.train.beta1;
+  c.beta2 = job.train.beta2;
+  c.grad_clip = job.train.grad_clip;
+  c.eval_interval = job.train.eval_interval;
+  c.eval_tokens = job.train.eval_tokens;
+  c.log_interval = job.train.log_interval;
+  c.seed = run.seed;
+  c.flops_per_token = run.flops_per_token;
+  c.device = device;
+  c.threads = threads;
+  return c;
+}
+
+std::string checkpoint_path(const std::string& output, const RunSpec& run) {
+  std::filesystem::path dir(output);
+  dir.replace_extension(".ckpt");
+  return (dir / (run.run_id + ".pt")).string();
+}
+
+WorkerResult run_one(const TrainConfig& config, const TokenData& data, const RunSink& sink,
+                     const std::string& checkpoint, double checkpoint_interval,
+                     const std::function<bool()>& stop_requested) {
+  WorkerResult result;
+  TrainHooks hooks;
+  hooks.on_train = sink.on_train;
+  hooks.on_eval = sink.on_eval;
+  hooks.stop_requested = stop_requested;
+  hooks.checkpoint_path = checkpoint;
+  hooks.checkpoint_interval = checkpoint_interval;
+  try {
+    if (!checkpoint.empty()) {
+      std::filesystem::create_directories(std::filesystem::path(checkpoint).parent_path());
+    }
+    result.train = train_run(config, data, hooks);
+    switch (result.train.status) {
+      case RunStatus::kDone: result.outcome = Outcome::kDone; break;
+      case RunStatus::kDiverged: result.outcome = Outcome::kDiverged; break;
+      case RunStatus::kStopped: result.outcome = Outcome::kStopped; break;
+    }
+    result.reason = result.train.reason;
+  } catch (const c10::OutOfMemoryError& e) {
+    result.outcome = Outcome::kFailed;
+    result.reason = std::string("out of memory: ") + e.what_without_backtrace();
+  } catch (const c10::Error& e) {
+    result.outcome = Outcome::kFailed;
+    result.reason = e.what_without_backtrace();
+  } catch (const std::exception& e) {
+    result.outcome = Outcome::kFailed;
+    result.reason = e.what();
+  }
+  if (result.outcome == Outcome::kFailed) {
+    // Keep the reason to one line for the summary table.
+    std::replace(result.reason.begin(), result.reason.end(), '\n', ' ');
+  }
+  return result;
+}
+
+}  // namespace sweep
