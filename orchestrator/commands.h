@@ -20,6 +20,7 @@ int plan_command(const PlanOptions& options);
 struct RunOptions {
   std::string job_path;
   std::string output;  // overrides sweep.output when set
+  bool json = false;   // final results as one JSON document
 };
 int run_command(const RunOptions& options);
 

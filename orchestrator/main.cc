@@ -69,6 +69,7 @@ int main(int argc, char** argv) {
              "Ctrl-C, SIGTERM or SIGUSR2 checkpoint the running run and exit cleanly.");
   run_cmd->add_option("job", run.job_path, "job file (TOML)")->required();
   run_cmd->add_option("--output,-o", run.output, "HDF5 file to write (default: the job's sweep.output)");
+  run_cmd->add_flag("--json", run.json, "print the final results as one JSON document");
 
   sweep::PlanOptions plan;
   CLI::App* plan_cmd = app.add_subcommand(

@@ -42,9 +42,12 @@ class Progress {
     if (since_draw < (tty_ ? 0.5 : 30.0)) return;
     last_draw_ = now;
     const double elapsed = std::chrono::duration<double>(now - start_).count();
-    // ETA from the FLOP rate of this session (resumed work excluded).
+    // ETA from the FLOP rate of this session (resumed work excluded), once
+    // there is enough of it to mean something.
     const double session_flops = flops_done - flops_at_start_;
-    const double eta = session_flops > 0 ? elapsed * (total_flops_ - flops_done) / session_flops : NAN;
+    const double eta = session_flops > 0 && elapsed >= 20
+                           ? elapsed * (total_flops_ - flops_done) / session_flops
+                           : NAN;
     char line[256];
     std::snprintf(line, sizeof(line), "runs %zu/%zu | FLOPs %s/%s (%.0f%%) | %s elapsed, ETA %s | %s loss %.4f",
                   runs_done, runs_, format_sci(flops_done, 2).c_str(), format_sci(total_flops_, 2).c_str(),
@@ -59,7 +62,9 @@ class Progress {
   size_t runs_;
   double total_flops_, flops_at_start_ = 0;
   bool tty_ = ::isatty(STDERR_FILENO) == 1;
-  Clock::time_point start_ = Clock::now(), last_draw_ = Clock::time_point();
+  Clock::time_point start_ = Clock::now();
+  // A terminal shows the line at once; a log gets its first line after 30 s.
+  Clock::time_point last_draw_ = tty_ ? Clock::time_point() : Clock::now();
 };
 
 bool finished(RunState state) { return state == RunState::kDone || state == RunState::kDiverged; }
@@ -102,6 +107,28 @@ void print_final_table(const Grid& grid, const SweepStore& store, double bytes_p
   }
   std::cout << "\nfinal validation loss (nats per token) by budget and size\n";
   table.print(std::cout);
+}
+
+void print_final_json(const Grid& grid, const SweepStore& store, const std::string& output) {
+  nlohmann::json out;
+  out["output"] = output;
+  out["runs"] = nlohmann::json::array();
+  for (const RunSpec& run : grid.runs) {
+    const RunProgress p = store.progress(run.index);
+    auto number = [](double v) { return std::isfinite(v) ? nlohmann::json(v) : nlohmann::json(); };
+    out["runs"].push_back({{"run_id", run.run_id},
+                           {"budget", run.budget},
+                           {"params_total", run.params.total},
+                           {"params_non_embedding", run.params.non_embedding},
+                           {"tokens", run.tokens},
+                           {"flops", run.flops},
+                           {"status", to_string(p.state)},
+                           {"reason", p.reason},
+                           {"final_eval_loss", number(p.final_eval_loss)},
+                           {"final_train_loss", number(p.final_train_loss)},
+                           {"wall_seconds", p.wall_seconds}});
+  }
+  std::cout << out.dump(2) << "\n";
 }
 
 }  // namespace
@@ -199,8 +226,12 @@ int run_command(const RunOptions& options) {
     log_info("stopped by signal " + std::to_string(stop_signal()) + ": runs checkpointed; rerun the same command to resume");
     return kExitOk;
   }
-  print_final_table(grid, store, setup.info.bytes_per_token);
-  std::cout << "\nwrote " << setup.output << "\n";
+  if (options.json) {
+    print_final_json(grid, store, setup.output);
+  } else {
+    print_final_table(grid, store, setup.info.bytes_per_token);
+    std::cout << "\nwrote " << setup.output << "\n";
+  }
   return failures > 0 ? kExitFailure : kExitOk;
 }
 

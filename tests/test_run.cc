@@ -108,6 +108,7 @@ TEST_F(RunTest, KilledSweepResumesWithoutRetrainingOrDuplicates) {
   for (int kill = 0; kill < 3; ++kill) {
     const int after_ms = std::uniform_int_distribution<int>(1200, 5000)(random);
     std::printf("SIGKILL after %d ms\n", after_ms);
+    std::fflush(stdout);
     const pid_t pid = start({job_});
     std::this_thread::sleep_for(std::chrono::milliseconds(after_ms));
     ::kill(pid, SIGKILL);
