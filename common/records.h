@@ -6,8 +6,15 @@
 // summed over resumes.
 
 #include <cstdint>
+#include <string>
 
 namespace sweep {
+
+// A run's state: the scheduler's state machine (orchestrator/scheduler.h)
+// moves it, /summary stores it by name.
+enum class RunState { kPending, kRunning, kDone, kDiverged, kFailed };
+const char* to_string(RunState state);
+RunState parse_run_state(const std::string& name);  // throws std::runtime_error
 
 // One row of a run's training curve.
 struct TrainRecord {

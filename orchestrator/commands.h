@@ -24,6 +24,12 @@ struct RunOptions {
 };
 int run_command(const RunOptions& options);
 
+struct StatusOptions {
+  std::string path;  // the sweep's HDF5 file
+  bool json = false;
+};
+int status_command(const StatusOptions& options);
+
 struct CheckOptions {
   std::string job_path;
   bool json = false;

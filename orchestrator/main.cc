@@ -24,6 +24,8 @@ const char* kDescription =
     "Start with:\n"
     "  sweepd jobs/quickstart.toml          run the study (same as `sweepd run JOB`)\n"
     "  sweepd plan jobs/quickstart.toml     the runs a job expands to, with estimated time\n"
+    "  sweepd status runs/quickstart.h5     progress of a sweep, from its file (also while it runs)\n"
+    "  mpirun -np 3 sweepd jobs/quickstart.toml   rank 0 coordinates, the others train\n"
     "  sweepd check jobs/quickstart.toml    validate a job file and its corpus\n"
     "  sweepd flops --n-layer 12 --d-model 768 --n-head 12 --vocab 50257 --seq-len 1024\n\n"
     "Job files are documented key by key in docs/job-format.md. Results go to stdout\n"
@@ -43,7 +45,7 @@ std::string version_text() {
 // `sweepd JOB.toml ...` is `sweepd run JOB.toml ...`.
 std::vector<std::string> with_default_subcommand(int argc, char** argv) {
   std::vector<std::string> args(argv, argv + argc);
-  static const char* kSubcommands[] = {"run", "plan", "check", "flops"};
+  static const char* kSubcommands[] = {"run", "plan", "check", "status", "flops"};
   if (args.size() > 1 && args[1][0] != '-' &&
       std::none_of(std::begin(kSubcommands), std::end(kSubcommands),
                    [&](const char* s) { return args[1] == s; })) {
@@ -87,6 +89,13 @@ int main(int argc, char** argv) {
                    "reaches (default 0.3)")
       ->check(CLI::Range(0.001, 1.0));
 
+  sweep::StatusOptions status;
+  CLI::App* status_cmd = app.add_subcommand(
+      "status", "Where a sweep stands, from its HDF5 file (also while it runs): runs done, running,\n"
+                "pending, failed; FLOPs done; ETA; best loss per budget so far.");
+  status_cmd->add_option("file", status.path, "the sweep's HDF5 file")->required();
+  status_cmd->add_flag("--json", status.json, "print one JSON document");
+
   sweep::CheckOptions check;
   CLI::App* check_cmd = app.add_subcommand(
       "check",
@@ -125,6 +134,7 @@ int main(int argc, char** argv) {
     if (*run_cmd) return sweep::run_command(run);
     if (*plan_cmd) return sweep::plan_command(plan);
     if (*check_cmd) return sweep::check_command(check);
+    if (*status_cmd) return sweep::status_command(status);
     if (*flops_cmd) {
       flops.model.d_ff = d_ff > 0 ? d_ff : 4 * flops.model.d_model;
       flops.model.tie_embeddings = !untied;

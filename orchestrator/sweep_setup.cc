@@ -30,13 +30,13 @@ std::string sweep_fingerprint(const JobSpec& job, const Grid& grid) {
   return f.dump();
 }
 
-SweepSetup prepare_sweep(const std::string& job_path, const std::string& output) {
+SweepSetup prepare_sweep(const std::string& job_path, const std::string& output, bool verbose) {
   SweepSetup s;
   s.job = load_job_file(job_path);
   require_corpus(s.job);
   s.grid = expand_grid(s.job);
   for (const DroppedRun& d : s.grid.dropped) {
-    log_warn("grid: dropped N~" + format_count(d.target_params) + " at budget " + format_sci(d.budget) +
+    if (verbose) log_warn("grid: dropped N~" + format_count(d.target_params) + " at budget " + format_sci(d.budget) +
              ": " + d.reason);
   }
   s.output = output.empty() ? s.job.sweep.output : output;
@@ -50,7 +50,7 @@ SweepSetup prepare_sweep(const std::string& job_path, const std::string& output)
   const std::string tokens = prepare_tokens(corpus);
   s.data = std::make_unique<TokenData>(tokens, corpus.bytes ? 1 : 2, s.job.data.seq_len,
                                        corpus.validation_fraction);
-  log_info("corpus: " + format_count(double(s.data->size())) + " tokens (" +
+  if (verbose) log_info("corpus: " + format_count(double(s.data->size())) + " tokens (" +
            format_count(double(s.data->train_tokens())) + " train, " +
            format_count(double(s.data->validation_tokens())) + " validation) from " + tokens);
 
@@ -65,7 +65,7 @@ SweepSetup prepare_sweep(const std::string& job_path, const std::string& output)
       most_run = run.run_id;
     }
   }
-  if (most_epochs > 4) {
+  if (verbose && most_epochs > 4) {
     char text[200];
     std::snprintf(text, sizeof(text),
                   "%s trains on %.1f epochs of the training split; repeated data lowers what "

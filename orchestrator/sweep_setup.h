@@ -24,7 +24,8 @@ struct SweepSetup {
 };
 
 // Throws UserError for a bad job or corpus. `output` overrides sweep.output.
-SweepSetup prepare_sweep(const std::string& job_path, const std::string& output);
+// `verbose`: log the corpus and grid warnings (one rank of many says them).
+SweepSetup prepare_sweep(const std::string& job_path, const std::string& output, bool verbose);
 
 // Canonical text of everything that decides a sweep's curves: resuming into a
 // file is allowed only when it is unchanged.

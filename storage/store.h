@@ -41,11 +41,6 @@ namespace sweep {
 
 inline constexpr int kSchemaVersion = 1;
 
-// Status of a run, as stored in /summary.
-enum class RunState { kPending, kRunning, kDone, kDiverged, kFailed };
-const char* to_string(RunState state);
-RunState parse_run_state(const std::string& name);
-
 // What the file says about the sweep as a whole (root attributes).
 struct SweepInfo {
   std::string sweep_name, job_path, job_text, sweepd_version, flop_convention;

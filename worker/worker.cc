@@ -56,9 +56,11 @@ std::string checkpoint_path(const std::string& output, const RunSpec& run) {
 
 WorkerResult run_one(const TrainConfig& config, const TokenData& data, const RunSink& sink,
                      const std::string& checkpoint, double checkpoint_interval,
-                     const std::function<bool()>& stop_requested) {
+                     const std::function<bool()>& stop_requested,
+                     const std::function<void(torch::Tensor&)>& all_reduce) {
   WorkerResult result;
   TrainHooks hooks;
+  hooks.all_reduce_sum = all_reduce;
   hooks.on_train = sink.on_train;
   hooks.on_eval = sink.on_eval;
   hooks.stop_requested = stop_requested;

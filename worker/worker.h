@@ -43,8 +43,11 @@ std::string checkpoint_path(const std::string& output, const RunSpec& run);
 
 // Trains one run to the end, a divergence, a failure or a stop request;
 // never throws for what happens inside the run.
+// `all_reduce` sums gradients over the slot (empty for one rank); `config.rank`
+// and `config.world` place this rank in it.
 WorkerResult run_one(const TrainConfig& config, const TokenData& data, const RunSink& sink,
                      const std::string& checkpoint, double checkpoint_interval,
-                     const std::function<bool()>& stop_requested);
+                     const std::function<bool()>& stop_requested,
+                     const std::function<void(torch::Tensor&)>& all_reduce = {});
 
 }  // namespace sweep

@@ -1,0 +1,48 @@
+#pragma once
+// Messages between slot leaders and the coordinator (rank 0).
+//
+// Leader -> coordinator, all on kTagToCoordinator so that MPI's in-order
+// delivery per sender keeps records before the result that ends a run:
+//   kRequest   an idle slot asks for a run
+//   kRecords   a batch of train and eval records of one run
+//   kResult    a run ended (done, diverged, failed, or stopped at a checkpoint)
+// Coordinator -> leader, on kTagAssign: one int, the run index, or -1 (no more
+// work: the slot exits).
+//
+// A message is a Header followed by n_train TrainRecords, n_eval EvalRecords and
+// reason_length bytes of text, sent as MPI_BYTE (all ranks run the same binary).
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "common/records.h"
+
+namespace sweep {
+
+inline constexpr int kTagToCoordinator = 11;
+inline constexpr int kTagAssign = 12;
+
+enum class MessageKind : int32_t { kRequest = 1, kRecords = 2, kResult = 3 };
+
+struct MessageHeader {
+  MessageKind kind = MessageKind::kRequest;
+  int32_t slot = 0;
+  int32_t run = -1;
+  int32_t n_train = 0, n_eval = 0, reason_length = 0;
+  int32_t outcome = 0;  // worker Outcome, for kResult
+  int64_t steps_done = 0;
+  double final_eval_loss = 0, final_train_loss = 0, wall_seconds = 0, tokens_per_second = 0;
+};
+
+struct Message {
+  MessageHeader header;
+  std::vector<TrainRecord> train;
+  std::vector<EvalRecord> eval;
+  std::string reason;
+};
+
+std::vector<char> pack(const Message& message);
+Message unpack(const std::vector<char>& bytes);
+
+}  // namespace sweep

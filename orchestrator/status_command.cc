@@ -1,0 +1,110 @@
+// `sweepd status FILE.h5`: where a sweep stands, read from its HDF5 file
+// (while it runs, too: the file is opened as an SWMR reader).
+
+#include <cmath>
+#include <cstdio>
+#include <iostream>
+#include <map>
+#include <nlohmann/json.hpp>
+
+#include "common/format.h"
+#include "common/table.h"
+#include "orchestrator/commands.h"
+#include "storage/store.h"
+
+namespace sweep {
+
+int status_command(const StatusOptions& options) {
+  const SweepStore store = SweepStore::open_read_only(options.path);
+  std::map<RunState, int> counts;
+  double total_flops = 0, flops_done = 0, done_flops = 0, done_seconds = 0;
+  std::map<double, std::pair<double, std::string>> best;  // budget -> (loss, run)
+  struct Row {
+    const RunInfo* run;
+    RunProgress progress;
+    double flops_done;
+  };
+  std::vector<Row> rows;
+  for (const RunInfo& run : store.runs()) {
+    const RunProgress p = store.progress(run.index);
+    ++counts[p.state];
+    total_flops += run.flops;
+    double partial = 0;
+    if (p.state == RunState::kDone || p.state == RunState::kDiverged) {
+      partial = run.flops;
+      if (p.state == RunState::kDone) {
+        done_flops += run.flops;
+        done_seconds += p.wall_seconds;
+        auto it = best.find(run.budget);
+        if (it == best.end() || p.final_eval_loss < it->second.first) {
+          best[run.budget] = {p.final_eval_loss, run.run_id};
+        }
+      }
+    } else {
+      const auto train = store.train_curve(run.index);
+      if (!train.empty()) partial = train.back().flops;
+    }
+    flops_done += partial;
+    rows.push_back({&run, p, partial});
+  }
+  // ETA: the FLOP rate of one slot so far (finished runs), times the slots busy now.
+  const int running = counts[RunState::kRunning];
+  const double slot_rate = done_seconds > 0 ? done_flops / done_seconds : NAN;
+  const double eta = (total_flops - flops_done) / (slot_rate * std::max(1, running));
+
+  if (options.json) {
+    nlohmann::json out;
+    out["file"] = options.path;
+    out["sweep"] = store.info().sweep_name;
+    for (RunState s : {RunState::kPending, RunState::kRunning, RunState::kDone, RunState::kDiverged,
+                       RunState::kFailed}) {
+      out["runs"][to_string(s)] = counts[s];
+    }
+    out["flops_total"] = total_flops;
+    out["flops_done"] = flops_done;
+    out["eta_seconds"] = std::isfinite(eta) ? nlohmann::json(eta) : nlohmann::json();
+    out["best_per_budget"] = nlohmann::json::array();
+    for (const auto& [budget, b] : best) {
+      out["best_per_budget"].push_back({{"budget", budget}, {"run_id", b.second}, {"final_eval_loss", b.first}});
+    }
+    for (const Row& r : rows) {
+      if (r.progress.state == RunState::kFailed || r.progress.state == RunState::kDiverged) {
+        out["problems"].push_back({{"run_id", r.run->run_id}, {"status", to_string(r.progress.state)},
+                                   {"reason", r.progress.reason}});
+      }
+    }
+    std::cout << out.dump(2) << "\n";
+    return 0;
+  }
+  std::printf("%s (%s): %zu runs: %d done, %d running, %d pending, %d diverged, %d failed\n",
+              options.path.c_str(), store.info().sweep_name.c_str(), rows.size(), counts[RunState::kDone],
+              running, counts[RunState::kPending], counts[RunState::kDiverged], counts[RunState::kFailed]);
+  std::printf("FLOPs %s of %s (%.0f%%), ETA %s\n", format_sci(flops_done).c_str(),
+              format_sci(total_flops).c_str(), 100.0 * flops_done / total_flops, format_duration(eta).c_str());
+  if (!best.empty()) {
+    std::printf("\nbest so far per budget (final validation loss, nats per token)\n");
+    TextTable table({"budget", "run", "loss"});
+    for (const auto& [budget, b] : best) {
+      char loss[32];
+      std::snprintf(loss, sizeof(loss), "%.4f", b.first);
+      table.add_row({format_sci(budget), b.second, loss});
+    }
+    table.print(std::cout);
+  }
+  bool header = false;
+  for (const Row& r : rows) {
+    if (r.progress.state == RunState::kRunning) {
+      if (!header) std::printf("\nrunning\n");
+      header = true;
+      std::printf("  %s  %.0f%%\n", r.run->run_id.c_str(), 100.0 * r.flops_done / r.run->flops);
+    }
+  }
+  for (const Row& r : rows) {
+    if (r.progress.state == RunState::kFailed || r.progress.state == RunState::kDiverged) {
+      std::printf("  %s %s: %s\n", r.run->run_id.c_str(), to_string(r.progress.state), r.progress.reason.c_str());
+    }
+  }
+  return 0;
+}
+
+}  // namespace sweep

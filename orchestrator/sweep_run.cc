@@ -1,0 +1,148 @@
+#include "orchestrator/sweep_run.h"
+
+#include <unistd.h>
+
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <iostream>
+#include <map>
+#include <nlohmann/json.hpp>
+
+#include "common/format.h"
+#include "common/log.h"
+#include "common/table.h"
+#include "model/train.h"
+
+namespace sweep {
+
+ResumeState resume_store(SweepStore& store, const SweepSetup& setup) {
+  ResumeState resume;
+  for (const RunSpec& run : setup.grid.runs) {
+    const RunProgress p = store.progress(run.index);
+    if (is_final(p.state)) {
+      resume.flops_done += run.flops;
+      ++resume.runs_done;
+      continue;
+    }
+    const std::string checkpoint = checkpoint_path(setup.output, run);
+    if (std::filesystem::exists(checkpoint)) {
+      const CheckpointCurves curves = read_checkpoint_curves(checkpoint);
+      store.reset_curves(run.index, curves.train, curves.eval);
+      resume.flops_done += run.flops_per_token * double(curves.step * setup.job.train.batch_tokens);
+    } else {
+      store.reset_curves(run.index, {}, {});
+    }
+  }
+  return resume;
+}
+
+bool is_final(RunState state) { return state == RunState::kDone || state == RunState::kDiverged; }
+
+RunState state_after(Outcome outcome) {
+  switch (outcome) {
+    case Outcome::kDone: return RunState::kDone;
+    case Outcome::kDiverged: return RunState::kDiverged;
+    case Outcome::kStopped: return RunState::kPending;
+    case Outcome::kFailed: return RunState::kFailed;
+  }
+  return RunState::kFailed;
+}
+
+Progress::Progress(size_t runs, double total_flops, double flops_at_start)
+    : runs_(runs),
+      total_flops_(total_flops),
+      flops_at_start_(flops_at_start),
+      tty_(::isatty(STDERR_FILENO) == 1),
+      start_(Clock::now()),
+      // A terminal shows the line at once; a log gets its first line after 30 s.
+      last_draw_(tty_ ? Clock::time_point() : Clock::now()) {}
+
+void Progress::update(size_t runs_done, double flops_done, const std::string& detail) {
+  const auto now = Clock::now();
+  if (std::chrono::duration<double>(now - last_draw_).count() < (tty_ ? 0.5 : 30.0)) return;
+  last_draw_ = now;
+  const double elapsed = std::chrono::duration<double>(now - start_).count();
+  // ETA from the FLOP rate of this session (resumed work excluded), once
+  // there is enough of it to mean something.
+  const double session_flops = flops_done - flops_at_start_;
+  const double eta =
+      session_flops > 0 && elapsed >= 20 ? elapsed * (total_flops_ - flops_done) / session_flops : NAN;
+  char line[320];
+  std::snprintf(line, sizeof(line), "runs %zu/%zu | FLOPs %s/%s (%.0f%%) | %s elapsed, ETA %s | %s",
+                runs_done, runs_, format_sci(flops_done, 2).c_str(), format_sci(total_flops_, 2).c_str(),
+                100.0 * flops_done / total_flops_, format_duration(elapsed).c_str(),
+                format_duration(eta).c_str(), detail.c_str());
+  if (tty_) set_live_line(line); else log_info(line);
+}
+
+void Progress::finish() {
+  set_live_line("");
+  if (tty_) std::fputc('\n', stderr);
+}
+
+namespace {
+void print_final_table(const Grid& grid, const SweepStore& store, double bytes_per_token) {
+  std::map<double, double> best;  // budget -> lowest final eval loss
+  for (const RunSpec& run : grid.runs) {
+    const RunProgress p = store.progress(run.index);
+    if (p.state == RunState::kDone && std::isfinite(p.final_eval_loss)) {
+      auto [it, fresh] = best.emplace(run.budget, p.final_eval_loss);
+      if (!fresh) it->second = std::min(it->second, p.final_eval_loss);
+    }
+  }
+  TextTable table({"run", "budget", "N", "D", "D/N", "eval loss", "bits/byte", "status", ""});
+  for (const RunSpec& run : grid.runs) {
+    const RunProgress p = store.progress(run.index);
+    char loss[32] = "-", bpb[32] = "-", ratio[32];
+    if (std::isfinite(p.final_eval_loss)) {
+      std::snprintf(loss, sizeof(loss), "%.4f", p.final_eval_loss);
+      if (std::isfinite(bytes_per_token)) {
+        std::snprintf(bpb, sizeof(bpb), "%.4f", p.final_eval_loss / std::log(2.0) / bytes_per_token);
+      }
+    }
+    std::snprintf(ratio, sizeof(ratio), "%.3g", run.tokens_per_param());
+    const bool is_best = p.state == RunState::kDone && best.count(run.budget) &&
+                         p.final_eval_loss == best[run.budget];
+    table.add_row({run.run_id, run.budget > 0 ? format_sci(run.budget) : "-",
+                   format_count(double(run.params.total)), format_count(double(run.tokens)), ratio, loss,
+                   bpb, to_string(p.state), is_best ? "<- best at this budget" : ""});
+  }
+  std::cout << "\nfinal validation loss (nats per token) by budget and size\n";
+  table.print(std::cout);
+}
+
+void print_final_json(const Grid& grid, const SweepStore& store, const std::string& output) {
+  nlohmann::json out;
+  out["output"] = output;
+  out["runs"] = nlohmann::json::array();
+  for (const RunSpec& run : grid.runs) {
+    const RunProgress p = store.progress(run.index);
+    auto number = [](double v) { return std::isfinite(v) ? nlohmann::json(v) : nlohmann::json(); };
+    out["runs"].push_back({{"run_id", run.run_id},
+                           {"budget", run.budget},
+                           {"params_total", run.params.total},
+                           {"params_non_embedding", run.params.non_embedding},
+                           {"tokens", run.tokens},
+                           {"flops", run.flops},
+                           {"status", to_string(p.state)},
+                           {"reason", p.reason},
+                           {"final_eval_loss", number(p.final_eval_loss)},
+                           {"final_train_loss", number(p.final_train_loss)},
+                           {"wall_seconds", p.wall_seconds}});
+  }
+  std::cout << out.dump(2) << "\n";
+}
+
+}  // namespace
+
+void print_results(const Grid& grid, const SweepStore& store, const SweepSetup& setup, bool json) {
+  if (json) {
+    print_final_json(grid, store, setup.output);
+  } else {
+    print_final_table(grid, store, setup.info.bytes_per_token);
+    std::cout << "\nwrote " << setup.output << "\n";
+  }
+}
+
+}  // namespace sweep

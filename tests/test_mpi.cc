@@ -1,0 +1,139 @@
+// Data parallelism under real MPI ranks (run by ctest as `mpirun -np 2`): the
+// slot all-reduce, and a run on 2 ranks following the same curve as on 1 rank
+// with the same global batch.
+
+#include <gtest/gtest.h>
+#include <mpi.h>
+
+#include <cmath>
+#include <filesystem>
+
+#include "model/counting.h"
+#include "model/data.h"
+#include "model/train.h"
+#include "test_helpers.h"
+#include "worker/comm.h"
+
+namespace sweep {
+namespace {
+
+int world_rank() {
+  int rank = 0;
+  MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+  return rank;
+}
+
+// A slot of every rank (the coordinator's role does not matter here).
+SlotLayout whole_world_slot() {
+  SlotLayout layout;
+  MPI_Comm_rank(MPI_COMM_WORLD, &layout.world_rank);
+  MPI_Comm_size(MPI_COMM_WORLD, &layout.world_size);
+  MPI_Comm_dup(MPI_COMM_WORLD, &layout.slot_comm);
+  layout.slot = 0;
+  layout.slot_rank = layout.world_rank;
+  layout.slot_size = layout.world_size;
+  return layout;
+}
+
+TEST(Mpi, SlotAllReduceSumsOverRanks) {
+  SlotLayout layout = whole_world_slot();
+  auto reduce = slot_all_reduce(layout);
+  ASSERT_TRUE(bool(reduce));
+  torch::Tensor t = torch::full({1000}, float(layout.slot_rank + 1));
+  reduce(t);
+  const float expected = float(layout.slot_size * (layout.slot_size + 1) / 2);
+  EXPECT_TRUE(torch::allclose(t, torch::full({1000}, expected)));
+  release_slot_communicators(layout);
+}
+
+TEST(Mpi, LayoutPutsRankZeroOutsideSlots) {
+  SlotLayout layout = make_slot_layout(1);
+  if (layout.world_rank == 0) {
+    EXPECT_EQ(layout.slot, -1);
+  } else {
+    EXPECT_GE(layout.slot, 0);
+    EXPECT_EQ(layout.slot_size, 1);
+  }
+  EXPECT_EQ(int(layout.leaders.size()), layout.world_size - 1);
+  release_slot_communicators(layout);
+}
+
+TEST(Mpi, TwoRanksFollowTheOneRankCurve) {
+  torch::set_num_threads(1);
+  const std::string dir = ::testing::TempDir() + "mpi_dp_test";
+  if (world_rank() == 0) {
+    std::filesystem::create_directories(dir);
+    testing_helpers::write_file(dir + "/corpus.txt", testing_helpers::english_like_text(300000, 9));
+  }
+  MPI_Barrier(MPI_COMM_WORLD);
+  CorpusSpec spec;
+  spec.files = {dir + "/corpus.txt"};
+  spec.cache_dir = dir + "/cache-" + std::to_string(world_rank());
+  TokenData data(prepare_tokens(spec), 1, 32, 0.05);
+
+  TrainConfig c;
+  c.model.n_layer = 2;
+  c.model.d_model = 32;
+  c.model.n_head = 4;
+  c.model.d_ff = 128;
+  c.model.vocab_size = 256;
+  c.model.seq_len = 32;
+  c.steps = 40;
+  c.batch_tokens = 8 * 32;
+  c.lr = 3e-3;
+  c.warmup_steps = 4;
+  c.eval_interval = 20;
+  c.eval_tokens = 16 * 32;
+  c.log_interval = 1;
+  c.seed = 11;
+  c.flops_per_token = 6.0 * double(count_params(c.model).total);
+
+  // Reference: rank 0 alone with the whole batch.
+  std::vector<TrainRecord> alone;
+  if (world_rank() == 0) {
+    TrainHooks hooks;
+    hooks.on_train = [&](const TrainRecord& r) { alone.push_back(r); };
+    train_run(c, data, hooks);
+  }
+  // The same run split over every rank.
+  SlotLayout layout = whole_world_slot();
+  c.rank = layout.slot_rank;
+  c.world = layout.slot_size;
+  std::vector<TrainRecord> split;
+  TrainHooks hooks;
+  hooks.all_reduce_sum = slot_all_reduce(layout);
+  hooks.on_train = [&](const TrainRecord& r) { split.push_back(r); };
+  train_run(c, data, hooks);
+  release_slot_communicators(layout);
+
+  if (world_rank() == 0) {
+    ASSERT_EQ(split.size(), alone.size());
+    double worst = 0;
+    for (size_t i = 0; i < alone.size(); ++i) {
+      worst = std::max(worst, std::fabs(split[i].loss - alone[i].loss));
+    }
+    // Float sums in another order: equal to ~1e-6 relative, not bitwise.
+    EXPECT_LT(worst, 1e-4) << "largest loss difference over " << alone.size() << " steps: " << worst;
+    EXPECT_NEAR(split.back().loss, alone.back().loss, 1e-4);
+  } else {
+    EXPECT_TRUE(split.empty()) << "only the slot leader reports records";
+  }
+}
+
+}  // namespace
+}  // namespace sweep
+
+int main(int argc, char** argv) {
+  MPI_Init(&argc, &argv);
+  ::testing::InitGoogleTest(&argc, argv);
+  // Only rank 0 prints results; every rank runs every test (they are collective).
+  if (sweep::world_rank() != 0) {
+    auto& listeners = ::testing::UnitTest::GetInstance()->listeners();
+    delete listeners.Release(listeners.default_result_printer());
+  }
+  const int failed = RUN_ALL_TESTS();
+  int any = 0;
+  MPI_Allreduce(&failed, &any, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD);
+  MPI_Finalize();
+  return any;
+}

@@ -1,0 +1,120 @@
+// sweepd under mpirun on this machine: rank 0 coordinates, the others train.
+// The same tiny study as test_run.cc, checked against the one-process result,
+// killed with SIGKILL at random points and resumed, stopped with SIGTERM, and
+// watched with `sweepd status` while it runs.
+
+#include <chrono>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <random>
+#include <thread>
+
+#include "sweep_fixture.h"
+
+namespace sweep {
+namespace {
+
+class MpiSweep : public SweepFixture {
+ protected:
+  void use_mpirun(int ranks) {
+    launcher_ = {MPIRUN, "--oversubscribe", "--allow-run-as-root", "--bind-to", "none", "-np",
+                 std::to_string(ranks)};
+  }
+  std::map<std::string, double> final_losses(const std::string& path) const {
+    std::map<std::string, double> losses;
+    SweepStore store = SweepStore::open_read_only(path);
+    for (const RunInfo& run : store.runs()) losses[run.run_id] = store.progress(run.index).final_eval_loss;
+    return losses;
+  }
+  std::string run_capture(const std::string& command) const {
+    std::string out;
+    FILE* pipe = popen(command.c_str(), "r");
+    char buffer[4096];
+    size_t n;
+    while ((n = fread(buffer, 1, sizeof(buffer), pipe)) > 0) out.append(buffer, n);
+    pclose(pipe);
+    return out;
+  }
+};
+
+TEST_F(MpiSweep, TwoSlotsGiveTheOneProcessResults) {
+  ASSERT_EQ(wait_exit(start({job_, "--output", dir_ + "/one.h5"})), 0) << log();
+  use_mpirun(3);
+  ASSERT_EQ(wait_exit(start({job_})), 0) << log();
+  expect_complete_study();
+  const auto one = final_losses(dir_ + "/one.h5"), many = final_losses(output_);
+  ASSERT_EQ(one.size(), many.size());
+  for (const auto& [run, loss] : one) {
+    // Same seeds, one thread per rank either way: the same arithmetic.
+    EXPECT_NEAR(many.at(run), loss, 1e-6) << run;
+  }
+  EXPECT_NE(log().find("2 slots of 1 ranks"), std::string::npos) << log();
+}
+
+TEST_F(MpiSweep, OneSlotOfTwoRanksTrainsDataParallel) {
+  ASSERT_EQ(wait_exit(start({job_, "--output", dir_ + "/one.h5"})), 0) << log();
+  add_resources("ranks_per_run = 2\n");
+  use_mpirun(3);
+  ASSERT_EQ(wait_exit(start({job_})), 0) << log();
+  expect_complete_study();
+  const auto one = final_losses(dir_ + "/one.h5"), split = final_losses(output_);
+  for (const auto& [run, loss] : one) {
+    // Gradients summed in another order: equal within float tolerance.
+    EXPECT_NEAR(split.at(run), loss, 2e-3) << run;
+  }
+}
+
+TEST_F(MpiSweep, KilledAtRandomPointsResumesToTheSameRunSet) {
+  // Long enough (~8 s on 2 cores) that every kill lands mid-study.
+  replace_in_job("budgets = [3e9, 1e10]", "budgets = [1e10, 3e10]");
+  use_mpirun(3);
+  std::mt19937 random(std::random_device{}());
+  for (int kill = 0; kill < 4; ++kill) {
+    const int after_ms = std::uniform_int_distribution<int>(1500, 5000)(random);
+    std::printf("SIGKILL to the MPI job after %d ms\n", after_ms);
+    std::fflush(stdout);
+    const pid_t pid = start({job_});
+    std::this_thread::sleep_for(std::chrono::milliseconds(after_ms));
+    kill_all(pid);
+  }
+  ASSERT_EQ(wait_exit(start({job_})), 0) << log();
+  expect_complete_study();
+}
+
+TEST_F(MpiSweep, SigtermToMpirunStopsCleanlyAndResumes) {
+  replace_in_job("budgets = [3e9, 1e10]", "budgets = [1e10, 3e10]");
+  use_mpirun(3);
+  const pid_t pid = start({job_});
+  std::this_thread::sleep_for(std::chrono::milliseconds(4000));
+  const auto sent = std::chrono::steady_clock::now();
+  ::kill(pid, SIGTERM);
+  wait_exit(pid);
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - sent).count();
+  EXPECT_LT(seconds, 60.0);
+  EXPECT_NE(log().find("stopped: runs checkpointed"), std::string::npos) << log();
+  ::kill(-pid, SIGKILL);  // nothing may be left; a leftover rank would hold the lock
+  ASSERT_EQ(wait_exit(start({job_})), 0) << log();
+  expect_complete_study();
+}
+
+TEST_F(MpiSweep, StatusReadsTheFileWhileTheSweepRuns) {
+  replace_in_job("budgets = [3e9, 1e10]", "budgets = [1e10, 3e10]");
+  use_mpirun(3);
+  const pid_t pid = start({job_});
+  nlohmann::json status;
+  for (int attempt = 0; attempt < 100; ++attempt) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    const std::string out = run_capture(std::string(SWEEPD_BINARY) + " status --json " + output_ + " 2>/dev/null");
+    if (out.empty()) continue;
+    status = nlohmann::json::parse(out);
+    if (status["runs"]["running"].get<int>() > 0 && status["flops_done"].get<double>() > 0) break;
+  }
+  EXPECT_EQ(wait_exit(pid), 0) << log();
+  ASSERT_FALSE(status.is_null()) << "status never read the live file";
+  EXPECT_GT(status["runs"]["running"].get<int>(), 0) << status.dump();
+  EXPECT_GT(status["flops_done"].get<double>(), 0) << status.dump();
+  EXPECT_LT(status["flops_done"].get<double>(), status["flops_total"].get<double>()) << status.dump();
+}
+
+}  // namespace
+}  // namespace sweep
