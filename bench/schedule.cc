@@ -77,8 +77,8 @@ int main(int argc, char** argv) {
   std::printf("%s: %zu runs, %.3g FLOPs; slots of %d ranks at %.3g FLOP/s per rank; run times x "
               "lognormal(0, %.2f); %d trials\n\n",
               job_path.c_str(), flops.size(), grid.total_flops(), per_slot, rank_flops, noise, trials);
-  std::printf("%6s %6s %6s %14s %14s %14s %10s  %s\n", "ranks", "slots", "idle", "makespan (h)",
-              "work bound", "longest run", "efficiency", "bound by");
+  std::printf("%6s %6s %6s %13s %11s %12s %10s %12s  %s\n", "ranks", "slots", "idle", "makespan (h)",
+              "work bound", "longest run", "efficiency", "rank usage", "bound by");
   std::mt19937_64 random(42);
   std::stringstream list(ranks_list);
   std::string item;
@@ -96,8 +96,10 @@ int main(int argc, char** argv) {
       efficiency += e / trials;
       worst = std::min(worst, e);
     }
-    std::printf("%6d %6d %6d %14.1f %14.1f %14.1f %9.3f   %s (worst trial %.3f)\n", ranks, slots, idle,
-                makespan / 3600, work / 3600, longest / 3600, efficiency,
+    // Share of all ranks' time spent training (rank 0 and slot-less ranks count as idle).
+    const double usage = work * slots * per_slot / (makespan * ranks);
+    std::printf("%6d %6d %6d %13.1f %11.1f %12.1f %10.3f %12.3f  %s (worst trial %.3f)\n", ranks, slots,
+                idle, makespan / 3600, work / 3600, longest / 3600, efficiency, usage,
                 work > longest ? "total work" : "the longest run", worst);
   }
   return 0;

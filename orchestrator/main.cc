@@ -12,6 +12,7 @@
 #include "common/error.h"
 #include "common/log.h"
 #include "common/runtime.h"
+#include "common/signals.h"
 #include "orchestrator/commands.h"
 #include "version.h"
 
@@ -72,6 +73,9 @@ int main(int argc, char** argv) {
   run_cmd->add_option("job", run.job_path, "job file (TOML)")->required();
   run_cmd->add_option("--output,-o", run.output, "HDF5 file to write (default: the job's sweep.output)");
   run_cmd->add_flag("--json", run.json, "print the final results as one JSON document");
+  run_cmd->add_option("--deadline", run.deadline,
+                      "checkpoint and stop cleanly at this time: a walltime from now (23:50:00, 90m,\n"
+                      "2h) or a local time (2026-11-28T06:00); for schedulers without a warning signal");
 
   sweep::PlanOptions plan;
   CLI::App* plan_cmd = app.add_subcommand(
@@ -131,7 +135,10 @@ int main(int argc, char** argv) {
   }
 
   try {
-    if (*run_cmd) return sweep::run_command(run);
+    if (*run_cmd) {
+      if (!run.deadline.empty()) sweep::set_deadline(sweep::parse_deadline(run.deadline));
+      return sweep::run_command(run);
+    }
     if (*plan_cmd) return sweep::plan_command(plan);
     if (*check_cmd) return sweep::check_command(check);
     if (*status_cmd) return sweep::status_command(status);

@@ -154,7 +154,7 @@ int coordinate(const SweepSetup& setup, SweepStore& store, const SlotLayout& lay
   while (active > 0) {
     if (stop_requested() && !stopping) {
       stopping = true;
-      log_info("stop requested (signal " + std::to_string(stop_signal()) + "): slots checkpoint and stop");
+      log_info("stop requested (" + stop_reason() + "): slots checkpoint and stop");
       for (size_t s = 0; s < slots; ++s) {
         if (slot_run[s] >= 0) {
           const int zero = 0;

@@ -133,7 +133,7 @@ int run_command(const RunOptions& options) {
   }
   progress.finish();
   if (stop_requested()) {
-    log_info("stopped by signal " + std::to_string(stop_signal()) +
+    log_info("stopped (" + stop_reason() + ")" +
              ": runs checkpointed; rerun the same command to resume");
     return kExitOk;
   }

@@ -71,7 +71,20 @@ TEST_F(RunTest, SigtermCheckpointsAndExitsCleanlyThenResumes) {
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - sent).count();
   EXPECT_EQ(code, 0) << log();
   EXPECT_LT(seconds, 10.0);
-  ASSERT_NE(log().find("stopped by signal"), std::string::npos) << log();
+  ASSERT_NE(log().find("stopped (signal 15)"), std::string::npos) << log();
+  ASSERT_EQ(wait_exit(start({job_})), 0) << log();
+  expect_complete_study();
+}
+
+TEST_F(RunTest, DeadlineStopsCleanlyLikeASignal) {
+  replace_in_job("budgets = [3e9, 1e10]", "budgets = [1e10, 3e10]");
+  const auto started = std::chrono::steady_clock::now();
+  EXPECT_EQ(wait_exit(start({job_, "--deadline", "3s"})), 0) << log();
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  EXPECT_LT(seconds, 15.0);
+  EXPECT_NE(log().find("stopped (deadline)"), std::string::npos) << log();
+  EXPECT_EQ(wait_exit(start({job_, "--deadline", "soon"})), 2);
+  EXPECT_NE(log().find("--deadline soon: use a walltime"), std::string::npos) << log();
   ASSERT_EQ(wait_exit(start({job_})), 0) << log();
   expect_complete_study();
 }
