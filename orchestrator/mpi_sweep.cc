@@ -150,6 +150,9 @@ int coordinate(const SweepSetup& setup, SweepStore& store, const SlotLayout& lay
   auto last_flush = Clock::now();
   std::string last_detail = "waiting for the first records";
   double messages = 0, handling_seconds = 0;
+  const auto sweep_start = Clock::now();
+  std::vector<Clock::time_point> busy_since(slots);
+  std::vector<double> busy_seconds(slots, 0.0);  // time each slot spent on runs
 
   while (active > 0) {
     if (stop_requested() && !stopping) {
@@ -194,6 +197,7 @@ int coordinate(const SweepSetup& setup, SweepStore& store, const SlotLayout& lay
           store.set_progress(run, p);
           slot_run[slot] = run;
           slot_flops[slot] = 0;
+          busy_since[slot] = Clock::now();
         } else {
           --active;  // no work for it now, and none will appear: the slot exits
         }
@@ -228,6 +232,7 @@ int coordinate(const SweepSetup& setup, SweepStore& store, const SlotLayout& lay
         store.flush();
         slot_run[slot] = -1;
         slot_flops[slot] = 0;
+        busy_seconds[slot] += std::chrono::duration<double>(Clock::now() - busy_since[slot]).count();
         if (result.outcome != Outcome::kStopped) {
           flops_done += grid.runs[size_t(run)].flops;
           ++runs_done;
@@ -248,9 +253,15 @@ int coordinate(const SweepSetup& setup, SweepStore& store, const SlotLayout& lay
   progress.finish();
   store.flush();
   if (messages > 0) {
-    char text[160];
-    std::snprintf(text, sizeof(text), "coordinator: %.0f messages, %.1f us each on average (HDF5 writes included)",
-                  messages, 1e6 * handling_seconds / messages);
+    const double wall = std::chrono::duration<double>(Clock::now() - sweep_start).count();
+    double busy = 0;
+    for (double b : busy_seconds) busy += b;
+    char text[200];
+    std::snprintf(text, sizeof(text),
+                  "coordinator: %.0f messages, %.1f us each on average (HDF5 writes included); "
+                  "slots idle %.1f%% of %s",
+                  messages, 1e6 * handling_seconds / messages,
+                  100.0 * (1.0 - busy / (wall * double(slots))), format_duration(wall).c_str());
     log_info(text);
   }
   if (stopping) {

@@ -191,6 +191,7 @@ int check_command(const CheckOptions& options) {
   if (options.json) {
     nlohmann::json out = {{"job", job.path},
                           {"ok", true},
+                          {"output", job.sweep.output},
                           {"runs", grid.runs.size()},
                           {"dropped", grid.dropped.size()},
                           {"flops", grid.total_flops()},

@@ -238,50 +238,40 @@ SummaryRow summary_row(const RunInfo& run) {
   return row;
 }
 
+// The per-run attributes, once: written at creation, read back on open.
+struct IntAttribute {
+  const char* name;
+  int64_t RunInfo::*member;
+};
+struct DoubleAttribute {
+  const char* name;
+  double RunInfo::*member;
+};
+constexpr IntAttribute kIntAttributes[] = {
+    {"index", &RunInfo::index},         {"params_total", &RunInfo::params_total},
+    {"params_non_embedding", &RunInfo::params_non_embedding},
+    {"n_layer", &RunInfo::n_layer},     {"d_model", &RunInfo::d_model},
+    {"n_head", &RunInfo::n_head},       {"d_ff", &RunInfo::d_ff},
+    {"vocab_size", &RunInfo::vocab_size}, {"seq_len", &RunInfo::seq_len},
+    {"tokens", &RunInfo::tokens},       {"steps", &RunInfo::steps},
+    {"batch_tokens", &RunInfo::batch_tokens}, {"warmup_steps", &RunInfo::warmup_steps}};
+constexpr DoubleAttribute kDoubleAttributes[] = {
+    {"budget", &RunInfo::budget},   {"target_params", &RunInfo::target_params},
+    {"flops", &RunInfo::flops},     {"flops_per_token", &RunInfo::flops_per_token},
+    {"lr", &RunInfo::lr}};
+
 void write_run_attributes(hid_t group, const RunInfo& r) {
   write_attribute(group, "run_id", r.run_id);
-  write_attribute(group, "index", r.index, H5T_NATIVE_INT64);
-  write_attribute(group, "budget", r.budget, H5T_NATIVE_DOUBLE);
-  write_attribute(group, "target_params", r.target_params, H5T_NATIVE_DOUBLE);
-  write_attribute(group, "params_total", r.params_total, H5T_NATIVE_INT64);
-  write_attribute(group, "params_non_embedding", r.params_non_embedding, H5T_NATIVE_INT64);
-  write_attribute(group, "n_layer", r.n_layer, H5T_NATIVE_INT64);
-  write_attribute(group, "d_model", r.d_model, H5T_NATIVE_INT64);
-  write_attribute(group, "n_head", r.n_head, H5T_NATIVE_INT64);
-  write_attribute(group, "d_ff", r.d_ff, H5T_NATIVE_INT64);
-  write_attribute(group, "vocab_size", r.vocab_size, H5T_NATIVE_INT64);
-  write_attribute(group, "seq_len", r.seq_len, H5T_NATIVE_INT64);
-  write_attribute(group, "tokens", r.tokens, H5T_NATIVE_INT64);
-  write_attribute(group, "steps", r.steps, H5T_NATIVE_INT64);
-  write_attribute(group, "batch_tokens", r.batch_tokens, H5T_NATIVE_INT64);
-  write_attribute(group, "warmup_steps", r.warmup_steps, H5T_NATIVE_INT64);
-  write_attribute(group, "flops", r.flops, H5T_NATIVE_DOUBLE);
-  write_attribute(group, "flops_per_token", r.flops_per_token, H5T_NATIVE_DOUBLE);
-  write_attribute(group, "lr", r.lr, H5T_NATIVE_DOUBLE);
+  for (const auto& a : kIntAttributes) write_attribute(group, a.name, r.*a.member, H5T_NATIVE_INT64);
+  for (const auto& a : kDoubleAttributes) write_attribute(group, a.name, r.*a.member, H5T_NATIVE_DOUBLE);
   write_attribute(group, "seed", r.seed, H5T_NATIVE_UINT64);
 }
 
 RunInfo read_run_attributes(hid_t group) {
   RunInfo r;
   r.run_id = read_string_attribute(group, "run_id");
-  r.index = read_attribute<int64_t>(group, "index", H5T_NATIVE_INT64);
-  r.budget = read_attribute<double>(group, "budget", H5T_NATIVE_DOUBLE);
-  r.target_params = read_attribute<double>(group, "target_params", H5T_NATIVE_DOUBLE);
-  r.params_total = read_attribute<int64_t>(group, "params_total", H5T_NATIVE_INT64);
-  r.params_non_embedding = read_attribute<int64_t>(group, "params_non_embedding", H5T_NATIVE_INT64);
-  r.n_layer = read_attribute<int64_t>(group, "n_layer", H5T_NATIVE_INT64);
-  r.d_model = read_attribute<int64_t>(group, "d_model", H5T_NATIVE_INT64);
-  r.n_head = read_attribute<int64_t>(group, "n_head", H5T_NATIVE_INT64);
-  r.d_ff = read_attribute<int64_t>(group, "d_ff", H5T_NATIVE_INT64);
-  r.vocab_size = read_attribute<int64_t>(group, "vocab_size", H5T_NATIVE_INT64);
-  r.seq_len = read_attribute<int64_t>(group, "seq_len", H5T_NATIVE_INT64);
-  r.tokens = read_attribute<int64_t>(group, "tokens", H5T_NATIVE_INT64);
-  r.steps = read_attribute<int64_t>(group, "steps", H5T_NATIVE_INT64);
-  r.batch_tokens = read_attribute<int64_t>(group, "batch_tokens", H5T_NATIVE_INT64);
-  r.warmup_steps = read_attribute<int64_t>(group, "warmup_steps", H5T_NATIVE_INT64);
-  r.flops = read_attribute<double>(group, "flops", H5T_NATIVE_DOUBLE);
-  r.flops_per_token = read_attribute<double>(group, "flops_per_token", H5T_NATIVE_DOUBLE);
-  r.lr = read_attribute<double>(group, "lr", H5T_NATIVE_DOUBLE);
+  for (const auto& a : kIntAttributes) r.*a.member = read_attribute<int64_t>(group, a.name, H5T_NATIVE_INT64);
+  for (const auto& a : kDoubleAttributes) r.*a.member = read_attribute<double>(group, a.name, H5T_NATIVE_DOUBLE);
   r.seed = read_attribute<uint64_t>(group, "seed", H5T_NATIVE_UINT64);
   return r;
 }
