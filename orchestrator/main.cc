@@ -19,19 +19,21 @@
 namespace {
 
 const char* kDescription =
-    "sweepd runs language-model scaling-law studies: it plans an IsoFLOP grid of\n"
-    "training runs (model size N x tokens D at fixed compute budgets C) from a TOML\n"
-    "job file, and reports parameters and FLOPs exactly.\n\n"
+    "sweepd runs language-model scaling-law studies: from a TOML job file it plans an\n"
+    "IsoFLOP grid of GPT training runs (model size N x tokens D at fixed compute budgets\n"
+    "C) with exact parameter and FLOP counts, trains them with LibTorch in one process or\n"
+    "over MPI ranks, and streams the loss curves into one HDF5 file.\n\n"
     "Start with:\n"
     "  sweepd jobs/quickstart.toml          run the study (same as `sweepd run JOB`)\n"
+    "  mpirun -np 3 sweepd jobs/quickstart.toml   rank 0 coordinates, the others train\n"
     "  sweepd plan jobs/quickstart.toml     the runs a job expands to, with estimated time\n"
     "  sweepd status runs/quickstart.h5     progress of a sweep, from its file (also while it runs)\n"
-    "  mpirun -np 3 sweepd jobs/quickstart.toml   rank 0 coordinates, the others train\n"
     "  sweepd check jobs/quickstart.toml    validate a job file and its corpus\n"
     "  sweepd flops --n-layer 12 --d-model 768 --n-head 12 --vocab 50257 --seq-len 1024\n\n"
-    "Job files are documented key by key in docs/job-format.md. Results go to stdout\n"
-    "(add --json for one JSON document); logs go to stderr. Exit codes: 0 ok, 1 failure,\n"
-    "2 bad input (the message names file:line:col and the key).";
+    "Job files are documented key by key in docs/job-format.md, the HDF5 file in\n"
+    "docs/hdf5-layout.md, clusters in docs/cluster.md. Results go to stdout (add --json\n"
+    "for one JSON document); logs go to stderr. Exit codes: 0 ok, 1 failure, 2 bad input\n"
+    "(the message names file:line:col and the key).";
 
 std::string version_text() {
   std::string text = std::string("sweepd ") + sweep::kVersion + " (LibTorch " + TORCH_VERSION;
