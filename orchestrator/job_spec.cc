@@ -255,15 +255,52 @@ void read_train(TomlSection& s, JobSpec& job) {
 
 void read_resources(TomlSection& s, JobSpec& job) {
   ResourcesSection& r = job.resources;
-  r.ranks_per_run = s.integer("ranks_per_run", 1, Bounds::closed(1, 65536));
+  const int64_t sequences = job.train.batch_tokens / job.data.seq_len;
+  const Bounds slot_bounds = Bounds::closed(1, 65536);
+  if (const toml::node* n = s.node("ranks_per_run")) {
+    r.slot_sizes.clear();
+    if (const auto* list = n->as_array()) {
+      if (list->empty()) s.fail("ranks_per_run", "must list at least one slot size");
+      for (const auto& item : *list) {
+        r.slot_sizes.push_back(int64_t(s.check_number(item, s.full_key("ranks_per_run"), slot_bounds, true)));
+      }
+    } else {
+      r.slot_sizes.push_back(int64_t(s.check_number(*n, s.full_key("ranks_per_run"), slot_bounds, true)));
+    }
+    for (int64_t size : r.slot_sizes) {
+      if (sequences % size != 0) {
+        s.fail("ranks_per_run", "slot size " + std::to_string(size) + " must divide the batch of " +
+                                    std::to_string(sequences) +
+                                    " sequences (train.batch_tokens / data.seq_len)");
+      }
+    }
+  }
+  if (const toml::node* n = s.node("large_runs")) {
+    const auto* list = n->as_array();
+    if (!list) s.fail("large_runs", "must be a list of { params = N, ranks = R } tables");
+    const int64_t largest = *std::max_element(r.slot_sizes.begin(), r.slot_sizes.end());
+    for (const auto& item : *list) {
+      const auto* table = item.as_table();
+      if (!table) s.fail("large_runs", "every entry must be a table { params = N, ranks = R }");
+      TomlSection rule(*table, s.full_key("large_runs"), s.path());
+      LargeRunRule l;
+      l.params = rule.optional_number("params", Bounds::at_least(1)).value_or(0);
+      l.ranks = rule.integer("ranks", 0, slot_bounds);
+      rule.reject_unknown();
+      if (l.params == 0 || l.ranks == 0) {
+        s.fail_at(item, s.full_key("large_runs"), "every rule needs params and ranks");
+      }
+      if (l.ranks > largest) {
+        s.fail_at(item, s.full_key("large_runs"),
+                  "asks for slots of " + std::to_string(l.ranks) + " ranks but the largest in "
+                  "resources.ranks_per_run has " + std::to_string(largest));
+      }
+      r.large_runs.push_back(l);
+    }
+  }
   r.device = s.string("device", "auto", {"auto", "cpu", "cuda"});
   r.threads_per_rank = s.integer("threads_per_rank", 0, Bounds::closed(0, 1024));
   s.reject_unknown();
-  const int64_t sequences = job.train.batch_tokens / job.data.seq_len;
-  if (sequences % r.ranks_per_run != 0) {
-    s.fail("ranks_per_run", "must divide the batch of " + std::to_string(sequences) +
-                                " sequences (train.batch_tokens / data.seq_len)");
-  }
 }
 
 void read_fit(TomlSection& s, JobSpec& job) {
@@ -325,6 +362,14 @@ void read_fit(TomlSection& s, JobSpec& job) {
 }
 
 }  // namespace
+
+int64_t ResourcesSection::ranks_needed(int64_t params) const {
+  int64_t ranks = 1;
+  for (const LargeRunRule& rule : large_runs) {
+    if (double(params) >= rule.params) ranks = std::max(ranks, rule.ranks);
+  }
+  return ranks;
+}
 
 void JobSpec::fail(const std::string& key, const std::string& what) const {
   auto it = locations.find(key);

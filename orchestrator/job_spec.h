@@ -85,10 +85,23 @@ struct TrainSection {
   int64_t log_interval = 10;    // optimizer steps between training-curve points
 };
 
+// Runs of at least `params` total parameters train only on slots of at least
+// `ranks` ranks (resources.large_runs).
+struct LargeRunRule {
+  double params = 0;
+  int64_t ranks = 1;
+};
+
 struct ResourcesSection {
-  int64_t ranks_per_run = 1;     // MPI ranks that train one run data-parallel
+  // Slot sizes (ranks_per_run): one size, or a list that cuts each node's
+  // workers into slots of these sizes in turn (e.g. [4, 2, 2]).
+  std::vector<int64_t> slot_sizes = {1};
+  std::vector<LargeRunRule> large_runs;
   std::string device = "auto";   // "cpu", "cuda" or "auto"
   int64_t threads_per_rank = 0;  // intra-op threads; 0 = cores / ranks on the node
+
+  // Fewest ranks a run of `params` total parameters may train on.
+  int64_t ranks_needed(int64_t params) const;
 };
 
 struct FitTarget {

@@ -9,7 +9,9 @@
 // or a stop message from rank 0, makes every slot checkpoint at its next step;
 // rank 0 then flushes the file and everyone exits cleanly.
 
+#include <algorithm>
 #include <chrono>
+#include <map>
 #include <cmath>
 #include <optional>
 #include <thread>
@@ -128,17 +130,25 @@ int coordinate(const SweepSetup& setup, SweepStore& store, const SlotLayout& lay
   store.start_writing();
   std::vector<double> flops;
   std::vector<RunState> states;
+  std::vector<int> ranks_needed;
   for (const RunSpec& run : grid.runs) {
     flops.push_back(run.flops);
     states.push_back(store.progress(run.index).state);
+    ranks_needed.push_back(int(setup.job.resources.ranks_needed(run.params.total)));
   }
-  Scheduler scheduler(flops, states);
+  Scheduler scheduler(flops, states, ranks_needed);
   const size_t slots = layout.leaders.size();
+  std::map<int, int> by_size;
+  for (int s : layout.slot_sizes) ++by_size[s];
+  std::string shape;
+  for (const auto& [ranks, count] : by_size) {
+    shape += (shape.empty() ? "" : ", ") + std::to_string(count) + " of " + std::to_string(ranks) +
+             (ranks == 1 ? " rank" : " ranks");
+  }
   log_info((store.created() ? "writing " : "resuming ") + setup.output + ": " +
            std::to_string(resume.runs_done) + " of " + std::to_string(grid.runs.size()) +
-           " runs finished; " + std::to_string(slots) + " slots of " +
-           std::to_string(setup.job.resources.ranks_per_run) + " ranks" +
-           (layout.idle_ranks ? ", " + std::to_string(layout.idle_ranks) + " ranks idle (no full slot)" : ""));
+           " runs finished; " + std::to_string(slots) + " slots (" + shape + ")" +
+           (layout.idle_ranks ? ", " + std::to_string(layout.idle_ranks) + " ranks idle (no slot)" : ""));
 
   Progress progress(grid.runs.size(), grid.total_flops(), resume.flops_done);
   std::vector<int> slot_run(slots, -1);
@@ -328,13 +338,23 @@ int run_mpi_sweep(const RunOptions& options) {
   std::string device = "cpu";
   int threads = 1;
   if (agree_on_error(code, message, rank) == 0) {
-    layout = make_slot_layout(int(setup->job.resources.ranks_per_run));
+    layout = make_slot_layout(setup->job.resources.slot_sizes);
     code = attempt([&] {
       if (layout.leaders.empty()) {
         setup->job.fail("resources.ranks_per_run",
                         "no slot fits: " + std::to_string(size) +
                             " ranks leave no node with this many workers beside the coordinator "
                             "(rank 0); start at least ranks_per_run + 1 ranks");
+      }
+      const int largest = *std::max_element(layout.slot_sizes.begin(), layout.slot_sizes.end());
+      for (const RunSpec& run : setup->grid.runs) {
+        const int64_t needed = setup->job.resources.ranks_needed(run.params.total);
+        if (needed > largest) {
+          setup->job.fail("resources.large_runs",
+                          run.run_id + " needs a slot of " + std::to_string(needed) +
+                              " ranks, but the largest slot this job got has " + std::to_string(largest) +
+                              " (" + std::to_string(size) + " ranks started)");
+        }
       }
       if (layout.slot >= 0) {
         device = choose_device(setup->job.resources.device, layout.node_rank);

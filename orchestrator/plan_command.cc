@@ -45,6 +45,8 @@ TimeModel plan_time_model(const PlanOptions& options, const JobSpec& job, const 
     t.source = "--throughput " + format_sci(options.throughput) + " FLOP/s";
     return t;
   }
+  // Time steps where the plan runs: a GPU if there is one, else the CPU (so a
+  // cluster job can be planned on a login node; --throughput gives its rate).
   const std::string device = choose_device(job.resources.device == "cuda" ? "auto" : job.resources.device, 0);
   const int threads = choose_threads(job.resources.threads_per_rank, 1);
   const int64_t batch = job.train.batch_tokens;

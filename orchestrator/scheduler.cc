@@ -17,6 +17,22 @@ const char* to_string(RunEvent event) {
   return "?";
 }
 
+std::vector<int> cut_into_slots(int workers, const std::vector<int64_t>& sizes) {
+  std::vector<int> slots;
+  int used = 0;
+  for (size_t turn = 0, misses = 0; misses < sizes.size(); ++turn) {
+    const int size = int(sizes[turn % sizes.size()]);
+    if (size < 1 || used + size > workers) {
+      ++misses;
+      continue;
+    }
+    misses = 0;
+    slots.push_back(size);
+    used += size;
+  }
+  return slots;
+}
+
 Scheduler::Scheduler(std::vector<double> flops, std::vector<RunState> states,
                      std::vector<int> ranks_needed)
     : flops_(std::move(flops)), states_(std::move(states)), ranks_needed_(std::move(ranks_needed)) {

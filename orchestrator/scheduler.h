@@ -27,6 +27,11 @@
 namespace sweep {
 
 enum class RunEvent { kStart, kFinish, kDiverge, kFail, kStop };
+
+// How a node's `workers` ranks are cut into slots: `sizes` taken in turn,
+// round and round, skipping sizes that no longer fit. Returns the slots'
+// sizes in rank order; the ranks they leave are idle.
+std::vector<int> cut_into_slots(int workers, const std::vector<int64_t>& sizes);
 const char* to_string(RunEvent event);
 
 class Scheduler {

@@ -47,7 +47,7 @@ TEST(Mpi, SlotAllReduceSumsOverRanks) {
 }
 
 TEST(Mpi, LayoutPutsRankZeroOutsideSlots) {
-  SlotLayout layout = make_slot_layout(1);
+  SlotLayout layout = make_slot_layout({1});
   if (layout.world_rank == 0) {
     EXPECT_EQ(layout.slot, -1);
   } else {

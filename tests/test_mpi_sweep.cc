@@ -48,7 +48,7 @@ TEST_F(MpiSweep, TwoSlotsGiveTheOneProcessResults) {
     // Same seeds, one thread per rank either way: the same arithmetic.
     EXPECT_NEAR(many.at(run), loss, 1e-6) << run;
   }
-  EXPECT_NE(log().find("2 slots of 1 ranks"), std::string::npos) << log();
+  EXPECT_NE(log().find("2 slots (2 of 1 rank)"), std::string::npos) << log();
 }
 
 TEST_F(MpiSweep, OneSlotOfTwoRanksTrainsDataParallel) {
@@ -62,6 +62,21 @@ TEST_F(MpiSweep, OneSlotOfTwoRanksTrainsDataParallel) {
     // Gradients summed in another order: equal within float tolerance.
     EXPECT_NEAR(split.at(run), loss, 2e-3) << run;
   }
+}
+
+TEST_F(MpiSweep, SlotsOfTwoSizesTakeTheRunsTheyFit) {
+  // 4 ranks: the coordinator and 3 workers cut into a slot of 2 and one of 1;
+  // runs of >= 6000 parameters need the slot of 2.
+  add_resources("ranks_per_run = [2, 1]\nlarge_runs = [{ params = 6000, ranks = 2 }]\n");
+  use_mpirun(4);
+  ASSERT_EQ(wait_exit(start({job_})), 0) << log();
+  expect_complete_study();
+  EXPECT_NE(log().find("2 slots (1 of 1 rank, 1 of 2 ranks)"), std::string::npos) << log();
+  // Asking for more than the layout has is an error before any training.
+  replace_in_job("large_runs = [{ params = 6000, ranks = 2 }]", "large_runs = [{ params = 6000, ranks = 2 }]\n");
+  use_mpirun(2);  // one worker: a single slot of 1
+  EXPECT_EQ(wait_exit(start({job_, "--output", dir_ + "/small.h5"})), 2) << log();
+  EXPECT_NE(log().find("needs a slot of 2 ranks, but the largest slot this job got has 1"), std::string::npos) << log();
 }
 
 TEST_F(MpiSweep, KilledAtRandomPointsResumesToTheSameRunSet) {

@@ -51,6 +51,15 @@ TEST(Scheduler, RunsGoOnlyToSlotsLargeEnough) {
   EXPECT_EQ(s.next_for(8), 0);
 }
 
+TEST(Scheduler, NodesAreCutIntoSlotsBySizesInTurn) {
+  EXPECT_EQ(cut_into_slots(8, {8}), (std::vector<int>{8}));
+  EXPECT_EQ(cut_into_slots(7, {8}), (std::vector<int>{}));  // node 0 minus the coordinator
+  EXPECT_EQ(cut_into_slots(8, {4, 2}), (std::vector<int>{4, 2, 2}));
+  EXPECT_EQ(cut_into_slots(7, {4, 2}), (std::vector<int>{4, 2}));
+  EXPECT_EQ(cut_into_slots(3, {2, 1}), (std::vector<int>{2, 1}));
+  EXPECT_EQ(cut_into_slots(5, {1}), (std::vector<int>{1, 1, 1, 1, 1}));
+}
+
 TEST(Protocol, MessagesRoundTrip) {
   Message m;
   m.header.kind = MessageKind::kResult;

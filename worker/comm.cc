@@ -4,6 +4,7 @@
 
 #include "common/error.h"
 #include "common/log.h"
+#include "orchestrator/scheduler.h"
 
 #ifdef SWEEP_WITH_CUDA
 #include <c10/cuda/CUDAStream.h>
@@ -22,7 +23,7 @@
 
 namespace sweep {
 
-SlotLayout make_slot_layout(int ranks_per_run) {
+SlotLayout make_slot_layout(const std::vector<int64_t>& wanted) {
   SlotLayout layout;
   SWEEP_MPI(MPI_Comm_rank(MPI_COMM_WORLD, &layout.world_rank));
   SWEEP_MPI(MPI_Comm_size(MPI_COMM_WORLD, &layout.world_size));
@@ -43,9 +44,13 @@ SlotLayout make_slot_layout(int ranks_per_run) {
   SWEEP_MPI(MPI_Allreduce(&is_worker, &workers_on_node, 1, MPI_INT, MPI_SUM, node_comm));
   SWEEP_MPI(MPI_Comm_free(&node_comm));
 
-  const int full_slots = workers_on_node / ranks_per_run;
-  const int group = worker_index / ranks_per_run;
-  const bool member = is_worker && group < full_slots;
+  // The node's cut, the same on each of its ranks.
+  const std::vector<int> cut = cut_into_slots(workers_on_node, wanted);
+  int group = -1;
+  for (int g = 0, start = 0; g < int(cut.size()); start += cut[size_t(g)], ++g) {
+    if (is_worker && worker_index >= start && worker_index < start + cut[size_t(g)]) group = g;
+  }
+  const bool member = group >= 0;
   const int color = member ? node_id * layout.world_size + group : MPI_UNDEFINED;
   SWEEP_MPI(MPI_Comm_split(MPI_COMM_WORLD, color, layout.world_rank, &layout.slot_comm));
   if (member) {

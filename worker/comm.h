@@ -36,8 +36,10 @@ struct SlotLayout {
   bool leader() const { return slot >= 0 && slot_rank == 0; }
 };
 
-// Collective over MPI_COMM_WORLD.
-SlotLayout make_slot_layout(int ranks_per_run);
+// Collective over MPI_COMM_WORLD. Each node's workers (its ranks other than
+// world rank 0), in rank order, are cut into slots taking `sizes` in turn,
+// round and round, skipping sizes that no longer fit; what is left is idle.
+SlotLayout make_slot_layout(const std::vector<int64_t>& sizes);
 
 // Creates the slot's NCCL communicator when its ranks train on `device` "cuda:*"
 // (collective over the slot; nothing for CPU slots or CPU-only builds).
