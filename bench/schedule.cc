@@ -31,7 +31,8 @@ struct Outcome {
 };
 
 Outcome simulate(const std::vector<double>& flops, const std::vector<int>& ranks_needed,
-                 const std::vector<int>& slot_sizes, double rank_flops, double noise, std::mt19937_64& random) {
+                 const std::vector<int>& slot_sizes, double rank_flops, double noise,
+                 std::mt19937_64& random) {
   std::lognormal_distribution<double> jitter(0.0, noise);
   std::vector<double> jitters(flops.size());
   for (double& j : jitters) j = jitter(random);
@@ -71,12 +72,18 @@ int main(int argc, char** argv) {
   int trials = 20, node_ranks = 8;
   for (int i = 1; i + 1 < argc; i += 2) {
     const std::string flag = argv[i], value = argv[i + 1];
-    if (flag == "--job") job_path = value;
-    else if (flag == "--ranks") ranks_list = value;
-    else if (flag == "--rank-flops") rank_flops = std::stod(value);
-    else if (flag == "--noise") noise = std::stod(value);
-    else if (flag == "--trials") trials = std::stoi(value);
-    else if (flag == "--node-ranks") node_ranks = std::stoi(value);
+    if (flag == "--job")
+      job_path = value;
+    else if (flag == "--ranks")
+      ranks_list = value;
+    else if (flag == "--rank-flops")
+      rank_flops = std::stod(value);
+    else if (flag == "--noise")
+      noise = std::stod(value);
+    else if (flag == "--trials")
+      trials = std::stoi(value);
+    else if (flag == "--node-ranks")
+      node_ranks = std::stoi(value);
   }
   const JobSpec job = load_job_file(job_path);
   const Grid grid = expand_grid(job);
@@ -91,12 +98,13 @@ int main(int argc, char** argv) {
     if (!sizes.empty()) sizes.push_back(',');
     sizes.append(std::to_string(s));
   }
-  std::printf("%s: %zu runs, %.3g FLOPs; nodes of %d ranks cut into slots of [%s] ranks; %.3g FLOP/s "
-              "per rank; run times x lognormal(0, %.2f); %d trials\n\n",
-              job_path.c_str(), flops.size(), grid.total_flops(), node_ranks, sizes.c_str(), rank_flops,
-              noise, trials);
-  std::printf("%6s %6s %6s %13s %11s %12s %10s %12s  %s\n", "ranks", "slots", "idle", "makespan (h)",
-              "work bound", "longest run", "efficiency", "rank usage", "bound by");
+  std::printf(
+      "%s: %zu runs, %.3g FLOPs; nodes of %d ranks cut into slots of [%s] ranks; %.3g FLOP/s "
+      "per rank; run times x lognormal(0, %.2f); %d trials\n\n",
+      job_path.c_str(), flops.size(), grid.total_flops(), node_ranks, sizes.c_str(), rank_flops,
+      noise, trials);
+  std::printf("%6s %6s %6s %13s %11s %12s %10s %12s  %s\n", "ranks", "slots", "idle",
+              "makespan (h)", "work bound", "longest run", "efficiency", "rank usage", "bound by");
   std::mt19937_64 random(42);
   std::stringstream list(ranks_list);
   std::string item;
@@ -125,8 +133,8 @@ int main(int argc, char** argv) {
       worst = std::min(worst, e);
     }
     std::printf("%6d %6zu %6d %13.1f %11.1f %12.1f %10.3f %12.3f  %s (worst trial %.3f)\n", ranks,
-                slot_sizes.size(), idle, makespan / 3600, work / 3600, longest / 3600, efficiency, usage,
-                work > longest ? "total work" : "the longest run", worst);
+                slot_sizes.size(), idle, makespan / 3600, work / 3600, longest / 3600, efficiency,
+                usage, work > longest ? "total work" : "the longest run", worst);
   }
   return 0;
 }

@@ -30,13 +30,20 @@ int main(int argc, char** argv) {
   std::vector<std::pair<int64_t, int64_t>> shapes;
   for (int i = 1; i + 1 < argc; i += 2) {
     const std::string flag = argv[i], value = argv[i + 1];
-    if (flag == "--corpus") corpus = value;
-    else if (flag == "--seq-len") seq_len = std::stoll(value);
-    else if (flag == "--batch") batch = std::stoll(value);
-    else if (flag == "--threads") threads = std::stoi(value);
-    else if (flag == "--seconds") seconds = std::stod(value);
-    else if (flag == "--head-dim") head_dim = std::stoll(value);
-    else if (flag == "--device") device = value;
+    if (flag == "--corpus")
+      corpus = value;
+    else if (flag == "--seq-len")
+      seq_len = std::stoll(value);
+    else if (flag == "--batch")
+      batch = std::stoll(value);
+    else if (flag == "--threads")
+      threads = std::stoi(value);
+    else if (flag == "--seconds")
+      seconds = std::stod(value);
+    else if (flag == "--head-dim")
+      head_dim = std::stoll(value);
+    else if (flag == "--device")
+      device = value;
     else if (flag == "--shape") {
       const auto x = value.find('x');
       shapes.push_back({std::stoll(value.substr(0, x)), std::stoll(value.substr(x + 1))});
@@ -75,7 +82,8 @@ int main(int argc, char** argv) {
     const auto t0 = std::chrono::steady_clock::now();
     c.steps = 20;
     train_run(c, data, {});
-    const double per_step = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count() / 20;
+    const double per_step =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count() / 20;
     c.steps = std::max<int64_t>(20, int64_t(seconds / per_step));
     const TrainResult result = train_run(c, data, {});
     out["runs"].push_back({{"shape", std::to_string(n_layer) + "x" + std::to_string(d_model)},

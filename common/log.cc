@@ -1,9 +1,9 @@
 #include "common/log.h"
 
 #include <cstdio>
-#include <string>
 #include <ctime>
 #include <mutex>
+#include <string>
 
 namespace sweep {
 namespace {

@@ -6,11 +6,16 @@ namespace sweep {
 
 const char* to_string(RunState state) {
   switch (state) {
-    case RunState::kPending: return "pending";
-    case RunState::kRunning: return "running";
-    case RunState::kDone: return "done";
-    case RunState::kDiverged: return "diverged";
-    case RunState::kFailed: return "failed";
+    case RunState::kPending:
+      return "pending";
+    case RunState::kRunning:
+      return "running";
+    case RunState::kDone:
+      return "done";
+    case RunState::kDiverged:
+      return "diverged";
+    case RunState::kFailed:
+      return "failed";
   }
   return "?";
 }

@@ -5,10 +5,10 @@
 #include <csignal>
 #include <cstdio>
 #include <ctime>
+#include <initializer_list>
 #include <regex>
 
 #include "common/error.h"
-#include <initializer_list>
 
 namespace sweep {
 namespace {
@@ -42,7 +42,8 @@ std::string stop_reason() {
 }
 
 void set_deadline(double seconds) {
-  g_deadline = Clock::now() + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(seconds));
+  g_deadline = Clock::now() +
+               std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(seconds));
 }
 
 double parse_deadline(const std::string& text) {
@@ -66,8 +67,9 @@ double parse_deadline(const std::string& text) {
     if (seconds <= 0) throw UserError("--deadline " + text + ": already past");
     return seconds;
   }
-  throw UserError("--deadline " + text +
-                  ": use a walltime from now (23:50:00, 90m, 2h) or a local time (2026-11-28T06:00)");
+  throw UserError(
+      "--deadline " + text +
+      ": use a walltime from now (23:50:00, 90m, 2h) or a local time (2026-11-28T06:00)");
 }
 
 }  // namespace sweep

@@ -96,7 +96,10 @@ std::string prepare_tokens(const CorpusSpec& spec) {
   if (!out) throw UserError(temporary + ": cannot write token cache: " + std::strerror(errno));
   try {
     for (const std::string& file : spec.files) {
-      if (spec.bytes) append_text(file, out); else append_raw(file, out);
+      if (spec.bytes)
+        append_text(file, out);
+      else
+        append_raw(file, out);
     }
   } catch (...) {
     std::fclose(out);
@@ -133,8 +136,8 @@ TokenData::TokenData(const std::string& path, int bytes_per_token, int64_t seq_l
   // Every k-th block is validation. Blocks shrink for small corpora so that
   // both splits exist; each must hold more than one sequence.
   const int64_t k = std::max<int64_t>(2, std::llround(1.0 / validation_fraction));
-  const int64_t block = std::max<int64_t>(
-      4 * (seq_len + 1), std::min<int64_t>(65536, n_tokens_ / (4 * k)));
+  const int64_t block =
+      std::max<int64_t>(4 * (seq_len + 1), std::min<int64_t>(65536, n_tokens_ / (4 * k)));
   for (int64_t begin = 0, b = 0; begin < n_tokens_; begin += block, ++b) {
     const int64_t end = std::min(n_tokens_, begin + block);
     std::vector<Region>& split = (b % k == k - 1) ? validation_ : train_;
@@ -168,7 +171,8 @@ TokenData::~TokenData() {
 
 int64_t TokenData::start_of(const std::vector<Region>& regions,
                             const std::vector<int64_t>& cumulative, int64_t k) const {
-  const size_t r = size_t(std::upper_bound(cumulative.begin(), cumulative.end(), k) - cumulative.begin());
+  const size_t r =
+      size_t(std::upper_bound(cumulative.begin(), cumulative.end(), k) - cumulative.begin());
   const int64_t before = r == 0 ? 0 : cumulative[r - 1];
   return regions[r].begin + (k - before);
 }

@@ -24,11 +24,11 @@
 namespace sweep {
 
 struct CorpusSpec {
-  std::vector<std::string> files;     // resolved paths
-  bool bytes = true;                  // byte tokenizer (else uint16 token files)
+  std::vector<std::string> files;  // resolved paths
+  bool bytes = true;               // byte tokenizer (else uint16 token files)
   int64_t vocab_size = 256;
   double validation_fraction = 0.01;
-  std::string cache_dir;              // where tokenized files go
+  std::string cache_dir;  // where tokenized files go
 };
 
 // Returns the path of the token file for `spec`, tokenizing into the cache when

@@ -84,7 +84,8 @@ GPTImpl::GPTImpl(const GPTConfig& c) : config_(c) {
   torch::nn::init::normal_(wpe->weight, 0.0, 0.02);
   if (!c.tie_embeddings) {
     lm_head = register_module(
-        "lm_head", torch::nn::Linear(torch::nn::LinearOptions(c.d_model, c.vocab_size).bias(false)));
+        "lm_head",
+        torch::nn::Linear(torch::nn::LinearOptions(c.d_model, c.vocab_size).bias(false)));
     init_linear(lm_head, 0.02);
   }
 }

@@ -1,7 +1,6 @@
 #include "model/throughput.h"
 
 #include <torch/torch.h>
-
 #include <unistd.h>
 
 #include <chrono>
@@ -44,8 +43,9 @@ MatmulRate measure_cpu_matmul_rate(int threads, double seconds, int size) {
 
 namespace sweep {
 
-double measure_step_seconds(const GPTConfig& model, int64_t batch_tokens, int64_t micro_batch_tokens,
-                            int threads, const std::string& device, int steps) {
+double measure_step_seconds(const GPTConfig& model, int64_t batch_tokens,
+                            int64_t micro_batch_tokens, int threads, const std::string& device,
+                            int steps) {
   // A throwaway token file of random ids (every rank and run uses its own).
   char path[] = "/tmp/sweepd-probe-XXXXXX";
   const int fd = ::mkstemp(path);
@@ -60,7 +60,8 @@ double measure_step_seconds(const GPTConfig& model, int64_t batch_tokens, int64_
   }
   std::vector<uint8_t> narrow(ids.begin(), ids.end());
   const void* data = bytes == 1 ? static_cast<const void*>(narrow.data()) : ids.data();
-  SWEEP_CHECK(::write(fd, data, size_t(tokens) * size_t(bytes)) == ssize_t(tokens * bytes), "probe write");
+  SWEEP_CHECK(::write(fd, data, size_t(tokens) * size_t(bytes)) == ssize_t(tokens * bytes),
+              "probe write");
   ::close(fd);
   double seconds = NAN;
   try {

@@ -57,7 +57,8 @@ struct FlatState {
       for (auto& p : model->parameters()) {
         if ((p.dim() >= 2) == (pass == 0)) order.push_back(p);
       }
-      if (pass == 0) for (auto& p : order) decayed += p.numel();
+      if (pass == 0)
+        for (auto& p : order) decayed += p.numel();
     }
     int64_t total = 0;
     for (auto& p : order) total += p.numel();
@@ -84,7 +85,8 @@ struct FlatState {
     exp_avg_sq.mul_(c.beta2).addcmul_(grads, grads, 1.0 - c.beta2);
     const double bias1 = 1.0 - std::pow(c.beta1, double(t));
     const double bias2 = 1.0 - std::pow(c.beta2, double(t));
-    if (c.weight_decay > 0 && decayed > 0) params.narrow(0, 0, decayed).mul_(1.0 - lr * c.weight_decay);
+    if (c.weight_decay > 0 && decayed > 0)
+      params.narrow(0, 0, decayed).mul_(1.0 - lr * c.weight_decay);
     const torch::Tensor denom = (exp_avg_sq.sqrt() / std::sqrt(bias2)).add_(c.eps);
     params.addcdiv_(exp_avg, denom, -lr / bias1);
   }
@@ -95,7 +97,8 @@ torch::Tensor records_tensor(const std::vector<TrainRecord>& rows) {
   auto a = t.accessor<double, 2>();
   for (size_t i = 0; i < rows.size(); ++i) {
     const TrainRecord& r = rows[i];
-    const double v[7] = {double(r.step), double(r.tokens), r.flops, r.loss, r.lr, r.grad_norm, r.wall_time};
+    const double v[7] = {double(r.step), double(r.tokens), r.flops,    r.loss,
+                         r.lr,           r.grad_norm,      r.wall_time};
     for (int j = 0; j < 7; ++j) a[int64_t(i)][j] = v[j];
   }
   return t;
@@ -145,7 +148,8 @@ Checkpoint read_meta(torch::serialize::InputArchive& archive) {
   const torch::Tensor train = read_tensor(archive, "train"), eval = read_tensor(archive, "eval");
   auto t = train.accessor<double, 2>();
   for (int64_t i = 0; i < train.size(0); ++i) {
-    meta.train.push_back({int64_t(t[i][0]), int64_t(t[i][1]), t[i][2], t[i][3], t[i][4], t[i][5], t[i][6]});
+    meta.train.push_back(
+        {int64_t(t[i][0]), int64_t(t[i][1]), t[i][2], t[i][3], t[i][4], t[i][5], t[i][6]});
   }
   auto e = eval.accessor<double, 2>();
   for (int64_t i = 0; i < eval.size(0); ++i) {
@@ -161,7 +165,8 @@ Checkpoint load_checkpoint(const std::string& path, FlatState& state) {
   torch::Tensor params = read("params");
   if (params.numel() != state.params.numel()) {
     throw std::runtime_error(path + ": checkpoint holds " + std::to_string(params.numel()) +
-                             " parameters, the run's model " + std::to_string(state.params.numel()));
+                             " parameters, the run's model " +
+                             std::to_string(state.params.numel()));
   }
   torch::NoGradGuard no_grad;
   state.params.copy_(params);
@@ -199,9 +204,9 @@ TrainResult train_run(const TrainConfig& c, const TokenData& data, const TrainHo
   const int64_t batch_sequences = c.batch_tokens / seq_len;
   SWEEP_CHECK(batch_sequences % c.world == 0, "batch must split evenly over the slot's ranks");
   const int64_t rank_sequences = batch_sequences / c.world;  // this rank's share of a step
-  const int64_t micro_sequences =
-      c.micro_batch_tokens > 0 ? std::min(rank_sequences, c.micro_batch_tokens / seq_len)
-                               : rank_sequences;
+  const int64_t micro_sequences = c.micro_batch_tokens > 0
+                                      ? std::min(rank_sequences, c.micro_batch_tokens / seq_len)
+                                      : rank_sequences;
   SWEEP_CHECK(rank_sequences % micro_sequences == 0, "micro-batches must divide the rank's share");
   const int64_t accumulation = rank_sequences / micro_sequences;
   const int64_t first_sequence = int64_t(c.rank) * rank_sequences;
@@ -266,7 +271,8 @@ TrainResult train_run(const TrainConfig& c, const TokenData& data, const TrainHo
   auto record_eval = [&](int64_t s) {
     const double loss = evaluate();
     result.final_eval_loss = loss;
-    EvalRecord r{s, tokens_after(s), c.flops_per_token * double(tokens_after(s)), loss, wall_time()};
+    EvalRecord r{s, tokens_after(s), c.flops_per_token * double(tokens_after(s)), loss,
+                 wall_time()};
     if (leader) {
       progress.eval.push_back(r);
       if (hooks.on_eval) hooks.on_eval(r);
@@ -289,7 +295,8 @@ TrainResult train_run(const TrainConfig& c, const TokenData& data, const TrainHo
       AutocastGuard autocast(device);
       for (int64_t micro = 0; micro < accumulation; ++micro) {
         torch::Tensor x, y;
-        data.train_batch(c.seed, step, first_sequence + micro * micro_sequences, micro_sequences, x, y);
+        data.train_batch(c.seed, step, first_sequence + micro * micro_sequences, micro_sequences, x,
+                         y);
         torch::Tensor loss = model->loss(x.to(device, /*non_blocking=*/true), y.to(device, true));
         (loss / double(accumulation)).backward();
         loss_sum += loss.detach().to(torch::kFloat32);
@@ -317,8 +324,9 @@ TrainResult train_run(const TrainConfig& c, const TokenData& data, const TrainHo
       last_loss = mean_loss.item<double>();
       const double norm = grad_norm.item<double>();
       result.final_train_loss = last_loss;
-      TrainRecord r{step, tokens_after(step), c.flops_per_token * double(tokens_after(step)),
-                    last_loss, lr, norm, wall_time()};
+      TrainRecord r{
+          step, tokens_after(step), c.flops_per_token * double(tokens_after(step)), last_loss, lr,
+          norm, wall_time()};
       if (leader) {
         progress.train.push_back(r);
         if (hooks.on_train) hooks.on_train(r);
@@ -335,14 +343,15 @@ TrainResult train_run(const TrainConfig& c, const TokenData& data, const TrainHo
       }
     }
     if (eval_now) record_eval(step);
-    if (step < c.steps &&
-        std::chrono::duration<double>(Clock::now() - last_checkpoint).count() >= hooks.checkpoint_interval) {
+    if (step < c.steps && std::chrono::duration<double>(Clock::now() - last_checkpoint).count() >=
+                              hooks.checkpoint_interval) {
       checkpoint(step);
     }
   }
   result.steps_done = step;
   result.wall_time = wall_time();
-  const double session_seconds = std::chrono::duration<double>(Clock::now() - session_start).count();
+  const double session_seconds =
+      std::chrono::duration<double>(Clock::now() - session_start).count();
   if (session_seconds > 0) {
     result.tokens_per_second = double((step - start_step) * c.batch_tokens) / session_seconds;
   }

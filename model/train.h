@@ -46,8 +46,8 @@ struct TrainConfig {
   int64_t warmup_steps = 0;
   double weight_decay = 0.1;
   double beta1 = 0.9, beta2 = 0.95, eps = 1e-8;
-  double grad_clip = 1.0;          // 0 = off
-  int64_t eval_interval = 100;     // steps
+  double grad_clip = 1.0;       // 0 = off
+  int64_t eval_interval = 100;  // steps
   int64_t eval_tokens = 65536;
   int64_t log_interval = 10;       // steps between train records (also first and last)
   uint64_t seed = 0;               // initialisation and data order
@@ -62,12 +62,12 @@ enum class RunStatus { kDone, kDiverged, kStopped };
 
 struct TrainResult {
   RunStatus status = RunStatus::kDone;
-  std::string reason;          // why diverged or stopped
+  std::string reason;  // why diverged or stopped
   int64_t steps_done = 0;
   double final_eval_loss = NAN;
   double final_train_loss = NAN;
-  double wall_time = 0;        // seconds, summed over resumes
-  bool resumed = false;        // started from a checkpoint
+  double wall_time = 0;          // seconds, summed over resumes
+  bool resumed = false;          // started from a checkpoint
   double tokens_per_second = 0;  // this session's training throughput
 };
 

@@ -19,8 +19,8 @@ int plan_command(const PlanOptions& options);
 
 struct RunOptions {
   std::string job_path;
-  std::string output;  // overrides sweep.output when set
-  bool json = false;   // final results as one JSON document
+  std::string output;    // overrides sweep.output when set
+  bool json = false;     // final results as one JSON document
   std::string deadline;  // stop cleanly then (see parse_deadline); "" = none
 };
 int run_command(const RunOptions& options);

@@ -58,9 +58,12 @@ std::vector<double> read_number_list(TomlSection& parent, std::string_view key, 
     for (int64_t i = 0; i < count; ++i) {
       const double t = count == 1 ? 0.0 : double(i) / double(count - 1);
       double v = std::exp(std::log(min) + t * (std::log(max) - std::log(min)));
-      if (i == 0) v = min;
-      else if (i == count - 1) v = max;
-      else v = std::stod(format_sci(v, 3));
+      if (i == 0)
+        v = min;
+      else if (i == count - 1)
+        v = max;
+      else
+        v = std::stod(format_sci(v, 3));
       values.push_back(v);
     }
     return values;
@@ -262,10 +265,12 @@ void read_resources(TomlSection& s, JobSpec& job) {
     if (const auto* list = n->as_array()) {
       if (list->empty()) s.fail("ranks_per_run", "must list at least one slot size");
       for (const auto& item : *list) {
-        r.slot_sizes.push_back(int64_t(s.check_number(item, s.full_key("ranks_per_run"), slot_bounds, true)));
+        r.slot_sizes.push_back(
+            int64_t(s.check_number(item, s.full_key("ranks_per_run"), slot_bounds, true)));
       }
     } else {
-      r.slot_sizes.push_back(int64_t(s.check_number(*n, s.full_key("ranks_per_run"), slot_bounds, true)));
+      r.slot_sizes.push_back(
+          int64_t(s.check_number(*n, s.full_key("ranks_per_run"), slot_bounds, true)));
     }
     for (int64_t size : r.slot_sizes) {
       if (sequences % size != 0) {
@@ -292,8 +297,10 @@ void read_resources(TomlSection& s, JobSpec& job) {
       }
       if (l.ranks > largest) {
         s.fail_at(item, s.full_key("large_runs"),
-                  "asks for slots of " + std::to_string(l.ranks) + " ranks but the largest in "
-                  "resources.ranks_per_run has " + std::to_string(largest));
+                  "asks for slots of " + std::to_string(l.ranks) +
+                      " ranks but the largest in "
+                      "resources.ranks_per_run has " +
+                      std::to_string(largest));
       }
       r.large_runs.push_back(l);
     }

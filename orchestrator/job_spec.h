@@ -17,9 +17,9 @@
 namespace sweep {
 
 struct SweepSection {
-  std::string name;      // default: the job file's stem
-  std::string output;    // HDF5 path; default "runs/<name>.h5"
-  uint64_t seed = 1234;  // data order and initialisation of every run
+  std::string name;                  // default: the job file's stem
+  std::string output;                // HDF5 path; default "runs/<name>.h5"
+  uint64_t seed = 1234;              // data order and initialisation of every run
   double checkpoint_interval = 600;  // seconds of training between checkpoints of a run
 };
 

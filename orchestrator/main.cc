@@ -27,7 +27,8 @@ const char* kDescription =
     "  sweepd jobs/quickstart.toml          run the study (same as `sweepd run JOB`)\n"
     "  mpirun -np 3 sweepd jobs/quickstart.toml   rank 0 coordinates, the others train\n"
     "  sweepd plan jobs/quickstart.toml     the runs a job expands to, with estimated time\n"
-    "  sweepd status runs/quickstart.h5     progress of a sweep, from its file (also while it runs)\n"
+    "  sweepd status runs/quickstart.h5     progress of a sweep, from its file (also while it "
+    "runs)\n"
     "  sweepd check jobs/quickstart.toml    validate a job file and its corpus\n"
     "  sweepd flops --n-layer 12 --d-model 768 --n-head 12 --vocab 50257 --seq-len 1024\n\n"
     "Job files are documented key by key in docs/job-format.md, the HDF5 file in\n"
@@ -68,16 +69,19 @@ int main(int argc, char** argv) {
 
   sweep::RunOptions run;
   CLI::App* run_cmd = app.add_subcommand(
-      "run", "Train every run of a job's grid, writing the HDF5 file as it goes (`sweepd JOB.toml`\n"
-             "is short for `sweepd run JOB.toml`). Rerun the same command to resume after an\n"
-             "interruption: finished runs are kept, partial runs continue from their checkpoints.\n"
-             "Ctrl-C, SIGTERM or SIGUSR2 checkpoint the running run and exit cleanly.");
+      "run",
+      "Train every run of a job's grid, writing the HDF5 file as it goes (`sweepd JOB.toml`\n"
+      "is short for `sweepd run JOB.toml`). Rerun the same command to resume after an\n"
+      "interruption: finished runs are kept, partial runs continue from their checkpoints.\n"
+      "Ctrl-C, SIGTERM or SIGUSR2 checkpoint the running run and exit cleanly.");
   run_cmd->add_option("job", run.job_path, "job file (TOML)")->required();
-  run_cmd->add_option("--output,-o", run.output, "HDF5 file to write (default: the job's sweep.output)");
+  run_cmd->add_option("--output,-o", run.output,
+                      "HDF5 file to write (default: the job's sweep.output)");
   run_cmd->add_flag("--json", run.json, "print the final results as one JSON document");
-  run_cmd->add_option("--deadline", run.deadline,
-                      "checkpoint and stop cleanly at this time: a walltime from now (23:50:00, 90m,\n"
-                      "2h) or a local time (2026-11-28T06:00); for schedulers without a warning signal");
+  run_cmd->add_option(
+      "--deadline", run.deadline,
+      "checkpoint and stop cleanly at this time: a walltime from now (23:50:00, 90m,\n"
+      "2h) or a local time (2026-11-28T06:00); for schedulers without a warning signal");
 
   sweep::PlanOptions plan;
   CLI::App* plan_cmd = app.add_subcommand(
@@ -97,8 +101,9 @@ int main(int argc, char** argv) {
 
   sweep::StatusOptions status;
   CLI::App* status_cmd = app.add_subcommand(
-      "status", "Where a sweep stands, from its HDF5 file (also while it runs): runs done, running,\n"
-                "pending, failed; FLOPs done; ETA; best loss per budget so far.");
+      "status",
+      "Where a sweep stands, from its HDF5 file (also while it runs): runs done, running,\n"
+      "pending, failed; FLOPs done; ETA; best loss per budget so far.");
   status_cmd->add_option("file", status.path, "the sweep's HDF5 file")->required();
   status_cmd->add_flag("--json", status.json, "print one JSON document");
 

@@ -11,8 +11,8 @@
 
 #include <algorithm>
 #include <chrono>
-#include <map>
 #include <cmath>
+#include <map>
 #include <optional>
 #include <thread>
 
@@ -29,23 +29,22 @@
 
 namespace sweep {
 
-RunProgress progress_of(const WorkerResult& result);  // run_command.cc
-RunEvent event_of(Outcome outcome);                    // run_command.cc
-
 namespace {
 
 using Clock = std::chrono::steady_clock;
-constexpr int kTagStop = 13;          // coordinator -> leader: checkpoint and stop
-constexpr size_t kRecordBatch = 64;   // train records per message, at most
-constexpr double kBatchSeconds = 1.0; // or this long after the first unsent one
+constexpr int kTagStop = 13;           // coordinator -> leader: checkpoint and stop
+constexpr size_t kRecordBatch = 64;    // train records per message, at most
+constexpr double kBatchSeconds = 1.0;  // or this long after the first unsent one
 
 void send_to_coordinator(const Message& message) {
   const std::vector<char> bytes = pack(message);
-  SWEEP_MPI(MPI_Send(bytes.data(), int(bytes.size()), MPI_BYTE, 0, kTagToCoordinator, MPI_COMM_WORLD));
+  SWEEP_MPI(
+      MPI_Send(bytes.data(), int(bytes.size()), MPI_BYTE, 0, kTagToCoordinator, MPI_COMM_WORLD));
 }
 
 // ---- a slot: ask for a run, train it, report, repeat -----------------------
-void serve_slot(const SweepSetup& setup, const SlotLayout& layout, const std::string& device, int threads) {
+void serve_slot(const SweepSetup& setup, const SlotLayout& layout, const std::string& device,
+                int threads) {
   const JobSpec& job = setup.job;
   const auto all_reduce = slot_all_reduce(layout);
   bool told_to_stop = false;
@@ -103,8 +102,9 @@ void serve_slot(const SweepSetup& setup, const SlotLayout& layout, const std::st
     TrainConfig config = make_train_config(job, spec, device, threads);
     config.rank = layout.slot_rank;
     config.world = layout.slot_size;
-    const WorkerResult result = run_one(config, *setup.data, sink, checkpoint_path(setup.output, spec),
-                                        job.sweep.checkpoint_interval, stop, all_reduce);
+    const WorkerResult result =
+        run_one(config, *setup.data, sink, checkpoint_path(setup.output, spec),
+                job.sweep.checkpoint_interval, stop, all_reduce);
     if (layout.leader()) {
       send_batch();
       Message done;
@@ -148,7 +148,8 @@ int coordinate(const SweepSetup& setup, SweepStore& store, const SlotLayout& lay
   log_info((store.created() ? "writing " : "resuming ") + setup.output + ": " +
            std::to_string(resume.runs_done) + " of " + std::to_string(grid.runs.size()) +
            " runs finished; " + std::to_string(slots) + " slots (" + shape + ")" +
-           (layout.idle_ranks ? ", " + std::to_string(layout.idle_ranks) + " ranks idle (no slot)" : ""));
+           (layout.idle_ranks ? ", " + std::to_string(layout.idle_ranks) + " ranks idle (no slot)"
+                              : ""));
 
   Progress progress(grid.runs.size(), grid.total_flops(), resume.flops_done);
   std::vector<int> slot_run(slots, -1);
@@ -220,8 +221,8 @@ int coordinate(const SweepSetup& setup, SweepStore& store, const SlotLayout& lay
         if (!m.train.empty()) {
           slot_flops[slot] = m.train.back().flops;
           char detail[96];
-          std::snprintf(detail, sizeof(detail), "%s loss %.4f", grid.runs[size_t(m.header.run)].run_id.c_str(),
-                        m.train.back().loss);
+          std::snprintf(detail, sizeof(detail), "%s loss %.4f",
+                        grid.runs[size_t(m.header.run)].run_id.c_str(), m.train.back().loss);
           last_detail = detail;
         }
         if (!m.eval.empty()) store.flush();
@@ -242,14 +243,16 @@ int coordinate(const SweepSetup& setup, SweepStore& store, const SlotLayout& lay
         store.flush();
         slot_run[slot] = -1;
         slot_flops[slot] = 0;
-        busy_seconds[slot] += std::chrono::duration<double>(Clock::now() - busy_since[slot]).count();
+        busy_seconds[slot] +=
+            std::chrono::duration<double>(Clock::now() - busy_since[slot]).count();
         if (result.outcome != Outcome::kStopped) {
           flops_done += grid.runs[size_t(run)].flops;
           ++runs_done;
         }
         if (result.outcome == Outcome::kFailed) ++failures;
         if (result.outcome == Outcome::kFailed || result.outcome == Outcome::kDiverged) {
-          log_warn(grid.runs[size_t(run)].run_id + " " + to_string(scheduler.state(run)) + ": " + m.reason);
+          log_warn(grid.runs[size_t(run)].run_id + " " + to_string(scheduler.state(run)) + ": " +
+                   m.reason);
         }
         break;
       }
@@ -291,8 +294,10 @@ int agree_on_error(int code, const std::string& message, int rank) {
   int first = code != 0 ? rank : INT32_MAX, reporter = 0;
   SWEEP_MPI(MPI_Allreduce(&first, &reporter, 1, MPI_INT, MPI_MIN, MPI_COMM_WORLD));
   if (rank == reporter) {
-    if (code == kExitUserError) std::fprintf(stderr, "%s\n", message.c_str());
-    else log_error(message);
+    if (code == kExitUserError)
+      std::fprintf(stderr, "%s\n", message.c_str());
+    else
+      log_error(message);
   }
   return worst;
 }
@@ -326,42 +331,52 @@ int run_mpi_sweep(const RunOptions& options) {
   std::optional<SweepStore> store;
   std::string message;
   // Rank 0 first: it tokenizes the corpus into the cache the others then map.
-  int code = rank == 0 ? attempt([&] {
-    setup.emplace(prepare_sweep(options.job_path, options.output, /*verbose=*/true));
-    store.emplace(SweepStore::open(setup->output, setup->info, setup->runs));
-  }, message) : 0;
+  int code =
+      rank == 0
+          ? attempt(
+                [&] {
+                  setup.emplace(prepare_sweep(options.job_path, options.output, /*verbose=*/true));
+                  store.emplace(SweepStore::open(setup->output, setup->info, setup->runs));
+                },
+                message)
+          : 0;
   SWEEP_MPI(MPI_Bcast(&code, 1, MPI_INT, 0, MPI_COMM_WORLD));
   if (code == 0 && rank != 0) {
-    code = attempt([&] { setup.emplace(prepare_sweep(options.job_path, options.output, false)); }, message);
+    code = attempt([&] { setup.emplace(prepare_sweep(options.job_path, options.output, false)); },
+                   message);
   }
   SlotLayout layout;
   std::string device = "cpu";
   int threads = 1;
   if (agree_on_error(code, message, rank) == 0) {
     layout = make_slot_layout(setup->job.resources.slot_sizes);
-    code = attempt([&] {
-      if (layout.leaders.empty()) {
-        setup->job.fail("resources.ranks_per_run",
-                        "no slot fits: " + std::to_string(size) +
-                            " ranks leave no node with this many workers beside the coordinator "
-                            "(rank 0); start at least ranks_per_run + 1 ranks");
-      }
-      const int largest = *std::max_element(layout.slot_sizes.begin(), layout.slot_sizes.end());
-      for (const RunSpec& run : setup->grid.runs) {
-        const int64_t needed = setup->job.resources.ranks_needed(run.params.total);
-        if (needed > largest) {
-          setup->job.fail("resources.large_runs",
-                          run.run_id + " needs a slot of " + std::to_string(needed) +
-                              " ranks, but the largest slot this job got has " + std::to_string(largest) +
-                              " (" + std::to_string(size) + " ranks started)");
-        }
-      }
-      if (layout.slot >= 0) {
-        device = choose_device(setup->job.resources.device, layout.node_rank);
-        threads = choose_threads(setup->job.resources.threads_per_rank, layout.node_size);
-        init_slot_nccl(layout, device);
-      }
-    }, message);
+    code = attempt(
+        [&] {
+          if (layout.leaders.empty()) {
+            setup->job.fail(
+                "resources.ranks_per_run",
+                "no slot fits: " + std::to_string(size) +
+                    " ranks leave no node with this many workers beside the coordinator "
+                    "(rank 0); start at least ranks_per_run + 1 ranks");
+          }
+          const int largest = *std::max_element(layout.slot_sizes.begin(), layout.slot_sizes.end());
+          for (const RunSpec& run : setup->grid.runs) {
+            const int64_t needed = setup->job.resources.ranks_needed(run.params.total);
+            if (needed > largest) {
+              setup->job.fail("resources.large_runs",
+                              run.run_id + " needs a slot of " + std::to_string(needed) +
+                                  " ranks, but the largest slot this job got has " +
+                                  std::to_string(largest) + " (" + std::to_string(size) +
+                                  " ranks started)");
+            }
+          }
+          if (layout.slot >= 0) {
+            device = choose_device(setup->job.resources.device, layout.node_rank);
+            threads = choose_threads(setup->job.resources.threads_per_rank, layout.node_size);
+            init_slot_nccl(layout, device);
+          }
+        },
+        message);
   }
   int exit_code = agree_on_error(code, message, rank);
   if (exit_code == 0) {
@@ -374,7 +389,8 @@ int run_mpi_sweep(const RunOptions& options) {
         serve_slot(*setup, layout, device, threads);
       }
     } catch (const std::exception& e) {
-      log_error(std::string(e.what()) + " (aborting the MPI job; rerun the same command to resume)");
+      log_error(std::string(e.what()) +
+                " (aborting the MPI job; rerun the same command to resume)");
       MPI_Abort(MPI_COMM_WORLD, kExitFailure);
     }
   }

@@ -47,7 +47,8 @@ TimeModel plan_time_model(const PlanOptions& options, const JobSpec& job, const 
   }
   // Time steps where the plan runs: a GPU if there is one, else the CPU (so a
   // cluster job can be planned on a login node; --throughput gives its rate).
-  const std::string device = choose_device(job.resources.device == "cuda" ? "auto" : job.resources.device, 0);
+  const std::string device =
+      choose_device(job.resources.device == "cuda" ? "auto" : job.resources.device, 0);
   const int threads = choose_threads(job.resources.threads_per_rank, 1);
   const int64_t batch = job.train.batch_tokens;
   auto step_flops = [&](const RunSpec& r) {
@@ -70,10 +71,10 @@ TimeModel plan_time_model(const PlanOptions& options, const JobSpec& job, const 
     t.source = text;
     return t;
   }
-  const double small_seconds = measure_step_seconds(small->model, batch, job.train.micro_batch_tokens,
-                                                    threads, device);
-  const double large_seconds = measure_step_seconds(large->model, batch, job.train.micro_batch_tokens,
-                                                    threads, device);
+  const double small_seconds =
+      measure_step_seconds(small->model, batch, job.train.micro_batch_tokens, threads, device);
+  const double large_seconds =
+      measure_step_seconds(large->model, batch, job.train.micro_batch_tokens, threads, device);
   const double df = step_flops(*large) - step_flops(*small);
   const double slope = df > 0 ? (large_seconds - small_seconds) / df : 0;
   if (slope > 0) {
@@ -83,10 +84,11 @@ TimeModel plan_time_model(const PlanOptions& options, const JobSpec& job, const 
     t.flops_per_second = step_flops(*large) / large_seconds;
   }
   char text[240];
-  std::snprintf(text, sizeof(text),
-                "timed now: %s %.1f ms/step, %s %.1f ms/step (%d threads, %s): %.2f ms + %.1f GFLOP/s",
-                small->run_id.c_str(), small_seconds * 1e3, large->run_id.c_str(), large_seconds * 1e3,
-                threads, device.c_str(), t.overhead_seconds * 1e3, t.flops_per_second / 1e9);
+  std::snprintf(
+      text, sizeof(text),
+      "timed now: %s %.1f ms/step, %s %.1f ms/step (%d threads, %s): %.2f ms + %.1f GFLOP/s",
+      small->run_id.c_str(), small_seconds * 1e3, large->run_id.c_str(), large_seconds * 1e3,
+      threads, device.c_str(), t.overhead_seconds * 1e3, t.flops_per_second / 1e9);
   t.source = text;
   return t;
 }

@@ -20,8 +20,6 @@
 
 namespace sweep {
 
-int run_mpi_sweep(const RunOptions& options);  // mpi_sweep.cc
-
 namespace {
 
 using Clock = std::chrono::steady_clock;
@@ -47,28 +45,6 @@ std::vector<double> run_flops(const Grid& grid) {
 }
 
 }  // namespace
-
-RunProgress progress_of(const WorkerResult& result) {
-  RunProgress p;
-  p.state = state_after(result.outcome);
-  p.reason = result.reason;
-  p.steps_done = result.train.steps_done;
-  p.final_eval_loss = result.train.final_eval_loss;
-  p.final_train_loss = result.train.final_train_loss;
-  p.wall_seconds = result.train.wall_time;
-  p.tokens_per_second = result.train.tokens_per_second;
-  return p;
-}
-
-RunEvent event_of(Outcome outcome) {
-  switch (outcome) {
-    case Outcome::kDone: return RunEvent::kFinish;
-    case Outcome::kDiverged: return RunEvent::kDiverge;
-    case Outcome::kFailed: return RunEvent::kFail;
-    case Outcome::kStopped: return RunEvent::kStop;
-  }
-  return RunEvent::kFail;
-}
 
 int run_command(const RunOptions& options) {
   if (launched_with_several_ranks()) return run_mpi_sweep(options);

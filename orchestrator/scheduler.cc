@@ -8,11 +8,16 @@ namespace sweep {
 
 const char* to_string(RunEvent event) {
   switch (event) {
-    case RunEvent::kStart: return "start";
-    case RunEvent::kFinish: return "finish";
-    case RunEvent::kDiverge: return "diverge";
-    case RunEvent::kFail: return "fail";
-    case RunEvent::kStop: return "stop";
+    case RunEvent::kStart:
+      return "start";
+    case RunEvent::kFinish:
+      return "finish";
+    case RunEvent::kDiverge:
+      return "diverge";
+    case RunEvent::kFail:
+      return "fail";
+    case RunEvent::kStop:
+      return "stop";
   }
   return "?";
 }
@@ -68,15 +73,16 @@ void Scheduler::transition(int run, RunEvent event) {
       break;
   }
   if (next == s) {
-    throw std::logic_error(std::string("run ") + std::to_string(run) + ": cannot " + to_string(event) +
-                           " when " + to_string(s));
+    throw std::logic_error(std::string("run ") + std::to_string(run) + ": cannot " +
+                           to_string(event) + " when " + to_string(s));
   }
   s = next;
 }
 
 std::optional<int> Scheduler::next_for(int slot_ranks) const {
   for (int run : by_flops_) {
-    if (states_[size_t(run)] == RunState::kPending && ranks_needed_[size_t(run)] <= slot_ranks) return run;
+    if (states_[size_t(run)] == RunState::kPending && ranks_needed_[size_t(run)] <= slot_ranks)
+      return run;
   }
   return std::nullopt;
 }

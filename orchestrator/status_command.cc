@@ -65,11 +65,13 @@ int status_command(const StatusOptions& options) {
     out["eta_seconds"] = std::isfinite(eta) ? nlohmann::json(eta) : nlohmann::json();
     out["best_per_budget"] = nlohmann::json::array();
     for (const auto& [budget, b] : best) {
-      out["best_per_budget"].push_back({{"budget", budget}, {"run_id", b.second}, {"final_eval_loss", b.first}});
+      out["best_per_budget"].push_back(
+          {{"budget", budget}, {"run_id", b.second}, {"final_eval_loss", b.first}});
     }
     for (const Row& r : rows) {
       if (r.progress.state == RunState::kFailed || r.progress.state == RunState::kDiverged) {
-        out["problems"].push_back({{"run_id", r.run->run_id}, {"status", to_string(r.progress.state)},
+        out["problems"].push_back({{"run_id", r.run->run_id},
+                                   {"status", to_string(r.progress.state)},
                                    {"reason", r.progress.reason}});
       }
     }
@@ -77,10 +79,12 @@ int status_command(const StatusOptions& options) {
     return 0;
   }
   std::printf("%s (%s): %zu runs: %d done, %d running, %d pending, %d diverged, %d failed\n",
-              options.path.c_str(), store.info().sweep_name.c_str(), rows.size(), counts[RunState::kDone],
-              running, counts[RunState::kPending], counts[RunState::kDiverged], counts[RunState::kFailed]);
+              options.path.c_str(), store.info().sweep_name.c_str(), rows.size(),
+              counts[RunState::kDone], running, counts[RunState::kPending],
+              counts[RunState::kDiverged], counts[RunState::kFailed]);
   std::printf("FLOPs %s of %s (%.0f%%), ETA %s\n", format_sci(flops_done).c_str(),
-              format_sci(total_flops).c_str(), 100.0 * flops_done / total_flops, format_duration(eta).c_str());
+              format_sci(total_flops).c_str(), 100.0 * flops_done / total_flops,
+              format_duration(eta).c_str());
   if (!best.empty()) {
     std::printf("\nbest so far per budget (final validation loss, nats per token)\n");
     TextTable table({"budget", "run", "loss"});
@@ -101,7 +105,8 @@ int status_command(const StatusOptions& options) {
   }
   for (const Row& r : rows) {
     if (r.progress.state == RunState::kFailed || r.progress.state == RunState::kDiverged) {
-      std::printf("  %s %s: %s\n", r.run->run_id.c_str(), to_string(r.progress.state), r.progress.reason.c_str());
+      std::printf("  %s %s: %s\n", r.run->run_id.c_str(), to_string(r.progress.state),
+                  r.progress.reason.c_str());
     }
   }
   return 0;

@@ -13,6 +13,7 @@
 #include "common/log.h"
 #include "common/table.h"
 #include "model/train.h"
+#include "orchestrator/scheduler.h"
 
 namespace sweep {
 
@@ -41,12 +42,42 @@ bool is_final(RunState state) { return state == RunState::kDone || state == RunS
 
 RunState state_after(Outcome outcome) {
   switch (outcome) {
-    case Outcome::kDone: return RunState::kDone;
-    case Outcome::kDiverged: return RunState::kDiverged;
-    case Outcome::kStopped: return RunState::kPending;
-    case Outcome::kFailed: return RunState::kFailed;
+    case Outcome::kDone:
+      return RunState::kDone;
+    case Outcome::kDiverged:
+      return RunState::kDiverged;
+    case Outcome::kStopped:
+      return RunState::kPending;
+    case Outcome::kFailed:
+      return RunState::kFailed;
   }
   return RunState::kFailed;
+}
+
+RunProgress progress_of(const WorkerResult& result) {
+  RunProgress p;
+  p.state = state_after(result.outcome);
+  p.reason = result.reason;
+  p.steps_done = result.train.steps_done;
+  p.final_eval_loss = result.train.final_eval_loss;
+  p.final_train_loss = result.train.final_train_loss;
+  p.wall_seconds = result.train.wall_time;
+  p.tokens_per_second = result.train.tokens_per_second;
+  return p;
+}
+
+RunEvent event_of(Outcome outcome) {
+  switch (outcome) {
+    case Outcome::kDone:
+      return RunEvent::kFinish;
+    case Outcome::kDiverged:
+      return RunEvent::kDiverge;
+    case Outcome::kFailed:
+      return RunEvent::kFail;
+    case Outcome::kStopped:
+      return RunEvent::kStop;
+  }
+  return RunEvent::kFail;
 }
 
 Progress::Progress(size_t runs, double total_flops, double flops_at_start)
@@ -66,14 +97,18 @@ void Progress::update(size_t runs_done, double flops_done, const std::string& de
   // ETA from the FLOP rate of this session (resumed work excluded), once
   // there is enough of it to mean something.
   const double session_flops = flops_done - flops_at_start_;
-  const double eta =
-      session_flops > 0 && elapsed >= 20 ? elapsed * (total_flops_ - flops_done) / session_flops : NAN;
+  const double eta = session_flops > 0 && elapsed >= 20
+                         ? elapsed * (total_flops_ - flops_done) / session_flops
+                         : NAN;
   char line[320];
   std::snprintf(line, sizeof(line), "runs %zu/%zu | FLOPs %s/%s (%.0f%%) | %s elapsed, ETA %s | %s",
-                runs_done, runs_, format_sci(flops_done, 2).c_str(), format_sci(total_flops_, 2).c_str(),
-                100.0 * flops_done / total_flops_, format_duration(elapsed).c_str(),
-                format_duration(eta).c_str(), detail.c_str());
-  if (tty_) set_live_line(line); else log_info(line);
+                runs_done, runs_, format_sci(flops_done, 2).c_str(),
+                format_sci(total_flops_, 2).c_str(), 100.0 * flops_done / total_flops_,
+                format_duration(elapsed).c_str(), format_duration(eta).c_str(), detail.c_str());
+  if (tty_)
+    set_live_line(line);
+  else
+    log_info(line);
 }
 
 void Progress::finish() {
@@ -98,15 +133,16 @@ void print_final_table(const Grid& grid, const SweepStore& store, double bytes_p
     if (std::isfinite(p.final_eval_loss)) {
       std::snprintf(loss, sizeof(loss), "%.4f", p.final_eval_loss);
       if (std::isfinite(bytes_per_token)) {
-        std::snprintf(bpb, sizeof(bpb), "%.4f", p.final_eval_loss / std::log(2.0) / bytes_per_token);
+        std::snprintf(bpb, sizeof(bpb), "%.4f",
+                      p.final_eval_loss / std::log(2.0) / bytes_per_token);
       }
     }
     std::snprintf(ratio, sizeof(ratio), "%.3g", run.tokens_per_param());
     const bool is_best = p.state == RunState::kDone && best.count(run.budget) &&
                          p.final_eval_loss == best[run.budget];
     table.add_row({run.run_id, run.budget > 0 ? format_sci(run.budget) : "-",
-                   format_count(double(run.params.total)), format_count(double(run.tokens)), ratio, loss,
-                   bpb, to_string(p.state), is_best ? "<- best at this budget" : ""});
+                   format_count(double(run.params.total)), format_count(double(run.tokens)), ratio,
+                   loss, bpb, to_string(p.state), is_best ? "<- best at this budget" : ""});
   }
   std::cout << "\nfinal validation loss (nats per token) by budget and size\n";
   table.print(std::cout);

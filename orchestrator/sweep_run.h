@@ -6,7 +6,9 @@
 #include <chrono>
 #include <string>
 
+#include "orchestrator/commands.h"
 #include "orchestrator/grid.h"
+#include "orchestrator/scheduler.h"
 #include "orchestrator/sweep_setup.h"
 #include "storage/store.h"
 #include "worker/worker.h"
@@ -25,6 +27,12 @@ ResumeState resume_store(SweepStore& store, const SweepSetup& setup);
 bool is_final(RunState state);  // done or diverged: never trained again
 
 RunState state_after(Outcome outcome);
+RunEvent event_of(Outcome outcome);                   // the scheduler's transition for it
+RunProgress progress_of(const WorkerResult& result);  // the summary row for it
+
+// The sweep under mpirun (mpi_sweep.cc); run_command() calls it when started
+// with several ranks.
+int run_mpi_sweep(const RunOptions& options);
 
 // Runs done / total, FLOPs done / total, elapsed, ETA, last loss: a live line
 // on a terminal, a log line every 30 s otherwise.

@@ -16,11 +16,16 @@ std::string sweep_fingerprint(const JobSpec& job, const Grid& grid) {
                {"tokenizer", job.data.tokenizer == Tokenizer::kBytes ? "bytes" : "u16"},
                {"seq_len", job.data.seq_len},
                {"validation_fraction", job.data.validation_fraction}};
-  f["train"] = {{"batch_tokens", t.batch_tokens},   {"micro_batch_tokens", t.micro_batch_tokens},
-                {"min_lr_ratio", t.min_lr_ratio},   {"weight_decay", t.weight_decay},
-                {"beta1", t.beta1},                 {"beta2", t.beta2},
-                {"grad_clip", t.grad_clip},         {"eval_interval", t.eval_interval},
-                {"eval_tokens", t.eval_tokens},     {"log_interval", t.log_interval}};
+  f["train"] = {{"batch_tokens", t.batch_tokens},
+                {"micro_batch_tokens", t.micro_batch_tokens},
+                {"min_lr_ratio", t.min_lr_ratio},
+                {"weight_decay", t.weight_decay},
+                {"beta1", t.beta1},
+                {"beta2", t.beta2},
+                {"grad_clip", t.grad_clip},
+                {"eval_interval", t.eval_interval},
+                {"eval_tokens", t.eval_tokens},
+                {"log_interval", t.log_interval}};
   f["flop_convention"] = to_string(job.grid.flop_convention);
   for (const RunSpec& r : grid.runs) {
     f["runs"].push_back({r.run_id, r.model.n_layer, r.model.d_model, r.model.n_head, r.model.d_ff,
@@ -36,8 +41,9 @@ SweepSetup prepare_sweep(const std::string& job_path, const std::string& output,
   require_corpus(s.job);
   s.grid = expand_grid(s.job);
   for (const DroppedRun& d : s.grid.dropped) {
-    if (verbose) log_warn("grid: dropped N~" + format_count(d.target_params) + " at budget " + format_sci(d.budget) +
-             ": " + d.reason);
+    if (verbose)
+      log_warn("grid: dropped N~" + format_count(d.target_params) + " at budget " +
+               format_sci(d.budget) + ": " + d.reason);
   }
   s.output = output.empty() ? s.job.sweep.output : output;
 
@@ -50,9 +56,10 @@ SweepSetup prepare_sweep(const std::string& job_path, const std::string& output,
   const std::string tokens = prepare_tokens(corpus);
   s.data = std::make_unique<TokenData>(tokens, corpus.bytes ? 1 : 2, s.job.data.seq_len,
                                        corpus.validation_fraction);
-  if (verbose) log_info("corpus: " + format_count(double(s.data->size())) + " tokens (" +
-           format_count(double(s.data->train_tokens())) + " train, " +
-           format_count(double(s.data->validation_tokens())) + " validation) from " + tokens);
+  if (verbose)
+    log_info("corpus: " + format_count(double(s.data->size())) + " tokens (" +
+             format_count(double(s.data->train_tokens())) + " train, " +
+             format_count(double(s.data->validation_tokens())) + " validation) from " + tokens);
 
   // Random sequence starts see the data again and again past one epoch; a
   // few passes barely matter (Muennighoff et al. 2023), many do.

@@ -17,9 +17,9 @@ namespace sweep {
 struct SweepSetup {
   JobSpec job;
   Grid grid;
-  std::string output;           // the HDF5 path (job's, or --output)
-  SweepInfo info;               // root attributes of the store
-  std::vector<RunInfo> runs;    // per-run attributes of the store
+  std::string output;         // the HDF5 path (job's, or --output)
+  SweepInfo info;             // root attributes of the store
+  std::vector<RunInfo> runs;  // per-run attributes of the store
   std::unique_ptr<TokenData> data;
 };
 

@@ -15,13 +15,13 @@
 
 // Every HDF5 call that can fail goes through this: a negative return is a
 // fault (the file was already validated), reported with file and line.
-#define SWEEP_H5(call)                                                                  \
-  ([&]() {                                                                               \
-    auto _status = (call);                                                               \
-    if (_status < 0) {                                                                   \
+#define SWEEP_H5(call)                                                                        \
+  ([&]() {                                                                                    \
+    auto _status = (call);                                                                    \
+    if (_status < 0) {                                                                        \
       throw std::runtime_error(::sweep::located_message(__FILE__, __LINE__, "HDF5: " #call)); \
-    }                                                                                    \
-    return _status;                                                                      \
+    }                                                                                         \
+    return _status;                                                                           \
   }())
 
 namespace sweep {
@@ -133,7 +133,8 @@ void write_attribute(hid_t object, const char* name, const std::string& value) {
   H5Tset_size(type, H5T_VARIABLE);
   H5Tset_cset(type, H5T_CSET_UTF8);
   Handle space(H5Screate(H5S_SCALAR), H5Sclose);
-  Handle attribute(SWEEP_H5(H5Acreate2(object, name, type, space, H5P_DEFAULT, H5P_DEFAULT)), H5Aclose);
+  Handle attribute(SWEEP_H5(H5Acreate2(object, name, type, space, H5P_DEFAULT, H5P_DEFAULT)),
+                   H5Aclose);
   const char* text = value.c_str();
   SWEEP_H5(H5Awrite(attribute, type, &text));
 }
@@ -141,7 +142,8 @@ void write_attribute(hid_t object, const char* name, const std::string& value) {
 template <typename T>
 void write_attribute(hid_t object, const char* name, T value, hid_t type) {
   Handle space(H5Screate(H5S_SCALAR), H5Sclose);
-  Handle attribute(SWEEP_H5(H5Acreate2(object, name, type, space, H5P_DEFAULT, H5P_DEFAULT)), H5Aclose);
+  Handle attribute(SWEEP_H5(H5Acreate2(object, name, type, space, H5P_DEFAULT, H5P_DEFAULT)),
+                   H5Aclose);
   SWEEP_H5(H5Awrite(attribute, type, &value));
 }
 
@@ -150,7 +152,8 @@ bool has_attribute(hid_t object, const char* name) { return H5Aexists(object, na
 std::string read_string_attribute(hid_t object, const char* name) {
   Handle attribute(SWEEP_H5(H5Aopen(object, name, H5P_DEFAULT)), H5Aclose);
   Handle type(H5Aget_type(attribute), H5Tclose);
-  if (H5Tget_class(type) != H5T_STRING) throw std::runtime_error(std::string("attribute ") + name + " is not a string");
+  if (H5Tget_class(type) != H5T_STRING)
+    throw std::runtime_error(std::string("attribute ") + name + " is not a string");
   if (H5Tis_variable_str(type) > 0) {
     char* text = nullptr;
     Handle memory(H5Tget_native_type(type, H5T_DIR_ASCEND), H5Tclose);
@@ -247,31 +250,41 @@ struct DoubleAttribute {
   const char* name;
   double RunInfo::*member;
 };
-constexpr IntAttribute kIntAttributes[] = {
-    {"index", &RunInfo::index},         {"params_total", &RunInfo::params_total},
-    {"params_non_embedding", &RunInfo::params_non_embedding},
-    {"n_layer", &RunInfo::n_layer},     {"d_model", &RunInfo::d_model},
-    {"n_head", &RunInfo::n_head},       {"d_ff", &RunInfo::d_ff},
-    {"vocab_size", &RunInfo::vocab_size}, {"seq_len", &RunInfo::seq_len},
-    {"tokens", &RunInfo::tokens},       {"steps", &RunInfo::steps},
-    {"batch_tokens", &RunInfo::batch_tokens}, {"warmup_steps", &RunInfo::warmup_steps}};
-constexpr DoubleAttribute kDoubleAttributes[] = {
-    {"budget", &RunInfo::budget},   {"target_params", &RunInfo::target_params},
-    {"flops", &RunInfo::flops},     {"flops_per_token", &RunInfo::flops_per_token},
-    {"lr", &RunInfo::lr}};
+constexpr IntAttribute kIntAttributes[] = {{"index", &RunInfo::index},
+                                           {"params_total", &RunInfo::params_total},
+                                           {"params_non_embedding", &RunInfo::params_non_embedding},
+                                           {"n_layer", &RunInfo::n_layer},
+                                           {"d_model", &RunInfo::d_model},
+                                           {"n_head", &RunInfo::n_head},
+                                           {"d_ff", &RunInfo::d_ff},
+                                           {"vocab_size", &RunInfo::vocab_size},
+                                           {"seq_len", &RunInfo::seq_len},
+                                           {"tokens", &RunInfo::tokens},
+                                           {"steps", &RunInfo::steps},
+                                           {"batch_tokens", &RunInfo::batch_tokens},
+                                           {"warmup_steps", &RunInfo::warmup_steps}};
+constexpr DoubleAttribute kDoubleAttributes[] = {{"budget", &RunInfo::budget},
+                                                 {"target_params", &RunInfo::target_params},
+                                                 {"flops", &RunInfo::flops},
+                                                 {"flops_per_token", &RunInfo::flops_per_token},
+                                                 {"lr", &RunInfo::lr}};
 
 void write_run_attributes(hid_t group, const RunInfo& r) {
   write_attribute(group, "run_id", r.run_id);
-  for (const auto& a : kIntAttributes) write_attribute(group, a.name, r.*a.member, H5T_NATIVE_INT64);
-  for (const auto& a : kDoubleAttributes) write_attribute(group, a.name, r.*a.member, H5T_NATIVE_DOUBLE);
+  for (const auto& a : kIntAttributes)
+    write_attribute(group, a.name, r.*a.member, H5T_NATIVE_INT64);
+  for (const auto& a : kDoubleAttributes)
+    write_attribute(group, a.name, r.*a.member, H5T_NATIVE_DOUBLE);
   write_attribute(group, "seed", r.seed, H5T_NATIVE_UINT64);
 }
 
 RunInfo read_run_attributes(hid_t group) {
   RunInfo r;
   r.run_id = read_string_attribute(group, "run_id");
-  for (const auto& a : kIntAttributes) r.*a.member = read_attribute<int64_t>(group, a.name, H5T_NATIVE_INT64);
-  for (const auto& a : kDoubleAttributes) r.*a.member = read_attribute<double>(group, a.name, H5T_NATIVE_DOUBLE);
+  for (const auto& a : kIntAttributes)
+    r.*a.member = read_attribute<int64_t>(group, a.name, H5T_NATIVE_INT64);
+  for (const auto& a : kDoubleAttributes)
+    r.*a.member = read_attribute<double>(group, a.name, H5T_NATIVE_DOUBLE);
   r.seed = read_attribute<uint64_t>(group, "seed", H5T_NATIVE_UINT64);
   return r;
 }
@@ -317,11 +330,13 @@ SweepStore SweepStore::open(const std::string& path, const SweepInfo& info,
   if (!parent.empty()) {
     std::error_code ec;
     std::filesystem::create_directories(parent, ec);
-    if (ec) throw UserError(path + ": cannot create directory " + parent.string() + ": " + ec.message());
+    if (ec)
+      throw UserError(path + ": cannot create directory " + parent.string() + ": " + ec.message());
   }
   const std::string lock_path = path + ".lock";
   store.lock_fd_ = ::open(lock_path.c_str(), O_CREAT | O_RDWR, 0644);
-  if (store.lock_fd_ < 0) throw UserError(lock_path + ": cannot create lock file: " + std::strerror(errno));
+  if (store.lock_fd_ < 0)
+    throw UserError(lock_path + ": cannot create lock file: " + std::strerror(errno));
   if (::flock(store.lock_fd_, LOCK_EX | LOCK_NB) != 0) {
     throw UserError(path + ": another sweepd is writing this file (lock " + lock_path +
                     " is held); wait for it or choose another --output");
@@ -337,10 +352,11 @@ SweepStore SweepStore::open(const std::string& path, const SweepInfo& info,
     if (!has_attribute(store.file_, "schema_version")) {
       throw UserError(path + ": an HDF5 file not written by sweepd; choose another --output");
     }
-    const int64_t version = read_attribute<int64_t>(store.file_, "schema_version", H5T_NATIVE_INT64);
+    const int64_t version =
+        read_attribute<int64_t>(store.file_, "schema_version", H5T_NATIVE_INT64);
     if (version != kSchemaVersion) {
-      throw UserError(path + ": sweepd file schema " + std::to_string(version) + ", this sweepd writes " +
-                      std::to_string(kSchemaVersion));
+      throw UserError(path + ": sweepd file schema " + std::to_string(version) +
+                      ", this sweepd writes " + std::to_string(kSchemaVersion));
     }
     const std::string fingerprint = read_string_attribute(store.file_, "fingerprint");
     if (fingerprint != info.fingerprint) {
@@ -373,8 +389,8 @@ SweepStore SweepStore::open(const std::string& path, const SweepInfo& info,
     std::strftime(created, sizeof(created), "%Y-%m-%dT%H:%M:%SZ", std::gmtime(&now));
     write_attribute(store.file_, "created", std::string(created));
 
-    Handle runs_group(SWEEP_H5(H5Gcreate2(store.file_, "runs", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT)),
-                      H5Gclose);
+    Handle runs_group(
+        SWEEP_H5(H5Gcreate2(store.file_, "runs", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT)), H5Gclose);
     Handle train(train_type(), H5Tclose), eval(eval_type(), H5Tclose);
     std::vector<SummaryRow> summary;
     for (const RunInfo& run : runs) {
@@ -389,8 +405,10 @@ SweepStore SweepStore::open(const std::string& path, const SweepInfo& info,
     Handle type(summary_type(), H5Tclose);
     const hsize_t n = summary.size();
     Handle space(H5Screate_simple(1, &n, nullptr), H5Sclose);
-    store.summary_ = SWEEP_H5(H5Dcreate2(store.file_, "summary", type, space, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT));
-    if (n > 0) SWEEP_H5(H5Dwrite(store.summary_, type, H5S_ALL, H5S_ALL, H5P_DEFAULT, summary.data()));
+    store.summary_ = SWEEP_H5(
+        H5Dcreate2(store.file_, "summary", type, space, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT));
+    if (n > 0)
+      SWEEP_H5(H5Dwrite(store.summary_, type, H5S_ALL, H5S_ALL, H5P_DEFAULT, summary.data()));
     SWEEP_H5(H5Fflush(store.file_, H5F_SCOPE_GLOBAL));
   } catch (...) {
     // Nothing half-written: a file that failed to set up is removed.
@@ -424,7 +442,8 @@ SweepStore SweepStore::open_read_only(const std::string& path) {
   store.info_.sweepd_version = read_string_attribute(store.file_, "sweepd_version");
   store.info_.flop_convention = read_string_attribute(store.file_, "flop_convention");
   store.info_.fingerprint = read_string_attribute(store.file_, "fingerprint");
-  store.info_.bytes_per_token = read_attribute<double>(store.file_, "bytes_per_token", H5T_NATIVE_DOUBLE);
+  store.info_.bytes_per_token =
+      read_attribute<double>(store.file_, "bytes_per_token", H5T_NATIVE_DOUBLE);
   store.load_runs();
   return store;
 }
@@ -439,7 +458,9 @@ void SweepStore::load_runs() {
   for (const SummaryRow& row : summary) {
     const std::string group_path = std::string("runs/") + row.run_id;
     const hid_t group = H5Gopen2(file_, group_path.c_str(), H5P_DEFAULT);
-    if (group < 0) throw UserError(path_ + ": summary names run " + row.run_id + " but /" + group_path + " is missing (corrupt)");
+    if (group < 0)
+      throw UserError(path_ + ": summary names run " + row.run_id + " but /" + group_path +
+                      " is missing (corrupt)");
     Handle closer(group, H5Gclose);
     runs_.push_back(read_run_attributes(group));
     train_sets_.push_back(SWEEP_H5(H5Dopen2(group, "train", H5P_DEFAULT)));
@@ -497,8 +518,9 @@ void SweepStore::append_train(int64_t index, const TrainRecord& record) {
 }
 
 void SweepStore::append_eval(int64_t index, const EvalRecord& r) {
-  const EvalRow row{r.step, r.tokens, r.flops, r.loss, r.loss / std::log(2.0) / info_.bytes_per_token,
-                    r.wall_time};
+  const EvalRow row{
+      r.step,     r.tokens, r.flops, r.loss, r.loss / std::log(2.0) / info_.bytes_per_token,
+      r.wall_time};
   Handle type(eval_type(), H5Tclose);
   const hid_t d = eval_sets_[size_t(index)];
   write_rows(d, type, rows(d), 1, &row);

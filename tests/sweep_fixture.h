@@ -26,17 +26,19 @@ class SweepFixture : public ::testing::Test {
            ::testing::UnitTest::GetInstance()->current_test_info()->name();
     std::filesystem::remove_all(dir_);
     std::filesystem::create_directories(dir_);
-    testing_helpers::write_file(dir_ + "/corpus.txt", testing_helpers::english_like_text(300000, 3));
+    testing_helpers::write_file(dir_ + "/corpus.txt",
+                                testing_helpers::english_like_text(300000, 3));
     job_ = dir_ + "/tiny.toml";
-    std::ofstream(job_) << "[sweep]\nname = \"tiny\"\noutput = \"" << dir_ << "/tiny.h5\"\n"
-                        << "checkpoint_interval = 0.3\n"
-                        << "[data]\ncorpus = \"" << dir_ << "/corpus.txt\"\nseq_len = 32\n"
-                        << "validation_fraction = 0.05\n"
-                        << "[grid]\nbudgets = [3e9, 1e10]\nparams = [3e3, 6e3, 1.2e4]\nmin_steps = 10\n"
-                        << "[model]\naspect_ratio = 16\nhead_dim = 8\n"
-                        << "[train]\nbatch_tokens = 256\nlr = 3e-3\neval_interval = 40\n"
-                        << "eval_tokens = 1024\nlog_interval = 5\n"
-                        << "[resources]\nthreads_per_rank = 1\n";
+    std::ofstream(job_)
+        << "[sweep]\nname = \"tiny\"\noutput = \"" << dir_ << "/tiny.h5\"\n"
+        << "checkpoint_interval = 0.3\n"
+        << "[data]\ncorpus = \"" << dir_ << "/corpus.txt\"\nseq_len = 32\n"
+        << "validation_fraction = 0.05\n"
+        << "[grid]\nbudgets = [3e9, 1e10]\nparams = [3e3, 6e3, 1.2e4]\nmin_steps = 10\n"
+        << "[model]\naspect_ratio = 16\nhead_dim = 8\n"
+        << "[train]\nbatch_tokens = 256\nlr = 3e-3\neval_interval = 40\n"
+        << "eval_tokens = 1024\nlog_interval = 5\n"
+        << "[resources]\nthreads_per_rank = 1\n";
     output_ = dir_ + "/tiny.h5";
   }
   void TearDown() override { std::filesystem::remove_all(dir_); }
@@ -99,7 +101,8 @@ class SweepFixture : public ::testing::Test {
       ASSERT_FALSE(eval.empty());
       EXPECT_EQ(eval.front().step, 0);
       EXPECT_EQ(eval.back().step, run.steps);
-      for (size_t i = 1; i < eval.size(); ++i) EXPECT_GT(eval[i].step, eval[i - 1].step) << run.run_id;
+      for (size_t i = 1; i < eval.size(); ++i)
+        EXPECT_GT(eval[i].step, eval[i - 1].step) << run.run_id;
     }
   }
 

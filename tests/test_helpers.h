@@ -10,10 +10,11 @@ namespace sweep::testing_helpers {
 
 inline std::string english_like_text(size_t bytes, uint64_t seed = 1) {
   static const char* kWords[] = {
-      "the", "of", "and", "a", "to", "in", "is", "word", "that", "for", "it", "as", "with",
-      "noun", "verb", "which", "used", "by", "or", "from", "an", "be", "dictionary", "sense",
-      "meaning", "plant", "animal", "small", "large", "water", "light", "made", "having",
-      "form", "any", "one", "kind", "state", "act", "quality", "being", "written", "old"};
+      "the",   "of",    "and",   "a",       "to",         "in",      "is",      "word",  "that",
+      "for",   "it",    "as",    "with",    "noun",       "verb",    "which",   "used",  "by",
+      "or",    "from",  "an",    "be",      "dictionary", "sense",   "meaning", "plant", "animal",
+      "small", "large", "water", "light",   "made",       "having",  "form",    "any",   "one",
+      "kind",  "state", "act",   "quality", "being",      "written", "old"};
   const size_t n = sizeof(kWords) / sizeof(kWords[0]);
   std::string text;
   uint64_t x = seed;

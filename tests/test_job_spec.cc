@@ -168,16 +168,21 @@ TEST(JobSpec, KaplanRuleRefusesAnExplicitLr) {
 }
 
 TEST(JobSpec, SlotSizesAndLargeRunRules) {
-  const JobSpec job = parse_job_text(std::string(kValid) +
-                                         "[resources]\nranks_per_run = [4, 2]\n"
-                                         "large_runs = [{ params = 1e6, ranks = 4 }, { params = 1e5, ranks = 2 }]\n",
-                                     "t.toml");
+  const JobSpec job = parse_job_text(
+      std::string(kValid) +
+          "[resources]\nranks_per_run = [4, 2]\n"
+          "large_runs = [{ params = 1e6, ranks = 4 }, { params = 1e5, ranks = 2 }]\n",
+      "t.toml");
   EXPECT_EQ(job.resources.slot_sizes, (std::vector<int64_t>{4, 2}));
   EXPECT_EQ(job.resources.ranks_needed(50000), 1);
   EXPECT_EQ(job.resources.ranks_needed(200000), 2);
   EXPECT_EQ(job.resources.ranks_needed(2000000), 4);
-  std::string e = error_of(std::string(kValid) + "[resources]\nranks_per_run = [2]\nlarge_runs = [{ params = 1e6, ranks = 4 }]\n");
-  EXPECT_NE(e.find("asks for slots of 4 ranks but the largest in resources.ranks_per_run has 2"), std::string::npos) << e;
+  std::string e =
+      error_of(std::string(kValid) +
+               "[resources]\nranks_per_run = [2]\nlarge_runs = [{ params = 1e6, ranks = 4 }]\n");
+  EXPECT_NE(e.find("asks for slots of 4 ranks but the largest in resources.ranks_per_run has 2"),
+            std::string::npos)
+      << e;
   e = error_of(std::string(kValid) + "[resources]\nranks_per_run = [3]\n");
   EXPECT_NE(e.find("slot size 3 must divide the batch of 16 sequences"), std::string::npos) << e;
 }

@@ -102,7 +102,8 @@ TEST_F(ModelTest, InitialLossIsNearLnVocab) {
 TEST_F(ModelTest, OverfitsASingleBatch) {
   torch::manual_seed(0);
   GPT model(tiny());
-  torch::optim::AdamW optimizer(model->parameters(), torch::optim::AdamWOptions(3e-3).weight_decay(0));
+  torch::optim::AdamW optimizer(model->parameters(),
+                                torch::optim::AdamWOptions(3e-3).weight_decay(0));
   torch::Tensor x, y;
   data_->train_batch(1, 0, 0, 4, x, y);
   double loss = 0;
@@ -156,7 +157,8 @@ TEST_F(ModelTest, ResumedRunFollowsTheUninterruptedCurveBitwise) {
   ASSERT_EQ(resumed.status, RunStatus::kDone);
   EXPECT_TRUE(resumed.resumed);
   EXPECT_EQ(replayed, 25u);
-  EXPECT_FALSE(std::filesystem::exists(first.checkpoint_path)) << "finished runs drop their checkpoint";
+  EXPECT_FALSE(std::filesystem::exists(first.checkpoint_path))
+      << "finished runs drop their checkpoint";
   ASSERT_EQ(pieces.size(), straight.size());
   for (size_t i = 0; i < straight.size(); ++i) {
     EXPECT_EQ(pieces[i].step, straight[i].step);

@@ -113,7 +113,8 @@ TEST(Mpi, TwoRanksFollowTheOneRankCurve) {
       worst = std::max(worst, std::fabs(split[i].loss - alone[i].loss));
     }
     // Float sums in another order: equal to ~1e-6 relative, not bitwise.
-    EXPECT_LT(worst, 1e-4) << "largest loss difference over " << alone.size() << " steps: " << worst;
+    EXPECT_LT(worst, 1e-4) << "largest loss difference over " << alone.size()
+                           << " steps: " << worst;
     EXPECT_NEAR(split.back().loss, alone.back().loss, 1e-4);
   } else {
     EXPECT_TRUE(split.empty()) << "only the slot leader reports records";

@@ -17,13 +17,14 @@ namespace {
 class MpiSweep : public SweepFixture {
  protected:
   void use_mpirun(int ranks) {
-    launcher_ = {MPIRUN, "--oversubscribe", "--allow-run-as-root", "--bind-to", "none", "-np",
-                 std::to_string(ranks)};
+    launcher_ = {MPIRUN, "--oversubscribe",    "--allow-run-as-root", "--bind-to", "none",
+                 "-np",  std::to_string(ranks)};
   }
   std::map<std::string, double> final_losses(const std::string& path) const {
     std::map<std::string, double> losses;
     SweepStore store = SweepStore::open_read_only(path);
-    for (const RunInfo& run : store.runs()) losses[run.run_id] = store.progress(run.index).final_eval_loss;
+    for (const RunInfo& run : store.runs())
+      losses[run.run_id] = store.progress(run.index).final_eval_loss;
     return losses;
   }
   std::string run_capture(const std::string& command) const {
@@ -73,10 +74,13 @@ TEST_F(MpiSweep, SlotsOfTwoSizesTakeTheRunsTheyFit) {
   expect_complete_study();
   EXPECT_NE(log().find("2 slots (1 of 1 rank, 1 of 2 ranks)"), std::string::npos) << log();
   // Asking for more than the layout has is an error before any training.
-  replace_in_job("large_runs = [{ params = 6000, ranks = 2 }]", "large_runs = [{ params = 6000, ranks = 2 }]\n");
+  replace_in_job("large_runs = [{ params = 6000, ranks = 2 }]",
+                 "large_runs = [{ params = 6000, ranks = 2 }]\n");
   use_mpirun(2);  // one worker: a single slot of 1
   EXPECT_EQ(wait_exit(start({job_, "--output", dir_ + "/small.h5"})), 2) << log();
-  EXPECT_NE(log().find("needs a slot of 2 ranks, but the largest slot this job got has 1"), std::string::npos) << log();
+  EXPECT_NE(log().find("needs a slot of 2 ranks, but the largest slot this job got has 1"),
+            std::string::npos)
+      << log();
 }
 
 TEST_F(MpiSweep, KilledAtRandomPointsResumesToTheSameRunSet) {
@@ -104,7 +108,8 @@ TEST_F(MpiSweep, SigtermToMpirunStopsCleanlyAndResumes) {
   const auto sent = std::chrono::steady_clock::now();
   ::kill(pid, SIGTERM);
   wait_exit(pid);
-  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - sent).count();
+  const double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - sent).count();
   EXPECT_LT(seconds, 60.0);
   EXPECT_NE(log().find("stopped: runs checkpointed"), std::string::npos) << log();
   ::kill(-pid, SIGKILL);  // nothing may be left; a leftover rank would hold the lock
@@ -119,7 +124,8 @@ TEST_F(MpiSweep, StatusReadsTheFileWhileTheSweepRuns) {
   nlohmann::json status;
   for (int attempt = 0; attempt < 100; ++attempt) {
     std::this_thread::sleep_for(std::chrono::milliseconds(200));
-    const std::string out = run_capture(std::string(SWEEPD_BINARY) + " status --json " + output_ + " 2>/dev/null");
+    const std::string out =
+        run_capture(std::string(SWEEPD_BINARY) + " status --json " + output_ + " 2>/dev/null");
     if (out.empty()) continue;
     status = nlohmann::json::parse(out);
     if (status["runs"]["running"].get<int>() > 0 && status["flops_done"].get<double>() > 0) break;
@@ -128,7 +134,8 @@ TEST_F(MpiSweep, StatusReadsTheFileWhileTheSweepRuns) {
   ASSERT_FALSE(status.is_null()) << "status never read the live file";
   EXPECT_GT(status["runs"]["running"].get<int>(), 0) << status.dump();
   EXPECT_GT(status["flops_done"].get<double>(), 0) << status.dump();
-  EXPECT_LT(status["flops_done"].get<double>(), status["flops_total"].get<double>()) << status.dump();
+  EXPECT_LT(status["flops_done"].get<double>(), status["flops_total"].get<double>())
+      << status.dump();
 }
 
 }  // namespace

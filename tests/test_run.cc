@@ -26,7 +26,8 @@ TEST_F(RunTest, TrainsEveryRunIntoTheHdf5File) {
   ASSERT_EQ(wait_exit(start({job_})), 0) << log();
   expect_complete_study();
   EXPECT_NE(log().find("final validation loss"), std::string::npos) << log();
-  EXPECT_TRUE(!std::filesystem::exists(dir_ + "/tiny.ckpt") || std::filesystem::is_empty(dir_ + "/tiny.ckpt"))
+  EXPECT_TRUE(!std::filesystem::exists(dir_ + "/tiny.ckpt") ||
+              std::filesystem::is_empty(dir_ + "/tiny.ckpt"))
       << "finished runs keep no checkpoint";
 }
 
@@ -56,7 +57,8 @@ TEST_F(RunTest, KilledSweepResumesWithoutRetrainingOrDuplicates) {
   SweepStore store = SweepStore::open_read_only(output_);
   for (const RunInfo& run : store.runs()) {
     if (done_wall.count(run.run_id)) {
-      EXPECT_EQ(store.progress(run.index).wall_seconds, done_wall[run.run_id]) << run.run_id << " was retrained";
+      EXPECT_EQ(store.progress(run.index).wall_seconds, done_wall[run.run_id])
+          << run.run_id << " was retrained";
     }
   }
 }
@@ -68,7 +70,8 @@ TEST_F(RunTest, SigtermCheckpointsAndExitsCleanlyThenResumes) {
   const auto sent = std::chrono::steady_clock::now();
   ::kill(pid, SIGTERM);
   const int code = wait_exit(pid);
-  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - sent).count();
+  const double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - sent).count();
   EXPECT_EQ(code, 0) << log();
   EXPECT_LT(seconds, 10.0);
   ASSERT_NE(log().find("stopped (signal 15)"), std::string::npos) << log();
@@ -80,7 +83,8 @@ TEST_F(RunTest, DeadlineStopsCleanlyLikeASignal) {
   replace_in_job("budgets = [3e9, 1e10]", "budgets = [1e10, 3e10]");
   const auto started = std::chrono::steady_clock::now();
   EXPECT_EQ(wait_exit(start({job_, "--deadline", "3s"})), 0) << log();
-  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  const double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
   EXPECT_LT(seconds, 15.0);
   EXPECT_NE(log().find("stopped (deadline)"), std::string::npos) << log();
   EXPECT_EQ(wait_exit(start({job_, "--deadline", "soon"})), 2);

@@ -107,7 +107,8 @@ TEST_F(StoreTest, SecondWriterIsStoppedByTheLock) {
     SweepStore::open(path_, info_, runs_);
     FAIL() << "a second writer was allowed";
   } catch (const UserError& e) {
-    EXPECT_NE(std::string(e.what()).find("another sweepd is writing this file"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("another sweepd is writing this file"), std::string::npos)
+        << e.what();
   }
 }
 

@@ -11,13 +11,13 @@
 #include <cuda_runtime.h>
 #include <nccl.h>
 
-#define SWEEP_NCCL(call)                                                                      \
-  do {                                                                                        \
-    const ncclResult_t _rc = (call);                                                          \
-    if (_rc != ncclSuccess) {                                                                 \
-      throw std::runtime_error(::sweep::located_message(                                      \
-          __FILE__, __LINE__, std::string("NCCL: " #call ": ") + ncclGetErrorString(_rc)));   \
-    }                                                                                         \
+#define SWEEP_NCCL(call)                                                                    \
+  do {                                                                                      \
+    const ncclResult_t _rc = (call);                                                        \
+    if (_rc != ncclSuccess) {                                                               \
+      throw std::runtime_error(::sweep::located_message(                                    \
+          __FILE__, __LINE__, std::string("NCCL: " #call ": ") + ncclGetErrorString(_rc))); \
+    }                                                                                       \
   } while (0)
 #endif
 
@@ -30,8 +30,8 @@ SlotLayout make_slot_layout(const std::vector<int64_t>& wanted) {
 
   // Node-local ranks (shared-memory domain), and the node's id = its lowest world rank.
   MPI_Comm node_comm;
-  SWEEP_MPI(MPI_Comm_split_type(MPI_COMM_WORLD, MPI_COMM_TYPE_SHARED, layout.world_rank, MPI_INFO_NULL,
-                                &node_comm));
+  SWEEP_MPI(MPI_Comm_split_type(MPI_COMM_WORLD, MPI_COMM_TYPE_SHARED, layout.world_rank,
+                                MPI_INFO_NULL, &node_comm));
   SWEEP_MPI(MPI_Comm_rank(node_comm, &layout.node_rank));
   SWEEP_MPI(MPI_Comm_size(node_comm, &layout.node_size));
   int node_id = 0;
@@ -102,7 +102,8 @@ std::function<void(torch::Tensor&)> slot_all_reduce(const SlotLayout& layout) {
   const MPI_Comm comm = layout.slot_comm;
   void* nccl = layout.nccl_comm;
   return [comm, nccl](torch::Tensor& t) {
-    SWEEP_CHECK(t.is_contiguous() && t.scalar_type() == torch::kFloat32, "all-reduce takes contiguous fp32");
+    SWEEP_CHECK(t.is_contiguous() && t.scalar_type() == torch::kFloat32,
+                "all-reduce takes contiguous fp32");
 #ifdef SWEEP_WITH_CUDA
     if (t.is_cuda()) {
       SWEEP_CHECK(nccl != nullptr, "CUDA tensor in a slot without an NCCL communicator");

@@ -26,11 +26,11 @@ struct SlotLayout {
   int node_rank = 0, node_size = 1;  // this rank on its node (all ranks of the node)
   int slot = -1;                     // this rank's slot; -1 for the coordinator and idle ranks
   int slot_rank = 0, slot_size = 0;
-  std::vector<int> leaders;          // world rank of each slot's leader, by slot
-  std::vector<int> slot_sizes;       // ranks per slot
-  int idle_ranks = 0;                // workers left out (a node's ranks not filling a slot)
+  std::vector<int> leaders;     // world rank of each slot's leader, by slot
+  std::vector<int> slot_sizes;  // ranks per slot
+  int idle_ranks = 0;           // workers left out (a node's ranks not filling a slot)
   MPI_Comm slot_comm = MPI_COMM_NULL;
-  void* nccl_comm = nullptr;         // ncclComm_t of the slot (CUDA builds, GPU slots)
+  void* nccl_comm = nullptr;  // ncclComm_t of the slot (CUDA builds, GPU slots)
 
   bool coordinator() const { return world_rank == 0; }
   bool leader() const { return slot >= 0 && slot_rank == 0; }
@@ -57,14 +57,14 @@ void release_slot_communicators(SlotLayout& layout);
 
 }  // namespace sweep
 
-#define SWEEP_MPI(call)                                                                     \
-  do {                                                                                      \
-    const int _rc = (call);                                                                 \
-    if (_rc != MPI_SUCCESS) {                                                               \
-      char _text[MPI_MAX_ERROR_STRING];                                                     \
-      int _length = 0;                                                                      \
-      MPI_Error_string(_rc, _text, &_length);                                               \
-      throw std::runtime_error(::sweep::located_message(__FILE__, __LINE__,                 \
-                                                        std::string("MPI: " #call ": ") + _text)); \
-    }                                                                                       \
+#define SWEEP_MPI(call)                                                                           \
+  do {                                                                                            \
+    const int _rc = (call);                                                                       \
+    if (_rc != MPI_SUCCESS) {                                                                     \
+      char _text[MPI_MAX_ERROR_STRING];                                                           \
+      int _length = 0;                                                                            \
+      MPI_Error_string(_rc, _text, &_length);                                                     \
+      throw std::runtime_error(                                                                   \
+          ::sweep::located_message(__FILE__, __LINE__, std::string("MPI: " #call ": ") + _text)); \
+    }                                                                                             \
   } while (0)

@@ -72,9 +72,15 @@ WorkerResult run_one(const TrainConfig& config, const TokenData& data, const Run
     }
     result.train = train_run(config, data, hooks);
     switch (result.train.status) {
-      case RunStatus::kDone: result.outcome = Outcome::kDone; break;
-      case RunStatus::kDiverged: result.outcome = Outcome::kDiverged; break;
-      case RunStatus::kStopped: result.outcome = Outcome::kStopped; break;
+      case RunStatus::kDone:
+        result.outcome = Outcome::kDone;
+        break;
+      case RunStatus::kDiverged:
+        result.outcome = Outcome::kDiverged;
+        break;
+      case RunStatus::kStopped:
+        result.outcome = Outcome::kStopped;
+        break;
     }
     result.reason = result.train.reason;
   } catch (const c10::OutOfMemoryError& e) {
