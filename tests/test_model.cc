@@ -11,21 +11,12 @@
 #include "model/gpt.h"
 #include "model/train.h"
 #include "test_helpers.h"
+#include "tiny_model.h"
 
 namespace sweep {
 namespace {
 
-GPTConfig tiny(bool tied = true) {
-  GPTConfig c;
-  c.n_layer = 2;
-  c.d_model = 32;
-  c.n_head = 4;
-  c.d_ff = 128;
-  c.vocab_size = 256;
-  c.seq_len = 32;
-  c.tie_embeddings = tied;
-  return c;
-}
+using testing_helpers::tiny_gpt;
 
 class ModelTest : public ::testing::Test {
  protected:
@@ -43,17 +34,7 @@ class ModelTest : public ::testing::Test {
   void TearDown() override { std::filesystem::remove_all(dir_); }
 
   TrainConfig config(int64_t steps) const {
-    TrainConfig c;
-    c.model = tiny();
-    c.steps = steps;
-    c.batch_tokens = 8 * 32;
-    c.lr = 3e-3;
-    c.warmup_steps = 5;
-    c.eval_interval = 20;
-    c.eval_tokens = 16 * 32;
-    c.log_interval = 1;
-    c.seed = 42;
-    c.flops_per_token = 6.0 * double(count_params(c.model).total);
+    TrainConfig c = testing_helpers::tiny_train_config(steps, /*seed=*/42, /*warmup_steps=*/5);
     c.threads = 1;
     return c;
   }
@@ -70,8 +51,8 @@ int64_t numel(GPT& model) {
 
 TEST_F(ModelTest, ParameterCountEqualsTheCounter) {
   for (bool tied : {true, false}) {
-    GPT model(tiny(tied));
-    EXPECT_EQ(numel(model), count_params(tiny(tied)).total) << "tied=" << tied;
+    GPT model(tiny_gpt(tied));
+    EXPECT_EQ(numel(model), count_params(tiny_gpt(tied)).total) << "tied=" << tied;
   }
   GPTConfig gpt2;  // GPT-2 small's shape, counted without building 124M parameters twice
   gpt2.vocab_size = 50257;
@@ -80,7 +61,7 @@ TEST_F(ModelTest, ParameterCountEqualsTheCounter) {
 }
 
 TEST_F(ModelTest, ParameterNamesFollowNanoGpt) {
-  GPT model(tiny(false));
+  GPT model(tiny_gpt(false));
   std::set<std::string> names;
   for (const auto& item : model->named_parameters()) names.insert(item.key());
   for (const char* name : {"wte.weight", "wpe.weight", "h.0.ln_1.weight", "h.0.attn.c_attn.weight",
@@ -92,7 +73,7 @@ TEST_F(ModelTest, ParameterNamesFollowNanoGpt) {
 
 TEST_F(ModelTest, InitialLossIsNearLnVocab) {
   torch::manual_seed(0);
-  GPT model(tiny());
+  GPT model(tiny_gpt());
   torch::Tensor x, y;
   data_->train_batch(1, 0, 0, 16, x, y);
   const double loss = model->loss(x, y).item<double>();
@@ -101,7 +82,7 @@ TEST_F(ModelTest, InitialLossIsNearLnVocab) {
 
 TEST_F(ModelTest, OverfitsASingleBatch) {
   torch::manual_seed(0);
-  GPT model(tiny());
+  GPT model(tiny_gpt());
   torch::optim::AdamW optimizer(model->parameters(),
                                 torch::optim::AdamWOptions(3e-3).weight_decay(0));
   torch::Tensor x, y;

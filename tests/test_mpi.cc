@@ -12,6 +12,7 @@
 #include "model/data.h"
 #include "model/train.h"
 #include "test_helpers.h"
+#include "tiny_model.h"
 #include "worker/comm.h"
 
 namespace sweep {
@@ -71,22 +72,7 @@ TEST(Mpi, TwoRanksFollowTheOneRankCurve) {
   spec.cache_dir = dir + "/cache-" + std::to_string(world_rank());
   TokenData data(prepare_tokens(spec), 1, 32, 0.05);
 
-  TrainConfig c;
-  c.model.n_layer = 2;
-  c.model.d_model = 32;
-  c.model.n_head = 4;
-  c.model.d_ff = 128;
-  c.model.vocab_size = 256;
-  c.model.seq_len = 32;
-  c.steps = 40;
-  c.batch_tokens = 8 * 32;
-  c.lr = 3e-3;
-  c.warmup_steps = 4;
-  c.eval_interval = 20;
-  c.eval_tokens = 16 * 32;
-  c.log_interval = 1;
-  c.seed = 11;
-  c.flops_per_token = 6.0 * double(count_params(c.model).total);
+  TrainConfig c = testing_helpers::tiny_train_config(/*steps=*/40, /*seed=*/11, /*warmup_steps=*/4);
 
   // Reference: rank 0 alone with the whole batch.
   std::vector<TrainRecord> alone;
