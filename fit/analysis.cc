@@ -1,0 +1,638 @@
+#include "fit/analysis.h"
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cmath>
+#include <functional>
+#include <random>
+#include <set>
+#include <thread>
+
+#include "common/error.h"
+#include "common/format.h"
+
+namespace sweep::fit {
+namespace {
+
+// Approach 1's FLOP grid: log-spaced from the smallest budget to the largest.
+constexpr int kEnvelopePoints = 1500;
+
+bool wants(const AnalysisOptions& options, int approach) {
+  return std::find(options.approaches.begin(), options.approaches.end(), approach) !=
+         options.approaches.end();
+}
+
+// Each run's training curve, smoothed and read at the envelope's FLOP grid
+// (NaN where the run has not got to, or is past).
+struct CurveGrid {
+  std::vector<double> flops;                  // the grid
+  std::vector<std::vector<float>> loss;       // per point of FitData (empty: no curve)
+};
+
+CurveGrid make_curve_grid(const FitData& data) {
+  CurveGrid grid;
+  if (data.curves.empty() || data.budgets.size() < 2) return grid;
+  const double lo = std::log(data.budgets.front()), hi = std::log(data.budgets.back());
+  for (int i = 0; i < kEnvelopePoints; ++i)
+    grid.flops.push_back(std::exp(lo + (hi - lo) * i / (kEnvelopePoints - 1)));
+  grid.loss.resize(data.points.size());
+  for (const LossCurve& curve : data.curves) {
+    const size_t n = curve.flops.size();
+    if (n < 2) continue;
+    // Centred moving average over ±2% of the records: step-to-step noise of
+    // the training loss would otherwise pick the envelope's run.
+    const size_t half = std::max<size_t>(1, n / 50);
+    std::vector<double> prefix(n + 1, 0);
+    for (size_t i = 0; i < n; ++i) prefix[i + 1] = prefix[i] + curve.loss[i];
+    std::vector<double> smooth(n);
+    for (size_t i = 0; i < n; ++i) {
+      const size_t a = i >= half ? i - half : 0, b = std::min(n, i + half + 1);
+      smooth[i] = (prefix[b] - prefix[a]) / static_cast<double>(b - a);
+    }
+    std::vector<float>& out = grid.loss[curve.observation];
+    out.assign(grid.flops.size(), NAN);
+    size_t j = 0;
+    for (size_t g = 0; g < grid.flops.size(); ++g) {
+      const double c = grid.flops[g];
+      if (c < curve.flops.front() || c > curve.flops.back() * (1 + 1e-9)) continue;
+      while (j + 1 < n && curve.flops[j + 1] < c) ++j;
+      if (j + 1 >= n) {
+        out[g] = static_cast<float>(smooth[n - 1]);
+        continue;
+      }
+      const double x0 = std::log(curve.flops[j]), x1 = std::log(curve.flops[j + 1]);
+      const double t = x1 > x0 ? (std::log(c) - x0) / (x1 - x0) : 1;
+      out[g] = static_cast<float>(smooth[j] + t * (smooth[j + 1] - smooth[j]));
+    }
+  }
+  return grid;
+}
+
+// The percentile of sorted values, linearly interpolated.
+double percentile(const std::vector<double>& sorted, double q) {
+  if (sorted.empty()) return NAN;
+  const double pos = q * static_cast<double>(sorted.size() - 1);
+  const size_t i = static_cast<size_t>(std::floor(pos));
+  if (i + 1 >= sorted.size()) return sorted.back();
+  return sorted[i] + (pos - static_cast<double>(i)) * (sorted[i + 1] - sorted[i]);
+}
+
+std::string approach_name(int approach) { return "a" + std::to_string(approach); }
+
+// Fits every requested law to the runs `sample` (indices into data.points,
+// repeats allowed: a bootstrap replicate).
+LawSet fit_laws(const FitData& data, const CurveGrid& grid, const std::vector<int64_t>& sample,
+                const AnalysisOptions& options, const std::vector<StartPoint>* warm_starts) {
+  LawSet laws;
+  const double k = data.flops_per_param_token;
+
+  // ---- approach 2: one parabola per IsoFLOP profile -------------------------
+  for (size_t b = 0; b < data.budgets.size(); ++b) {
+    Profile profile;
+    profile.budget = data.budgets[b];
+    std::vector<double> params, loss, log_params, log_tokens;
+    for (int64_t i : sample) {
+      if (data.points[i].budget != profile.budget) continue;
+      profile.points.push_back(i);
+      params.push_back(data.points[i].params);
+      loss.push_back(data.points[i].loss);
+      log_params.push_back(std::log(data.points[i].params));
+      log_tokens.push_back(std::log(data.points[i].tokens));
+    }
+    profile.parabola = fit_parabola(params, loss, &profile.why);
+    if (profile.parabola) {
+      const double n_opt = profile.parabola->vertex_params();
+      const double lo = *std::min_element(params.begin(), params.end());
+      const double hi = *std::max_element(params.begin(), params.end());
+      profile.bracketed = n_opt >= lo && n_opt <= hi;
+      // A vertex further out than half the sampled span is a guess, not a minimum.
+      const double slack = std::sqrt(hi / lo);
+      if (n_opt < lo / slack || n_opt > hi * slack) {
+        profile.why = "the minimum (N = " + format_count(n_opt) + ") lies outside the sizes trained (" +
+                      format_count(lo) + " to " + format_count(hi) + ")";
+        profile.parabola.reset();
+      } else {
+        profile.params_opt = n_opt;
+        profile.loss_opt = profile.parabola->vertex_loss();
+        // D at the vertex: within one budget ln D is linear in ln N.
+        std::optional<PowerLaw> d_of_n = fit_power_law(params, [&] {
+          std::vector<double> t;
+          for (double lt : log_tokens) t.push_back(std::exp(lt));
+          return t;
+        }(), nullptr);
+        profile.tokens_opt = d_of_n ? d_of_n->at(n_opt) : profile.budget / (k * n_opt);
+      }
+    }
+    laws.profiles.push_back(std::move(profile));
+  }
+  std::vector<double> minima_budget, minima_params, minima_tokens, minima_loss;
+  for (const Profile& p : laws.profiles) {
+    if (!p.parabola) continue;
+    minima_budget.push_back(p.budget);
+    minima_params.push_back(p.params_opt);
+    minima_tokens.push_back(p.tokens_opt);
+    minima_loss.push_back(p.loss_opt);
+  }
+  auto no_minima_reason = [&] {
+    std::string why = std::to_string(minima_budget.size()) + " of " +
+                      std::to_string(laws.profiles.size()) +
+                      " IsoFLOP profiles have a minimum; needs 2";
+    for (const Profile& p : laws.profiles)
+      if (!p.parabola) why += "; budget " + format_sci(p.budget) + ": " + p.why;
+    return why;
+  };
+  if (wants(options, 2)) {
+    if (minima_budget.size() >= 2) {
+      laws.a2_params = fit_power_law(minima_budget, minima_params, nullptr);
+      laws.a2_tokens = fit_power_law(minima_budget, minima_tokens, nullptr);
+    } else {
+      laws.why["a2"] = no_minima_reason();
+    }
+  }
+
+  // ---- Kaplan-style laws on the compute frontier ----------------------------
+  {
+    std::string why;
+    if (minima_budget.size() >= 2) {
+      laws.kaplan_params = fit_offset_power_law(minima_params, minima_loss, false, &why);
+      laws.kaplan_tokens = fit_offset_power_law(minima_tokens, minima_loss, false, &why);
+      laws.kaplan_compute = fit_offset_power_law(minima_budget, minima_loss, false, &why);
+      if (!laws.kaplan_compute) laws.why["kaplan"] = why;
+      laws.kaplan_params_offset = fit_offset_power_law(minima_params, minima_loss, true, &why);
+      laws.kaplan_tokens_offset = fit_offset_power_law(minima_tokens, minima_loss, true, &why);
+      laws.kaplan_compute_offset = fit_offset_power_law(minima_budget, minima_loss, true, &why);
+      if (!laws.kaplan_compute_offset) laws.why["kaplan_offset"] = why;
+    } else {
+      laws.why["kaplan"] = laws.why["kaplan_offset"] = no_minima_reason();
+    }
+  }
+
+  // ---- approach 1: the envelope of the training curves ----------------------
+  if (wants(options, 1)) {
+    if (grid.flops.empty()) {
+      laws.why["a1"] = data.curves.empty() ? "needs training curves (a sweep's HDF5 file, not a table)"
+                                           : "needs at least 2 budgets";
+    } else {
+      std::vector<int64_t> runs(sample.begin(), sample.end());
+      std::sort(runs.begin(), runs.end());
+      runs.erase(std::unique(runs.begin(), runs.end()), runs.end());
+      for (size_t g = 0; g < grid.flops.size(); ++g) {
+        int64_t best = -1;
+        float best_loss = INFINITY;
+        for (int64_t i : runs) {
+          if (grid.loss[i].empty()) continue;
+          const float l = grid.loss[i][g];
+          if (l < best_loss) best_loss = l, best = i;
+        }
+        if (best < 0) continue;
+        const Observation& p = data.points[best];
+        laws.envelope.flops.push_back(grid.flops[g]);
+        laws.envelope.params.push_back(p.params);
+        laws.envelope.tokens.push_back(grid.flops[g] * p.tokens / p.flops);
+        laws.envelope.loss.push_back(best_loss);
+      }
+      std::string why;
+      laws.a1_params = fit_power_law(laws.envelope.flops, laws.envelope.params, &why);
+      laws.a1_tokens = fit_power_law(laws.envelope.flops, laws.envelope.tokens, &why);
+      if (!laws.a1_params) laws.why["a1"] = "the envelope: " + why;
+      else if (std::set<double>(laws.envelope.params.begin(), laws.envelope.params.end()).size() < 2) {
+        laws.why["a1"] = "one model size is best at every FLOP count; the envelope has no trend";
+        laws.a1_params.reset(), laws.a1_tokens.reset();
+      }
+    }
+  }
+
+  // ---- approach 3: L(N, D) = E + A/N^α + B/D^β -------------------------------
+  if (wants(options, 3)) {
+    std::vector<double> params, tokens, loss;
+    for (int64_t i : sample) {
+      params.push_back(data.points[i].params);
+      tokens.push_back(data.points[i].tokens);
+      loss.push_back(data.points[i].loss);
+    }
+    const size_t sizes = std::set<double>(params.begin(), params.end()).size();
+    const size_t token_counts = std::set<double>(tokens.begin(), tokens.end()).size();
+    const double spread = *std::max_element(loss.begin(), loss.end()) /
+                          *std::min_element(loss.begin(), loss.end()) - 1;
+    std::set<double> budgets;
+    for (int64_t i : sample) budgets.insert(data.points[i].budget);
+    if (budgets.size() < 2) {
+      laws.why["a3"] = "needs at least 2 budgets: within one budget D = C/(k·N), so the N and D "
+                       "terms cannot be told apart";
+    } else if (std::set<int64_t>(sample.begin(), sample.end()).size() < 6 || sizes < 3 ||
+               token_counts < 3) {
+      laws.why["a3"] = "needs at least 6 runs with 3 sizes and 3 token counts (5 parameters to fit)";
+    } else if (spread < 1e-6) {
+      laws.why["a3"] = "the losses do not vary";
+    } else {
+      ParametricFitOptions parametric = options.parametric;
+      if (warm_starts) parametric.starts = *warm_starts;
+      ParametricFit fit = fit_parametric(params, tokens, loss, parametric);
+      const ParametricLaw& law = fit.law;
+      if (!(law.alpha > 1e-3 && law.beta > 1e-3) || !std::isfinite(law.G()) ||
+          !std::isfinite(law.A) || !std::isfinite(law.B)) {
+        laws.why["a3"] = "the best fit has no trend in " + std::string(law.alpha > 1e-3 ? "D" : "N") +
+                         " (α = " + format_sci(law.alpha, 3) + ", β = " + format_sci(law.beta, 3) +
+                         "): the runs do not pin the law down";
+      } else {
+        laws.a3 = std::move(fit);
+      }
+    }
+  }
+  return laws;
+}
+
+ReplicateLaws compact(const LawSet& laws) {
+  ReplicateLaws r;
+  r.a1_params = laws.a1_params, r.a1_tokens = laws.a1_tokens;
+  r.a2_params = laws.a2_params, r.a2_tokens = laws.a2_tokens;
+  if (laws.a3) r.a3 = laws.a3->law;
+  r.frontier_loss = laws.kaplan_compute_offset ? laws.kaplan_compute_offset : laws.kaplan_compute;
+  return r;
+}
+
+// Every reported number of one LawSet, by key. Labels are made by label_of().
+using Values = std::vector<std::pair<std::string, double>>;
+
+std::string target_key(size_t index) { return "target." + std::to_string(index); }
+
+Values summarize(const LawSet& laws, const FitData& data, const std::vector<Target>& targets) {
+  Values v;
+  const double k = data.flops_per_param_token;
+  auto power = [&](const std::string& key, const std::optional<PowerLaw>& law) {
+    if (!law) return;
+    v.push_back({key + "_exponent", law->exponent});
+    v.push_back({key + "_coefficient", law->coefficient});
+  };
+  if (laws.a1_params) {
+    v.push_back({"a1.a", laws.a1_params->exponent});
+    v.push_back({"a1.b", laws.a1_tokens->exponent});
+  }
+  if (laws.a2_params) {
+    v.push_back({"a2.a", laws.a2_params->exponent});
+    v.push_back({"a2.b", laws.a2_tokens->exponent});
+  }
+  power("a1.params", laws.a1_params);
+  power("a1.tokens", laws.a1_tokens);
+  power("a2.params", laws.a2_params);
+  power("a2.tokens", laws.a2_tokens);
+  for (const Profile& p : laws.profiles) {
+    if (!p.parabola) continue;
+    const std::string key = "profile." + format_sci(p.budget);
+    v.push_back({key + ".params_opt", p.params_opt});
+    v.push_back({key + ".tokens_opt", p.tokens_opt});
+    v.push_back({key + ".loss_opt", p.loss_opt});
+  }
+  if (laws.a3) {
+    const ParametricLaw& l = laws.a3->law;
+    v.push_back({"a3.a", l.a()});
+    v.push_back({"a3.b", l.b()});
+    v.push_back({"a3.E", l.E});
+    v.push_back({"a3.A", l.A});
+    v.push_back({"a3.B", l.B});
+    v.push_back({"a3.alpha", l.alpha});
+    v.push_back({"a3.beta", l.beta});
+    v.push_back({"a3.G", l.G()});
+  }
+  auto kaplan = [&](const std::string& key, const std::optional<OffsetPowerLaw>& law) {
+    if (!law) return;
+    v.push_back({key + ".exponent", law->exponent});
+    v.push_back({key + ".scale", law->scale});
+    if (law->E > 0) v.push_back({key + ".E", law->E});
+  };
+  kaplan("kaplan.params", laws.kaplan_params);
+  kaplan("kaplan.tokens", laws.kaplan_tokens);
+  kaplan("kaplan.compute", laws.kaplan_compute);
+  kaplan("kaplan_offset.params", laws.kaplan_params_offset);
+  kaplan("kaplan_offset.tokens", laws.kaplan_tokens_offset);
+  kaplan("kaplan_offset.compute", laws.kaplan_compute_offset);
+
+  // The loss on the frontier for approaches 1 and 2: Kaplan's L(C), with the
+  // irreducible term when it could be fitted.
+  const std::optional<OffsetPowerLaw>& frontier_loss =
+      laws.kaplan_compute_offset ? laws.kaplan_compute_offset : laws.kaplan_compute;
+  for (size_t t = 0; t < targets.size(); ++t) {
+    const Target& target = targets[t];
+    const std::string base = target_key(t);
+    if (target.compute > 0) {
+      const double c = target.compute;
+      auto project = [&](int approach, double n, double d, double loss) {
+        const std::string key = base + "." + approach_name(approach);
+        v.push_back({key + ".params", n});
+        v.push_back({key + ".tokens", d});
+        v.push_back({key + ".tokens_per_param", d / n});
+        v.push_back({key + ".compute", c});
+        if (std::isfinite(loss)) v.push_back({key + ".loss", loss});
+      };
+      const double frontier = frontier_loss ? frontier_loss->at(c) : NAN;
+      if (laws.a1_params) project(1, laws.a1_params->at(c), laws.a1_tokens->at(c), frontier);
+      if (laws.a2_params) project(2, laws.a2_params->at(c), laws.a2_tokens->at(c), frontier);
+      if (laws.a3) {
+        const ParametricLaw& l = laws.a3->law;
+        const double n = l.optimal_params(c, k), d = l.optimal_tokens(c, k);
+        project(3, n, d, l.loss(n, d));
+      }
+    } else if (laws.a3) {
+      const std::string key = base + ".a3";
+      v.push_back({key + ".params", target.params});
+      v.push_back({key + ".tokens", target.tokens});
+      v.push_back({key + ".tokens_per_param", target.tokens / target.params});
+      v.push_back({key + ".compute", k * target.params * target.tokens});
+      v.push_back({key + ".loss", laws.a3->law.loss(target.params, target.tokens)});
+    }
+  }
+  return v;
+}
+
+std::string label_of(const std::string& key) {
+  static const std::vector<std::pair<std::string, std::string>> kLabels = {
+      {"a1.a", "a: N_opt ∝ C^a (approach 1)"},
+      {"a1.b", "b: D_opt ∝ C^b (approach 1)"},
+      {"a2.a", "a: N_opt ∝ C^a (approach 2)"},
+      {"a2.b", "b: D_opt ∝ C^b (approach 2)"},
+      {"a3.a", "a = β/(α+β) (approach 3)"},
+      {"a3.b", "b = α/(α+β) (approach 3)"},
+      {"a3.E", "E, irreducible loss (approach 3)"},
+      {"a3.A", "A (approach 3)"},
+      {"a3.B", "B (approach 3)"},
+      {"a3.alpha", "α, exponent of N (approach 3)"},
+      {"a3.beta", "β, exponent of D (approach 3)"},
+      {"a3.G", "G = (αA/βB)^(1/(α+β)) (approach 3)"},
+  };
+  for (const auto& [k, label] : kLabels)
+    if (k == key) return label;
+  return key;
+}
+
+// Runs `count` replicates of fit_laws on runs resampled within each budget.
+std::vector<LawSet> bootstrap(const FitData& data, const CurveGrid& grid,
+                              const AnalysisOptions& options, const std::vector<StartPoint>* warm) {
+  const std::vector<std::vector<int64_t>> profiles = data.profiles();
+  std::vector<LawSet> out(static_cast<size_t>(options.bootstrap));
+  auto replicate = [&](size_t r) {
+    std::mt19937_64 rng(options.seed + 0x9E3779B97F4A7C15ull * (r + 1));
+    std::vector<int64_t> sample;
+    for (const std::vector<int64_t>& profile : profiles) {
+      std::uniform_int_distribution<size_t> pick(0, profile.size() - 1);
+      for (size_t j = 0; j < profile.size(); ++j) sample.push_back(profile[pick(rng)]);
+    }
+    out[r] = fit_laws(data, grid, sample, options, warm);
+  };
+  const int threads = options.threads > 0
+                          ? options.threads
+                          : std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
+  std::atomic<size_t> next{0};
+  std::vector<std::thread> pool;
+  for (int t = 0; t < threads; ++t)
+    pool.emplace_back([&] {
+      for (size_t r; (r = next.fetch_add(1)) < out.size();) replicate(r);
+    });
+  for (std::thread& t : pool) t.join();
+  return out;
+}
+
+std::vector<Quantity> with_intervals(const Values& base, const std::vector<Values>& replicates,
+                                     double confidence) {
+  std::map<std::string, std::vector<double>> samples;
+  for (const Values& values : replicates)
+    for (const auto& [key, value] : values)
+      if (std::isfinite(value)) samples[key].push_back(value);
+  std::vector<Quantity> out;
+  for (const auto& [key, value] : base) {
+    Quantity q;
+    q.key = key;
+    q.label = label_of(key);
+    q.value = value;
+    q.lo = q.hi = NAN;
+    auto it = samples.find(key);
+    if (it != samples.end() && it->second.size() >= 2) {
+      std::vector<double>& s = it->second;
+      std::sort(s.begin(), s.end());
+      q.replicates = static_cast<int64_t>(s.size());
+      q.lo = percentile(s, (1 - confidence) / 2);
+      q.hi = percentile(s, 1 - (1 - confidence) / 2);
+    }
+    out.push_back(q);
+  }
+  return out;
+}
+
+// The fit and its intervals on one data set: the part shared by the full
+// analysis and the backtest.
+struct Fitted {
+  LawSet laws;
+  std::vector<ReplicateLaws> replicates;
+  std::vector<Quantity> quantities;
+  int64_t replicates_done = 0;
+  std::map<std::string, int64_t> failures;
+};
+
+Fitted fit_with_intervals(const FitData& data, const AnalysisOptions& options,
+                          const std::vector<Target>& targets) {
+  Fitted fitted;
+  const CurveGrid grid = make_curve_grid(data);
+  std::vector<int64_t> all(data.points.size());
+  for (size_t i = 0; i < all.size(); ++i) all[i] = static_cast<int64_t>(i);
+  AnalysisOptions base_options = options;
+  base_options.parametric.threads = options.threads;
+  fitted.laws = fit_laws(data, grid, all, base_options, nullptr);
+  const Values base = summarize(fitted.laws, data, targets);
+
+  std::vector<Values> replicate_values;
+  if (options.bootstrap > 0) {
+    const std::vector<StartPoint>* warm = fitted.laws.a3 ? &fitted.laws.a3->optima : nullptr;
+    AnalysisOptions replicate_options = options;
+    replicate_options.parametric.threads = 1;  // replicates run in parallel instead
+    const std::vector<LawSet> replicates = bootstrap(data, grid, replicate_options, warm);
+    fitted.replicates_done = static_cast<int64_t>(replicates.size());
+    for (const LawSet& laws : replicates) {
+      replicate_values.push_back(summarize(laws, data, targets));
+      fitted.replicates.push_back(compact(laws));
+      auto count = [&](const char* name, bool wanted, bool present) {
+        if (wanted && !present) ++fitted.failures[name];
+      };
+      count("approach 1", fitted.laws.a1_params.has_value(), laws.a1_params.has_value());
+      count("approach 2", fitted.laws.a2_params.has_value(), laws.a2_params.has_value());
+      count("approach 3", fitted.laws.a3.has_value(), laws.a3.has_value());
+    }
+  }
+  fitted.quantities = with_intervals(base, replicate_values, options.confidence);
+  return fitted;
+}
+
+const Quantity* find_in(const std::vector<Quantity>& quantities, const std::string& key) {
+  for (const Quantity& q : quantities)
+    if (q.key == key) return &q;
+  return nullptr;
+}
+
+Backtest run_backtest(const FitData& data, const AnalysisOptions& options) {
+  Backtest backtest;
+  const int64_t holdout = options.holdout_budgets;
+  const int64_t budgets = static_cast<int64_t>(data.budgets.size());
+  if (holdout <= 0) {
+    backtest.why = "no budgets held out (holdout_budgets = 0)";
+    return backtest;
+  }
+  if (budgets - holdout < 2) {
+    backtest.why = "holding out " + std::to_string(holdout) + " of " + std::to_string(budgets) +
+                   " budgets leaves fewer than 2 to fit";
+    return backtest;
+  }
+  FitData smaller = data, held_out_data = data;
+  smaller.points.clear(), smaller.curves.clear(), held_out_data.points.clear();
+  const double cut = data.budgets[budgets - holdout];
+  std::vector<int64_t> new_index(data.points.size(), -1);
+  for (size_t i = 0; i < data.points.size(); ++i) {
+    if (data.points[i].budget < cut) {
+      new_index[i] = static_cast<int64_t>(smaller.points.size());
+      smaller.points.push_back(data.points[i]);
+    } else {
+      held_out_data.points.push_back(data.points[i]);
+    }
+  }
+  for (const LossCurve& c : data.curves) {
+    if (new_index[c.observation] < 0) continue;
+    smaller.curves.push_back(c);
+    smaller.curves.back().observation = new_index[c.observation];
+  }
+  smaller.budgets.assign(data.budgets.begin(), data.budgets.end() - holdout);
+  held_out_data.budgets.assign(data.budgets.end() - holdout, data.budgets.end());
+  held_out_data.curves.clear();
+  backtest.fitted_budgets = smaller.budgets;
+  backtest.held_out_budgets = held_out_data.budgets;
+
+  std::vector<Target> targets;
+  for (double b : held_out_data.budgets) targets.push_back({format_sci(b), b, 0, 0});
+  Fitted fitted = fit_with_intervals(smaller, options, targets);
+  backtest.laws = std::move(fitted.laws);
+
+  // The truth: each held-out profile's own minimum, from all its runs.
+  AnalysisOptions truth_options = options;
+  truth_options.approaches = {2};
+  std::vector<int64_t> all(held_out_data.points.size());
+  for (size_t i = 0; i < all.size(); ++i) all[i] = static_cast<int64_t>(i);
+  const LawSet truth = fit_laws(held_out_data, CurveGrid{}, all, truth_options, nullptr);
+
+  for (size_t t = 0; t < targets.size(); ++t) {
+    const Profile& observed = truth.profiles[t];
+    if (!observed.parabola) {
+      backtest.why += (backtest.why.empty() ? "" : "; ") + std::string("held-out budget ") +
+                      format_sci(observed.budget) + ": " + observed.why;
+      continue;
+    }
+    for (int approach : {1, 2, 3}) {
+      const std::string key = target_key(t) + "." + approach_name(approach);
+      const Quantity* params = find_in(fitted.quantities, key + ".params");
+      const Quantity* loss = find_in(fitted.quantities, key + ".loss");
+      if (!params) continue;
+      BacktestRow row;
+      row.budget = observed.budget;
+      row.approach = approach;
+      row.observed_params = observed.params_opt;
+      row.observed_loss = observed.loss_opt;
+      row.predicted_params = *params;
+      row.params_error = params->value / observed.params_opt - 1;
+      row.params_covered = params->lo <= observed.params_opt && observed.params_opt <= params->hi;
+      if (loss) {
+        row.predicted_loss = *loss;
+        row.loss_error = loss->value - observed.loss_opt;
+        row.loss_covered = loss->lo <= observed.loss_opt && observed.loss_opt <= loss->hi;
+      } else {
+        row.predicted_loss.value = row.predicted_loss.lo = row.predicted_loss.hi = NAN;
+        row.loss_error = NAN;
+      }
+      backtest.rows.push_back(row);
+    }
+  }
+  return backtest;
+}
+
+}  // namespace
+
+const Quantity* Analysis::find(const std::string& key) const { return find_in(quantities, key); }
+
+Quantity interval_of(const std::string& key, const ReplicateLaws& full,
+                     const std::vector<ReplicateLaws>& replicates, double confidence,
+                     const std::function<double(const ReplicateLaws&)>& f) {
+  Values base = {{key, f(full)}};
+  std::vector<Values> values;
+  for (const ReplicateLaws& r : replicates) values.push_back({{key, f(r)}});
+  return with_intervals(base, values, confidence).front();
+}
+
+Analysis analyze(const FitData& data, const AnalysisOptions& options) {
+  const auto start = std::chrono::steady_clock::now();
+  if (data.points.size() < 3)
+    throw UserError(data.source + ": " + std::to_string(data.points.size()) +
+                    " runs to fit; a scaling law needs at least 3 (more for each approach)");
+  if (!(options.confidence > 0 && options.confidence < 1))
+    throw UserError("confidence must be between 0 and 1");
+
+  Analysis analysis;
+  analysis.options = options;
+  analysis.flops_per_param_token = data.flops_per_param_token;
+  Fitted fitted = fit_with_intervals(data, options, options.targets);
+  analysis.laws = std::move(fitted.laws);
+  analysis.full = compact(analysis.laws);
+  analysis.replicates = std::move(fitted.replicates);
+  analysis.quantities = std::move(fitted.quantities);
+  analysis.replicates_done = fitted.replicates_done;
+  analysis.replicate_failures = std::move(fitted.failures);
+
+  const LawSet& laws = analysis.laws;
+  const bool any = laws.a1_params || laws.a2_params || laws.a3;
+  if (!any) {
+    std::string why = data.source + ": no scaling law can be fitted to these " +
+                      std::to_string(data.points.size()) + " runs in " +
+                      std::to_string(data.budgets.size()) + " budget" +
+                      (data.budgets.size() == 1 ? "" : "s");
+    for (int approach : options.approaches) {
+      auto it = laws.why.find(approach_name(approach));
+      if (it != laws.why.end()) why += "; approach " + std::to_string(approach) + ": " + it->second;
+    }
+    throw UserError(why);
+  }
+  for (int approach : options.approaches) {
+    auto it = laws.why.find(approach_name(approach));
+    if (it != laws.why.end())
+      analysis.warnings.push_back("approach " + std::to_string(approach) + " not fitted: " + it->second);
+  }
+  for (const Profile& p : laws.profiles) {
+    if (!p.parabola)
+      analysis.warnings.push_back("budget " + format_sci(p.budget) + ": " + p.why);
+    else if (!p.bracketed)
+      analysis.warnings.push_back("budget " + format_sci(p.budget) +
+                                  ": the minimum lies just outside the sizes trained (extrapolated)");
+  }
+  for (const auto& [law, failures] : analysis.replicate_failures)
+    analysis.warnings.push_back(law + " failed in " + std::to_string(failures) + " of " +
+                                std::to_string(analysis.replicates_done) +
+                                " bootstrap replicates (left out of its intervals)");
+
+  // Projections to targets, from the quantities.
+  for (size_t t = 0; t < options.targets.size(); ++t) {
+    for (int approach : {1, 2, 3}) {
+      const std::string key = target_key(t) + "." + approach_name(approach);
+      const Quantity* params = analysis.find(key + ".params");
+      if (!params) continue;
+      Projection p;
+      p.target = options.targets[t];
+      p.approach = approach;
+      p.params = *params;
+      p.tokens = *analysis.find(key + ".tokens");
+      p.tokens_per_param = *analysis.find(key + ".tokens_per_param");
+      p.compute = *analysis.find(key + ".compute");
+      if (const Quantity* loss = analysis.find(key + ".loss")) p.loss = *loss;
+      else p.loss.value = p.loss.lo = p.loss.hi = NAN;
+      analysis.projections.push_back(p);
+    }
+  }
+  analysis.backtest = run_backtest(data, options);
+  analysis.seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  return analysis;
+}
+
+}  // namespace sweep::fit

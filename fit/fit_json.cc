@@ -1,0 +1,155 @@
+#include "fit/fit_json.h"
+
+#include <cmath>
+
+namespace sweep::fit {
+namespace {
+
+using nlohmann::json;
+
+// NaN and infinities become null (JSON has neither).
+json number(double x) { return std::isfinite(x) ? json(x) : json(nullptr); }
+
+json quantity(const Quantity& q) {
+  return {{"key", q.key},     {"label", q.label},         {"value", number(q.value)},
+          {"lo", number(q.lo)}, {"hi", number(q.hi)}, {"replicates", q.replicates}};
+}
+
+json power_law(const std::optional<PowerLaw>& law) {
+  if (!law) return nullptr;
+  return {{"coefficient", law->coefficient}, {"exponent", law->exponent}};
+}
+
+json offset_law(const std::optional<OffsetPowerLaw>& law) {
+  if (!law) return nullptr;
+  return {{"E", law->E}, {"scale", law->scale}, {"exponent", law->exponent}};
+}
+
+json why_of(const LawSet& laws, const std::string& name) {
+  auto it = laws.why.find(name);
+  return it == laws.why.end() ? json(nullptr) : json(it->second);
+}
+
+json law_set(const LawSet& laws) {
+  json profiles = json::array();
+  for (const Profile& p : laws.profiles) {
+    json profile = {{"budget", p.budget}, {"runs", p.points.size()}, {"why", p.why.empty() ? json(nullptr) : json(p.why)}};
+    if (p.parabola) {
+      profile["parabola"] = {{"c0", p.parabola->c0}, {"c1", p.parabola->c1}, {"c2", p.parabola->c2}};
+      profile["params_opt"] = p.params_opt;
+      profile["tokens_opt"] = p.tokens_opt;
+      profile["loss_opt"] = p.loss_opt;
+      profile["bracketed"] = p.bracketed;
+    } else {
+      profile["parabola"] = nullptr;
+    }
+    profiles.push_back(profile);
+  }
+  json out;
+  out["approach1"] = {{"params", power_law(laws.a1_params)},
+                      {"tokens", power_law(laws.a1_tokens)},
+                      {"envelope_points", laws.envelope.flops.size()},
+                      {"why", why_of(laws, "a1")}};
+  out["approach2"] = {{"params", power_law(laws.a2_params)},
+                      {"tokens", power_law(laws.a2_tokens)},
+                      {"profiles", profiles},
+                      {"why", why_of(laws, "a2")}};
+  if (laws.a3) {
+    const ParametricLaw& l = laws.a3->law;
+    out["approach3"] = {{"E", l.E},         {"A", l.A},         {"B", l.B},
+                        {"alpha", l.alpha}, {"beta", l.beta},   {"a", l.a()},
+                        {"b", l.b()},       {"G", l.G()},       {"objective", laws.a3->objective},
+                        {"starts", laws.a3->starts}, {"converged_starts", laws.a3->converged},
+                        {"why", nullptr}};
+  } else {
+    out["approach3"] = {{"why", why_of(laws, "a3")}};
+  }
+  out["kaplan"] = {{"params", offset_law(laws.kaplan_params)},
+                   {"tokens", offset_law(laws.kaplan_tokens)},
+                   {"compute", offset_law(laws.kaplan_compute)},
+                   {"params_offset", offset_law(laws.kaplan_params_offset)},
+                   {"tokens_offset", offset_law(laws.kaplan_tokens_offset)},
+                   {"compute_offset", offset_law(laws.kaplan_compute_offset)},
+                   {"why", why_of(laws, "kaplan")},
+                   {"why_offset", why_of(laws, "kaplan_offset")}};
+  return out;
+}
+
+json target(const Target& t) {
+  json out = {{"name", t.name}};
+  if (t.compute > 0) out["compute"] = t.compute;
+  else out["params"] = t.params, out["tokens"] = t.tokens;
+  return out;
+}
+
+}  // namespace
+
+json to_json(const FitData& data, const Analysis& analysis) {
+  json runs = json::array(), excluded = json::array();
+  for (const Observation& p : data.points)
+    runs.push_back({{"run", p.run_id}, {"params", p.params}, {"tokens", p.tokens},
+                    {"flops", p.flops}, {"loss", p.loss}, {"budget", p.budget}});
+  for (const Excluded& e : data.excluded) excluded.push_back({{"run", e.run_id}, {"reason", e.reason}});
+
+  json quantities = json::array();
+  for (const Quantity& q : analysis.quantities) quantities.push_back(quantity(q));
+
+  json projections = json::array();
+  for (const Projection& p : analysis.projections)
+    projections.push_back({{"target", target(p.target)},
+                           {"approach", p.approach},
+                           {"params", quantity(p.params)},
+                           {"tokens", quantity(p.tokens)},
+                           {"tokens_per_param", quantity(p.tokens_per_param)},
+                           {"loss", quantity(p.loss)},
+                           {"compute", quantity(p.compute)}});
+
+  const Backtest& bt = analysis.backtest;
+  json rows = json::array();
+  for (const BacktestRow& r : bt.rows)
+    rows.push_back({{"budget", r.budget},
+                    {"approach", r.approach},
+                    {"observed_params", r.observed_params},
+                    {"observed_loss", r.observed_loss},
+                    {"predicted_params", quantity(r.predicted_params)},
+                    {"predicted_loss", quantity(r.predicted_loss)},
+                    {"params_error", number(r.params_error)},
+                    {"loss_error", number(r.loss_error)},
+                    {"params_covered", r.params_covered},
+                    {"loss_covered", r.loss_covered}});
+  json backtest = {{"fitted_budgets", bt.fitted_budgets},
+                   {"held_out_budgets", bt.held_out_budgets},
+                   {"rows", rows},
+                   {"why", bt.why.empty() ? json(nullptr) : json(bt.why)}};
+  if (!bt.fitted_budgets.empty()) backtest["laws"] = law_set(bt.laws);
+
+  json failures = json::object();
+  for (const auto& [law, count] : analysis.replicate_failures) failures[law] = count;
+  json targets = json::array();
+  for (const Target& t : analysis.options.targets) targets.push_back(target(t));
+
+  return {{"source", data.source},
+          {"flop_convention", data.flop_convention},
+          {"flops_per_param_token", data.flops_per_param_token},
+          {"budgets", data.budgets},
+          {"runs", runs},
+          {"excluded", excluded},
+          {"notes", data.notes},
+          {"options",
+           {{"approaches", analysis.options.approaches},
+            {"bootstrap", analysis.options.bootstrap},
+            {"confidence", analysis.options.confidence},
+            {"holdout_budgets", analysis.options.holdout_budgets},
+            {"seed", analysis.options.seed},
+            {"targets", targets}}},
+          {"laws", law_set(analysis.laws)},
+          {"quantities", quantities},
+          {"projections", projections},
+          {"backtest", backtest},
+          {"replicates", analysis.replicates_done},
+          {"replicate_failures", failures},
+          {"warnings", analysis.warnings},
+          {"seconds", analysis.seconds}};
+}
+
+}  // namespace sweep::fit

@@ -1,0 +1,154 @@
+#include "fit/parametric_fit.h"
+
+#include <ceres/ceres.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cmath>
+#include <thread>
+
+namespace sweep::fit {
+namespace {
+
+class CeresObjective : public ceres::FirstOrderFunction {
+ public:
+  explicit CeresObjective(const HuberLogLossObjective* objective) : objective_(objective) {}
+  bool Evaluate(const double* x, double* cost, double* gradient) const override {
+    *cost = objective_->evaluate(x, gradient);
+    return std::isfinite(*cost);
+  }
+  int NumParameters() const override { return 5; }
+
+ private:
+  const HuberLogLossObjective* objective_;
+};
+
+struct StartResult {
+  StartPoint x;
+  double objective;
+  bool converged;
+};
+
+}  // namespace
+
+std::vector<StartPoint> chinchilla_start_grid() {
+  std::vector<StartPoint> grid;
+  for (int ia = 0; ia <= 4; ++ia)
+    for (int ib = 0; ib <= 4; ++ib)
+      for (int ie = 0; ie <= 4; ++ie)
+        for (int ja = 0; ja <= 5; ++ja)
+          for (int jb = 0; jb <= 5; ++jb)
+            grid.push_back({0.5 * ia, 0.5 * ib, -1 + 0.5 * ie, 5.0 * ja, 5.0 * jb});
+  return grid;  // 5 · 5 · 5 · 6 · 6 = 4,500 starts
+}
+
+ParametricLaw law_of(const StartPoint& x) {
+  return {std::exp(x.e), std::exp(x.a), std::exp(x.b), x.alpha, x.beta};
+}
+
+double HuberLogLossObjective::evaluate(const double* x, double* gradient) const {
+  const double alpha = x[0], beta = x[1], e = x[2], a = x[3], b = x[4];
+  double total = 0;
+  double g[5] = {0, 0, 0, 0, 0};
+  for (size_t i = 0; i < log_loss.size(); ++i) {
+    const double t1 = a - alpha * log_params[i];
+    const double t2 = b - beta * log_tokens[i];
+    const double t3 = e;
+    const double m = std::max(t1, std::max(t2, t3));
+    const double w1 = std::exp(t1 - m), w2 = std::exp(t2 - m), w3 = std::exp(t3 - m);
+    const double s = w1 + w2 + w3;
+    const double r = m + std::log(s) - log_loss[i];
+    const double abs_r = std::abs(r);
+    double slope;  // dHuber/dr
+    if (abs_r <= delta) {
+      total += 0.5 * r * r;
+      slope = r;
+    } else {
+      total += delta * (abs_r - 0.5 * delta);
+      slope = r > 0 ? delta : -delta;
+    }
+    if (gradient) {
+      const double k = slope / s;
+      g[0] -= k * w1 * log_params[i];
+      g[1] -= k * w2 * log_tokens[i];
+      g[2] += k * w3;
+      g[3] += k * w1;
+      g[4] += k * w2;
+    }
+  }
+  if (gradient) std::copy(g, g + 5, gradient);
+  return total;
+}
+
+ParametricFit fit_parametric(const std::vector<double>& params, const std::vector<double>& tokens,
+                             const std::vector<double>& loss, const ParametricFitOptions& options) {
+  HuberLogLossObjective objective;
+  objective.delta = options.huber_delta;
+  for (size_t i = 0; i < loss.size(); ++i) {
+    objective.log_params.push_back(std::log(params[i]));
+    objective.log_tokens.push_back(std::log(tokens[i]));
+    objective.log_loss.push_back(std::log(loss[i]));
+  }
+  const std::vector<StartPoint> starts =
+      options.starts.empty() ? chinchilla_start_grid() : options.starts;
+
+  ceres::GradientProblemSolver::Options solver_options;
+  solver_options.line_search_direction_type = ceres::LBFGS;
+  solver_options.max_num_iterations = options.max_iterations;
+  solver_options.function_tolerance = options.function_tolerance;
+  solver_options.gradient_tolerance = options.gradient_tolerance;
+  solver_options.parameter_tolerance = options.parameter_tolerance;
+  solver_options.logging_type = ceres::SILENT;
+
+  std::vector<StartResult> results(starts.size());
+  auto solve = [&](size_t i) {
+    // The problem owns its function; the function only points at `objective`.
+    ceres::GradientProblem problem(new CeresObjective(&objective));
+    double x[5] = {starts[i].alpha, starts[i].beta, starts[i].e, starts[i].a, starts[i].b};
+    ceres::GradientProblemSolver::Summary summary;
+    ceres::Solve(solver_options, problem, x, &summary);
+    const double value = objective.evaluate(x, nullptr);
+    results[i] = {{x[0], x[1], x[2], x[3], x[4]},
+                  std::isfinite(value) ? value : INFINITY,
+                  summary.termination_type == ceres::CONVERGENCE};
+  };
+  const int threads = options.threads > 0
+                          ? options.threads
+                          : std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
+  if (threads == 1 || starts.size() < 8) {
+    for (size_t i = 0; i < starts.size(); ++i) solve(i);
+  } else {
+    std::atomic<size_t> next{0};
+    std::vector<std::thread> pool;
+    for (int t = 0; t < threads; ++t)
+      pool.emplace_back([&] {
+        for (size_t i; (i = next.fetch_add(1)) < starts.size();) solve(i);
+      });
+    for (std::thread& t : pool) t.join();
+  }
+
+  // Best first; ties (same optimum from many starts) broken by start order.
+  std::vector<size_t> order(results.size());
+  for (size_t i = 0; i < order.size(); ++i) order[i] = i;
+  std::stable_sort(order.begin(), order.end(),
+                   [&](size_t a, size_t b) { return results[a].objective < results[b].objective; });
+  ParametricFit fit;
+  fit.starts = static_cast<int>(starts.size());
+  for (const StartResult& r : results) fit.converged += r.converged;
+  fit.objective = results[order[0]].objective;
+  fit.law = law_of(results[order[0]].x);
+  for (size_t i : order) {
+    const StartPoint& x = results[i].x;
+    if (!std::isfinite(results[i].objective)) break;
+    const bool seen = std::any_of(fit.optima.begin(), fit.optima.end(), [&](const StartPoint& y) {
+      return std::abs(x.alpha - y.alpha) + std::abs(x.beta - y.beta) + std::abs(x.e - y.e) +
+                 std::abs(x.a - y.a) + std::abs(x.b - y.b) <
+             1e-3;
+    });
+    if (!seen) fit.optima.push_back(x);
+    if (static_cast<int>(fit.optima.size()) == options.keep_optima) break;
+  }
+  return fit;
+}
+
+}  // namespace sweep::fit

@@ -1,0 +1,95 @@
+#include "fit/planning.h"
+
+#include <algorithm>
+#include <cctype>
+#include <cmath>
+
+#include "common/format.h"
+
+namespace sweep::fit {
+
+const std::vector<Accelerator>& accelerators() {
+  static const std::vector<Accelerator> kAccelerators = {
+      {"a100", "NVIDIA A100", 312e12},
+      {"h100", "NVIDIA H100 SXM", 989e12},
+      {"h200", "NVIDIA H200", 989e12},
+  };
+  return kAccelerators;
+}
+
+const Accelerator* find_accelerator(const std::string& name) {
+  std::string key = name;
+  for (char& c : key) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  for (const Accelerator& a : accelerators())
+    if (a.name == key) return &a;
+  return nullptr;
+}
+
+double training_seconds(double flops, double peak_flops, double gpus, double mfu) {
+  return flops / (gpus * peak_flops * mfu);
+}
+
+double trainable_flops(double seconds, double peak_flops, double gpus, double mfu) {
+  return seconds * gpus * peak_flops * mfu;
+}
+
+namespace {
+
+// The cheapest model of loss `target` for `inference_tokens`, searched in
+// ln N above the smallest N that can reach the target at all.
+ModelCost cheapest(const ParametricLaw& law, double target, double inference_tokens, double k) {
+  const double reducible = target - law.E;
+  const double log_n_min = std::log(law.A / reducible) / law.alpha;
+  auto cost_at = [&](double log_n) {
+    ModelCost c;
+    c.params = std::exp(log_n);
+    const double left = reducible - law.A / std::pow(c.params, law.alpha);
+    if (!(left > 0)) return ModelCost{c.params, INFINITY, INFINITY, INFINITY};
+    c.tokens = std::pow(law.B / left, 1 / law.beta);
+    c.train_flops = k * c.params * c.tokens;
+    c.inference_flops = k / 3 * c.params * inference_tokens;
+    return c;
+  };
+  // A coarse scan over 30 e-folds, then golden-section search around the best.
+  constexpr int kScan = 3000;
+  constexpr double kSpan = 30;
+  double best_x = log_n_min + kSpan, best = INFINITY;
+  for (int i = 1; i <= kScan; ++i) {
+    const double x = log_n_min + kSpan * i / kScan;
+    const double c = cost_at(x).total_flops();
+    if (c < best) best = c, best_x = x;
+  }
+  double lo = best_x - kSpan / kScan, hi = best_x + kSpan / kScan;
+  const double phi = (std::sqrt(5.0) - 1) / 2;
+  for (int i = 0; i < 100; ++i) {
+    const double x1 = hi - phi * (hi - lo), x2 = lo + phi * (hi - lo);
+    if (cost_at(x1).total_flops() < cost_at(x2).total_flops()) hi = x2;
+    else lo = x1;
+  }
+  return cost_at(0.5 * (lo + hi));
+}
+
+}  // namespace
+
+std::optional<InferenceAwarePlan> inference_aware_optimum(const ParametricLaw& law,
+                                                          double target_loss,
+                                                          double inference_tokens, double k,
+                                                          std::string* why) {
+  if (!(target_loss > law.E)) {
+    if (why) *why = "the target loss " + format_sci(target_loss, 4) +
+                    " is not above the irreducible loss E = " + format_sci(law.E, 4);
+    return std::nullopt;
+  }
+  if (!(inference_tokens >= 0)) {
+    if (why) *why = "inference tokens must be >= 0";
+    return std::nullopt;
+  }
+  InferenceAwarePlan plan;
+  plan.inference_aware = cheapest(law, target_loss, inference_tokens, k);
+  plan.chinchilla = cheapest(law, target_loss, 0, k);
+  plan.chinchilla.inference_flops = k / 3 * plan.chinchilla.params * inference_tokens;
+  plan.saving = 1 - plan.inference_aware.total_flops() / plan.chinchilla.total_flops();
+  return plan;
+}
+
+}  // namespace sweep::fit

@@ -1,0 +1,56 @@
+#pragma once
+// Planning with a fitted law: what compute costs on real hardware, and the
+// model that is cheapest to train *and serve*.
+//
+// Capacity: wall time = C / (GPUs · peak · MFU), with peak the accelerator's
+// dense bf16 rate (A100 312, H100 989, H200 989 TFLOP/s; the H200 has the
+// H100's compute and more memory). The inverse gives the FLOPs that fit in a
+// given time. GPT-3 (175B parameters, 300B tokens): 6·N·D = 3.15e23 FLOPs,
+// about 29 days on 1,000 A100s at 40% MFU.
+//
+// Inference-aware optimum (Sardana et al., "Beyond Chinchilla-Optimal", 2024):
+// for a target loss ℓ and an expected D_inf inference tokens, choose N and the
+// training tokens D to minimise k·N·D + (k/3)·N·D_inf subject to
+// L(N, D) = ℓ (approach 3's law; k = 6 gives the paper's 6ND + 2N·D_inf). On
+// that constraint D(N) = (B / (ℓ − E − A/N^α))^(1/β), defined for N above
+// (A / (ℓ − E))^(1/α); the cost is a one-dimensional minimisation in ln N. The
+// Chinchilla-optimal model of the same loss is the same problem with D_inf = 0.
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "fit/laws.h"
+
+namespace sweep::fit {
+
+struct Accelerator {
+  std::string name;   // "a100"
+  std::string label;  // "NVIDIA A100"
+  double peak_flops;  // dense bf16 FLOP/s
+};
+const std::vector<Accelerator>& accelerators();
+const Accelerator* find_accelerator(const std::string& name);  // case-insensitive; nullptr if unknown
+
+double training_seconds(double flops, double peak_flops, double gpus, double mfu);
+double trainable_flops(double seconds, double peak_flops, double gpus, double mfu);
+
+struct ModelCost {
+  double params = 0, tokens = 0;  // N and training tokens D
+  double train_flops = 0, inference_flops = 0;
+  double total_flops() const { return train_flops + inference_flops; }
+};
+
+struct InferenceAwarePlan {
+  ModelCost inference_aware;  // minimises training + inference
+  ModelCost chinchilla;       // minimises training alone, same loss, same inference
+  double saving = 0;          // 1 − total(inference_aware) / total(chinchilla)
+};
+
+// Empty with `why` set when the target loss is at or below E.
+std::optional<InferenceAwarePlan> inference_aware_optimum(const ParametricLaw& law,
+                                                          double target_loss,
+                                                          double inference_tokens, double k,
+                                                          std::string* why);
+
+}  // namespace sweep::fit
