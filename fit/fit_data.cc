@@ -303,9 +303,13 @@ FitData read_sweep_file(const std::string& path, const InputOptions& options) {
   return data;
 }
 
-FitData load_fit_data(const std::string& path, const InputOptions& options) {
+bool is_table_path(const std::string& path) {
   const std::string name = lower(path);
-  if (ends_with(name, ".csv") || ends_with(name, ".tsv")) return read_csv_table(path, options);
+  return ends_with(name, ".csv") || ends_with(name, ".tsv");
+}
+
+FitData load_fit_data(const std::string& path, const InputOptions& options) {
+  if (is_table_path(path)) return read_csv_table(path, options);
   return read_sweep_file(path, options);
 }
 

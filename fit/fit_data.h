@@ -69,6 +69,9 @@ struct InputOptions {
 // HDF5 file. Throws UserError for unreadable or bad input.
 FitData load_fit_data(const std::string& path, const InputOptions& options);
 
+// True for names ending in .csv or .tsv (any case).
+bool is_table_path(const std::string& path);
+
 FitData read_csv_table(const std::string& path, const InputOptions& options);
 FitData read_sweep_file(const std::string& path, const InputOptions& options);
 

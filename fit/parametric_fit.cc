@@ -1,6 +1,7 @@
 #include "fit/parametric_fit.h"
 
 #include <ceres/ceres.h>
+#include <glog/logging.h>
 
 #include <algorithm>
 #include <atomic>
@@ -22,6 +23,16 @@ class CeresObjective : public ceres::FirstOrderFunction {
  private:
   const HuberLogLossObjective* objective_;
 };
+
+// Ceres logs through glog; its line search warns (to stderr, per start) when a
+// cubic step degenerates, which is harmless here. Keep errors only.
+void quiet_ceres_logging() {
+  static const bool done = [] {
+    FLAGS_minloglevel = google::GLOG_ERROR;
+    return true;
+  }();
+  (void)done;
+}
 
 struct StartResult {
   StartPoint x;
@@ -82,6 +93,7 @@ double HuberLogLossObjective::evaluate(const double* x, double* gradient) const 
 
 ParametricFit fit_parametric(const std::vector<double>& params, const std::vector<double>& tokens,
                              const std::vector<double>& loss, const ParametricFitOptions& options) {
+  quiet_ceres_logging();
   HuberLogLossObjective objective;
   objective.delta = options.huber_delta;
   for (size_t i = 0; i < loss.size(); ++i) {

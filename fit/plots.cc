@@ -26,10 +26,14 @@ constexpr int kLinePoints = 48;          // samples of a fitted curve across the
 // dash pattern each so the lines stay apart in grey print.
 const char* approach_colour(int approach) {
   switch (approach) {
-    case 1: return "#1f77b4";
-    case 2: return "#ff7f0e";
-    case 3: return "#2ca02c";
-    default: return "#7f7f7f";
+    case 1:
+      return "#1f77b4";
+    case 2:
+      return "#ff7f0e";
+    case 3:
+      return "#2ca02c";
+    default:
+      return "#7f7f7f";
   }
 }
 int approach_dash(int approach) { return approach == 2 ? 2 : approach == 3 ? 4 : 1; }
@@ -42,14 +46,18 @@ constexpr const char* kPalette =
 // Budget i of n on the same palette: budgets are ordered, so an ordered
 // colour scale says more than a qualitative one.
 std::string budget_colour(size_t i, size_t n) {
-  static const int kAnchors[5][3] = {
-      {0x44, 0x01, 0x54}, {0x3b, 0x52, 0x8b}, {0x21, 0x91, 0x8c}, {0x5e, 0xc9, 0x62}, {0xb5, 0xde, 0x2b}};
+  static const int kAnchors[5][3] = {{0x44, 0x01, 0x54},
+                                     {0x3b, 0x52, 0x8b},
+                                     {0x21, 0x91, 0x8c},
+                                     {0x5e, 0xc9, 0x62},
+                                     {0xb5, 0xde, 0x2b}};
   const double t = n <= 1 ? 0.0 : 4.0 * double(i) / double(n - 1);
   const int k = std::min(3, int(t));
   const double f = t - k;
   char text[16];
   int rgb[3];
-  for (int c = 0; c < 3; ++c) rgb[c] = int(std::lround(kAnchors[k][c] * (1 - f) + kAnchors[k + 1][c] * f));
+  for (int c = 0; c < 3; ++c)
+    rgb[c] = int(std::lround(kAnchors[k][c] * (1 - f) + kAnchors[k + 1][c] * f));
   std::snprintf(text, sizeof(text), "#%02x%02x%02x", rgb[0], rgb[1], rgb[2]);
   return text;
 }
@@ -67,7 +75,7 @@ std::string gp_string(const std::string& text) {
   return out + "'";
 }
 
-std::string shell_gp_string(const std::string& text) {
+std::string shell_quoted(const std::string& text) {
   std::string out = "'";
   for (char c : text) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
   return out + "'";
@@ -204,12 +212,38 @@ std::vector<size_t> thin_log(const std::vector<double>& x, int max_points) {
   return kept;
 }
 
-// Shared settings: light grid, and fonts the page's own sans-serif.
+// A curve drawn with at most about `max_points` points (x ascending): the
+// mean loss and geometric-mean FLOPs over each of thin_log's bins. Averaging
+// rather than picking one step per bin keeps step-to-step noise in the
+// training loss from aliasing into the drawn line.
+std::vector<std::pair<double, double>> binned_curve(const std::vector<double>& flops,
+                                                    const std::vector<double>& loss,
+                                                    int max_points) {
+  std::vector<std::pair<double, double>> points;
+  size_t begin = 0;
+  for (size_t end : thin_log(flops, max_points)) {
+    double log_flops = 0, sum = 0;
+    int count = 0;
+    for (size_t i = begin; i <= end && i < loss.size(); ++i)
+      if (positive(flops[i]) && std::isfinite(loss[i])) {
+        log_flops += std::log(flops[i]);
+        sum += loss[i];
+        ++count;
+      }
+    if (count > 0) points.emplace_back(std::exp(log_flops / count), sum / count);
+    begin = end + 1;
+  }
+  return points;
+}
+
+// Settings every plot shares: a light grid behind the data and a boxed key.
 std::string preamble() {
   return "set encoding utf8\n"
          "set grid back lc rgb '#e3e3e3' lw 1 dt 1\n"
          "set border lc rgb '#555555'\n"
-         "set key box lc rgb '#cccccc' opaque samplen 2.5 spacing 1.1\n";
+         "set key box lc rgb '#cccccc' opaque samplen 2.5 spacing 1.1\n"
+         // Room above and below autoscaled data, so no point sits on the frame.
+         "set offsets 0, 0, graph 0.05, graph 0.05\n";
 }
 
 // The script of one plot: settings and data blocks, then one plot command.
@@ -226,16 +260,28 @@ struct Script {
   }
 };
 
+// Several approaches predict at the same compute: each is drawn a little to
+// one side (a factor 1.06 in C) so that their error bars do not hide each
+// other.
+double target_shift(int approach) { return std::pow(1.06, approach - 2); }
+
+// The targets' projections of approaches 1-3 as error bars (blocks made by
+// the caller, one per approach, in order).
+void add_target_elements(const std::vector<DataBlock>& targets, Script& script) {
+  for (size_t i = 0; i < targets.size(); ++i) {
+    script.add(targets[i]);
+    if (!targets[i].empty())
+      script.elements.push_back(targets[i].name() +
+                                " using 1:2:3:4 with yerrorbars pt 5 ps 0.9 lw 1.5 lc rgb '" +
+                                approach_colour(int(i) + 1) + "' title 'approach " +
+                                std::to_string(i + 1) + " at the targets'");
+  }
+}
+
 std::string law_why(const LawSet& laws, const std::string& prefix, const std::string& fallback) {
   for (const auto& [law, why] : laws.why)
     if (law.rfind(prefix, 0) == 0) return fallback + ": " + why;
   return fallback + ".";
-}
-
-bool is_table(const std::string& source) {
-  const auto dot = source.rfind('.');
-  const std::string ext = dot == std::string::npos ? "" : source.substr(dot);
-  return ext == ".csv" || ext == ".tsv";
 }
 
 // The runs of each budget: approach 2's profiles when it ran (with their
@@ -255,9 +301,10 @@ std::vector<Group> budget_groups(const FitData& data, const LawSet& laws) {
       groups.push_back({i < data.budgets.size() ? data.budgets[i] : 0, profiles[i], nullptr});
   }
   for (Group& g : groups)
-    g.points.erase(std::remove_if(g.points.begin(), g.points.end(),
-                                  [&](int64_t i) { return i < 0 || i >= int64_t(data.points.size()); }),
-                   g.points.end());
+    g.points.erase(
+        std::remove_if(g.points.begin(), g.points.end(),
+                       [&](int64_t i) { return i < 0 || i >= int64_t(data.points.size()); }),
+        g.points.end());
   return groups;
 }
 
@@ -333,14 +380,15 @@ Plot profiles_plot(const FitData& data, const Analysis& analysis, const std::str
 Plot optimal_plot(const FitData& data, const Analysis& analysis, bool tokens,
                   const std::string& gnuplot) {
   const std::string what = tokens ? "D_{opt}" : "N_{opt}";
-  Plot plot{tokens ? "optimal-tokens" : "optimal-params",
-            tokens ? "Compute-optimal tokens D_opt(C)" : "Compute-optimal model size N_opt(C)",
-            std::string(tokens ? "Training tokens" : "Model size") +
-                " at the compute-optimal frontier against training FLOPs: approach 1's envelope "
-                "points and approach 2's IsoFLOP minima, the power laws fitted by approaches 1 and 2, "
-                "and approach 3's closed-form frontier, drawn out to the targets (error bars: "
-                "bootstrap intervals of the projections).",
-            "", ""};
+  Plot plot{
+      tokens ? "optimal-tokens" : "optimal-params",
+      tokens ? "Compute-optimal tokens D_opt(C)" : "Compute-optimal model size N_opt(C)",
+      std::string(tokens ? "Training tokens" : "Model size") +
+          " at the compute-optimal frontier against training FLOPs: approach 1's envelope "
+          "points and approach 2's IsoFLOP minima, the power laws fitted by approaches 1 and 2, "
+          "and approach 3's closed-form frontier, drawn out to the targets (error bars: "
+          "bootstrap intervals of the projections).",
+      "", ""};
   const LawSet& laws = analysis.laws;
   const double k = analysis.flops_per_param_token > 0 ? analysis.flops_per_param_token
                                                       : data.flops_per_param_token;
@@ -379,10 +427,12 @@ Plot optimal_plot(const FitData& data, const Analysis& analysis, bool tokens,
   for (int approach = 1; approach <= 3; ++approach) {
     DataBlock block("targets" + std::to_string(approach));
     for (const Projection& p : analysis.projections) {
-      if (p.approach != approach) continue;
+      // A target given as (N, D) is not on any frontier: it belongs in the
+      // loss plot only.
+      if (p.approach != approach || !(p.target.compute > 0)) continue;
       const Quantity& q = tokens ? p.tokens : p.params;
       if (!positive(p.compute.value) || !positive(q.value)) continue;
-      block.row({p.compute.value, q.value, lower(q), upper(q)});
+      block.row({p.compute.value * target_shift(approach), q.value, lower(q), upper(q)});
       x.add(p.compute.value);
       y.add(q.value);
       y.add(lower(q));
@@ -427,21 +477,9 @@ Plot optimal_plot(const FitData& data, const Analysis& analysis, bool tokens,
     lines.push_back(line);
   }
 
-  script.add(envelope);
-  if (!envelope.empty())
-    script.elements.push_back(envelope.name() + " using 1:2 with points pt 7 ps 0.35 lc rgb '" +
-                              approach_colour(1) + "' title 'approach 1: training-curve envelope'");
-  script.add(bracketed);
-  if (!bracketed.empty())
-    script.elements.push_back(bracketed.name() + " using 1:2 with points pt 9 ps 1.4 lc rgb '" +
-                              approach_colour(2) + "' title 'approach 2: IsoFLOP minima'");
-  script.add(outside);
-  if (!outside.empty())
-    script.elements.push_back(outside.name() + " using 1:2 with points pt 8 ps 1.4 lc rgb '" +
-                              approach_colour(2) +
-                              "' title 'approach 2: minima outside the sizes trained'");
   // Lines run across the whole x range; a line far off the data (a poor
   // fit) may widen the y axis tenfold at most, and is clipped beyond that.
+  // They are drawn first so that the points they were fitted to stay visible.
   const LogRange data_y = y;
   for (size_t i = 0; i < lines.size(); ++i) {
     DataBlock block("line" + std::to_string(lines[i].approach));
@@ -458,23 +496,29 @@ Plot optimal_plot(const FitData& data, const Analysis& analysis, bool tokens,
                                 approach_colour(lines[i].approach) + "' title " +
                                 gp_string(lines[i].title));
   }
-  for (size_t i = 0; i < targets.size(); ++i) {
-    script.add(targets[i]);
-    if (!targets[i].empty())
-      script.elements.push_back(targets[i].name() +
-                                " using 1:2:3:4 with yerrorbars pt 5 ps 0.9 lw 1.5 lc rgb '" +
-                                approach_colour(int(i) + 1) + "' title 'approach " +
-                                std::to_string(i + 1) + " at the targets'");
-  }
+  script.add(envelope);
+  if (!envelope.empty())
+    script.elements.push_back(envelope.name() + " using 1:2 with points pt 7 ps 0.5 lc rgb '" +
+                              approach_colour(1) + "' title 'approach 1: training-curve envelope'");
+  script.add(bracketed);
+  if (!bracketed.empty())
+    script.elements.push_back(bracketed.name() + " using 1:2 with points pt 9 ps 1.4 lc rgb '" +
+                              approach_colour(2) + "' title 'approach 2: IsoFLOP minima'");
+  script.add(outside);
+  if (!outside.empty())
+    script.elements.push_back(outside.name() + " using 1:2 with points pt 8 ps 1.4 lc rgb '" +
+                              approach_colour(2) +
+                              "' title 'approach 2: minima outside the sizes trained'");
+  add_target_elements(targets, script);
   if (script.elements.empty() || !y.valid()) {
     plot.why = "No approach gave " + std::string(tokens ? "D_opt(C)" : "N_opt(C)") + ": " +
                law_why(laws, "a", "no law was fitted");
     return plot;
   }
   const LogRange y_range = y.padded(0.05);
-  script.text = preamble() + "set logscale xy\nset xrange " + x_range.gnuplot() +
-                "\nset yrange " + y_range.gnuplot() + "\n" +
-                log_tics("x", x_range, TicLabel::kSci) + log_tics("y", y_range, TicLabel::kCount) +
+  script.text = preamble() + "set logscale xy\nset xrange " + x_range.gnuplot() + "\nset yrange " +
+                y_range.gnuplot() + "\n" + log_tics("x", x_range, TicLabel::kSci) +
+                log_tics("y", y_range, TicLabel::kCount) +
                 "set xlabel 'C (training FLOPs)'\nset ylabel '" + what +
                 (tokens ? " (tokens)" : " (parameters)") + "'\nset key top left\n" + script.text;
   plot.svg = run_gnuplot(gnuplot, script.text + script.plot_command(), 800, 520);
@@ -510,7 +554,8 @@ Plot frontier_plot(const FitData& data, const Analysis& analysis, const std::str
     DataBlock block("targets" + std::to_string(approach));
     for (const Projection& p : analysis.projections)
       if (p.approach == approach && positive(p.compute.value) && std::isfinite(p.loss.value)) {
-        block.row({p.compute.value, p.loss.value, lower(p.loss), upper(p.loss)});
+        block.row(
+            {p.compute.value * target_shift(approach), p.loss.value, lower(p.loss), upper(p.loss)});
         x.add(p.compute.value);
       }
     targets.push_back(block);
@@ -561,14 +606,7 @@ Plot frontier_plot(const FitData& data, const Analysis& analysis, const std::str
                return law.loss(law.optimal_params(c, k), law.optimal_tokens(c, k));
              });
   }
-  for (size_t i = 0; i < targets.size(); ++i) {
-    script.add(targets[i]);
-    if (!targets[i].empty())
-      script.elements.push_back(targets[i].name() +
-                                " using 1:2:3:4 with yerrorbars pt 5 ps 0.9 lw 1.5 lc rgb '" +
-                                approach_colour(int(i) + 1) + "' title 'approach " +
-                                std::to_string(i + 1) + " at the targets'");
-  }
+  add_target_elements(targets, script);
   script.text = preamble() + "set logscale x\nset xrange " + x_range.gnuplot() + "\n" +
                 log_tics("x", x_range, TicLabel::kSci) +
                 "set xlabel 'C (training FLOPs)'\nset ylabel 'loss (nats/token)'\n"
@@ -584,14 +622,16 @@ Plot curves_plot(const FitData& data, const Analysis& analysis, const std::strin
             "line is approach 1's envelope, the lowest loss any run reached at each FLOP count.",
             "", ""};
   if (data.curves.empty()) {
-    plot.why = is_table(data.source)
-                   ? "The input is a CSV table, which has no training curves."
-                   : "No training curves were read (the file has none, or they were not asked for).";
+    plot.why =
+        is_table_path(data.source)
+            ? "The input is a CSV table, which has no training curves."
+            : "No training curves were read (the file has none, or they were not asked for).";
     return plot;
   }
   Script script;
   DataBlock curves("curves");
-  LogRange x, sizes;
+  LogRange sizes;
+  std::vector<std::pair<double, double>> drawn;  // (FLOPs, loss) of every point written
   double min_loss = std::numeric_limits<double>::infinity();
   double max_loss = -min_loss, max_final = -min_loss;
   for (const LossCurve& curve : data.curves) {
@@ -600,12 +640,11 @@ Plot curves_plot(const FitData& data, const Analysis& analysis, const std::strin
     const size_t n = std::min(curve.flops.size(), curve.loss.size());
     const std::vector<double> flops(curve.flops.begin(), curve.flops.begin() + n);
     bool any = false;
-    for (size_t i : thin_log(flops, kMaxCurvePoints)) {
-      if (!std::isfinite(curve.loss[i])) continue;
-      curves.row({flops[i], curve.loss[i], params});
-      x.add(flops[i]);
-      min_loss = std::min(min_loss, curve.loss[i]);
-      max_loss = std::max(max_loss, curve.loss[i]);
+    for (const auto& [f, loss] : binned_curve(flops, curve.loss, kMaxCurvePoints)) {
+      curves.row({f, loss, params});
+      drawn.emplace_back(f, loss);
+      min_loss = std::min(min_loss, loss);
+      max_loss = std::max(max_loss, loss);
       any = true;
     }
     if (!any) continue;
@@ -617,7 +656,7 @@ Plot curves_plot(const FitData& data, const Analysis& analysis, const std::strin
       }
     curves.gap();
   }
-  if (curves.empty() || !x.valid() || !sizes.valid()) {
+  if (curves.empty() || !sizes.valid()) {
     plot.why = "The training curves hold no points with positive FLOPs.";
     return plot;
   }
@@ -628,22 +667,28 @@ Plot curves_plot(const FitData& data, const Analysis& analysis, const std::strin
   const size_t n = std::min(e.flops.size(), e.loss.size());
   const std::vector<double> envelope_flops(e.flops.begin(), e.flops.begin() + n);
   if (std::is_sorted(envelope_flops.begin(), envelope_flops.end()))
-    for (size_t i : thin_log(envelope_flops, kMaxEnvelopePoints)) envelope.row({e.flops[i], e.loss[i]});
+    for (size_t i : thin_log(envelope_flops, kMaxEnvelopePoints))
+      envelope.row({e.flops[i], e.loss[i]});
   script.add(envelope);
   if (!envelope.empty())
-    script.elements.push_back(envelope.name() +
-                              " using 1:2 with lines lw 2.5 lc rgb 'black' title 'approach 1 envelope'");
+    script.elements.push_back(
+        envelope.name() +
+        " using 1:2 with lines lw 2.5 lc rgb 'black' title 'approach 1 envelope'");
   // Early training losses (near ln V) would squeeze the end of training,
   // where the fits look, into a sliver: the y axis stops a little above the
   // worst final loss.
   const double top = std::min(max_loss, max_final + std::max(1.5 * (max_final - min_loss), 0.2));
   const double pad = 0.03 * (top - min_loss);
+  LogRange x;  // only where the curves are inside the y range
+  for (const auto& [flops, loss] : drawn)
+    if (loss <= top + pad) x.add(flops);
   const LogRange x_range = x.padded(0.02);
   const LogRange cb_range = sizes.lo < sizes.hi ? sizes : sizes.padded(0);
   script.text = preamble() + kPalette + "set logscale x\nset xrange " + x_range.gnuplot() + "\n" +
                 "set yrange [" + number(min_loss - pad) + ":" + number(top + pad) + "]\n" +
                 "set logscale cb\nset cbrange " + cb_range.gnuplot() + "\n" +
-                log_tics("cb", cb_range, TicLabel::kCount) + log_tics("x", x_range, TicLabel::kSci) +
+                log_tics("cb", cb_range, TicLabel::kCount) +
+                log_tics("x", x_range, TicLabel::kSci) +
                 "set cblabel 'N (parameters)'\nset xlabel 'C (FLOPs spent)'\n"
                 "set ylabel 'training loss (nats/token)'\nset key top right\n" +
                 script.text;
@@ -688,7 +733,8 @@ Plot residuals_plot(const FitData& data, const Analysis& analysis, const std::st
     return plot;
   }
   char rms[96];
-  std::snprintf(rms, sizeof(rms), " Root-mean-square residual: %.4g.", std::sqrt(sum_squares / count));
+  std::snprintf(rms, sizeof(rms), " Root-mean-square residual: %.4g.",
+                std::sqrt(sum_squares / count));
   plot.caption += rms;
   script.elements.push_back("0 with lines lw 1 dt 2 lc rgb 'black' notitle");
   const LogRange x_range = x.padded(0.05);
@@ -737,7 +783,7 @@ Plot backtest_plot(const Analysis& analysis, const std::string& gnuplot) {
   }
   for (int approach = 1; approach <= 3; ++approach) {
     DataBlock block("predicted" + std::to_string(approach));
-    const double shift = std::pow(1.06, approach - 2);
+    const double shift = target_shift(approach);
     for (const BacktestRow& row : backtest.rows) {
       if (row.approach != approach) continue;
       const Quantity& n = row.predicted_params;
@@ -769,9 +815,11 @@ Plot backtest_plot(const Analysis& analysis, const std::string& gnuplot) {
                      "set key top left\n" +
                      script.plot_command();
   script.elements = loss_elements;
-  text += "unset logscale y\nset yrange [*:*]\nset ytics auto\nset ylabel 'loss at N_{opt} (nats/token)'\n"
-          "set key top right\n" +
-          script.plot_command() + "unset multiplot\n";
+  text +=
+      "unset logscale y\nset yrange [*:*]\nset ytics auto\nset ylabel 'loss at N_{opt} "
+      "(nats/token)'\n"
+      "set key top right\n" +
+      script.plot_command() + "unset multiplot\n";
   plot.svg = run_gnuplot(gnuplot, text, 1000, 440);
   return plot;
 }
@@ -822,8 +870,8 @@ std::string run_gnuplot(const std::string& gnuplot, const std::string& script, i
         << script << "\nunset output\n";
     if (!out) throw std::runtime_error("cannot write the gnuplot script " + script_path);
   }
-  const std::string command = shell_gp_string(gnuplot) + " " + shell_gp_string(script_path) +
-                              " </dev/null >/dev/null 2>" + shell_gp_string(stderr_path);
+  const std::string command = shell_quoted(gnuplot) + " " + shell_quoted(script_path) +
+                              " </dev/null >/dev/null 2>" + shell_quoted(stderr_path);
   const int status = std::system(command.c_str());
   const std::string svg = read_file(svg_path);
   std::string error = read_file(stderr_path);
@@ -853,11 +901,11 @@ std::string inline_svg(const std::string& svg, const std::string& id_prefix) {
   // it says nothing.
   const std::string title = "<title>Gnuplot</title>";
   if (const auto at = text.find(title); at != std::string::npos) text.erase(at, title.size());
-  for (const std::string pattern :
-       {"id='", "id=\"", "href='#", "href=\"#", "url(#"}) {
+  for (const std::string pattern : {"id='", "id=\"", "href='#", "href=\"#", "url(#"}) {
     std::string out;
     size_t from = 0;
-    for (size_t at; (at = text.find(pattern, from)) != std::string::npos; from = at + pattern.size())
+    for (size_t at; (at = text.find(pattern, from)) != std::string::npos;
+         from = at + pattern.size())
       out += text.substr(from, at - from) + pattern + id_prefix;
     text = out + text.substr(from);
   }

@@ -69,11 +69,13 @@ std::string target_label(const Target& t) {
 // ---------------------------------------------------------------- the document
 
 struct Table {
-  explicit Table(std::vector<std::string> header, size_t text_columns = 1)
-      : header(std::move(header)), text_columns(text_columns) {}
+  explicit Table(std::vector<std::string> header, std::string align = "l")
+      : header(std::move(header)), align(std::move(align)) {}
   std::vector<std::string> header;
   std::vector<std::vector<std::string>> rows;
-  size_t text_columns = 1;  // the first columns are text (left-aligned), the rest numbers
+  // 'l' (text) or 'r' (numbers) per column; columns past its end are 'r'.
+  std::string align = "l";
+  bool numeric(size_t column) const { return column >= align.size() || align[column] == 'r'; }
 };
 
 struct Block {
@@ -140,8 +142,8 @@ void data_section(Document& doc, const FitData& data) {
                 std::to_string(data.excluded.size()) + " excluded. FLOPs counted with the " +
                 data.flop_convention + " convention; k = C/(N·D) = " + k +
                 " relates compute to parameters and tokens in the closed-form frontiers.");
-  Table budgets({"Budget C (FLOPs)", "Runs", "N (parameters)", "D (tokens)", "Lowest loss"});
-  budgets.text_columns = 0;
+  Table budgets({"Budget C (FLOPs)", "Runs", "N (parameters)", "D (tokens)", "Lowest loss"},
+                /*align=*/"r");
   for (size_t b = 0; b < profiles.size(); ++b) {
     if (profiles[b].empty()) continue;
     double n_lo = INFINITY, n_hi = -INFINITY, d_lo = INFINITY, d_hi = -INFINITY, best = INFINITY;
@@ -151,13 +153,14 @@ void data_section(Document& doc, const FitData& data) {
       d_lo = std::min(d_lo, o.tokens), d_hi = std::max(d_hi, o.tokens);
       best = std::min(best, o.loss);
     }
-    const double budget = b < data.budgets.size() ? data.budgets[b] : data.points[profiles[b][0]].budget;
+    const double budget =
+        b < data.budgets.size() ? data.budgets[b] : data.points[profiles[b][0]].budget;
     budgets.rows.push_back({flops(budget), std::to_string(profiles[b].size()),
                             count(n_lo) + " – " + count(n_hi), count(d_lo) + " – " + count(d_hi),
                             loss(best)});
   }
   doc.table(budgets, "There are no runs.");
-  Table excluded({"Run", "Why it was not fitted"}, 2);
+  Table excluded({"Run", "Why it was not fitted"}, /*align=*/"ll");
   for (const Excluded& e : data.excluded) excluded.rows.push_back({e.run_id, e.reason});
   doc.table(excluded, "No runs were excluded.");
   if (!data.notes.empty()) doc.list(data.notes);
@@ -172,13 +175,21 @@ void headline_section(Document& doc, const FitData& data, const Analysis& analys
       std::to_string(laws.envelope.flops.size()) + " envelope points of the training curves",
       std::to_string(minima) + " IsoFLOP minima",
       "all " + std::to_string(data.points.size()) + " runs"};
+  // The last column says what an approach was fitted to, or why it was not.
+  auto fitted_or_why = [&](int approach) {
+    const std::string law = "a" + std::to_string(approach);
+    if (analysis.find(law + ".a") != nullptr) return fitted_to[approach - 1];
+    const auto why = laws.why.find(law);
+    return why != laws.why.end() ? why->second : std::string(kMissing);
+  };
   const std::string names[3] = {"1: training-curve envelope", "2: IsoFLOP profiles",
                                 "3: parametric L(N, D)"};
-  Table table({"Approach", "a (N_opt ∝ C^a)", "b (D_opt ∝ C^b)", "Fitted to"});
+  Table table({"Approach", "a (N_opt ∝ C^a)", "b (D_opt ∝ C^b)", "Fitted to"}, /*align=*/"lrrl");
   for (int i = 0; i < 3; ++i) {
     const std::string prefix = "a" + std::to_string(i + 1) + ".";
     table.rows.push_back({names[i], with_interval(analysis.find(prefix + "a"), exponent),
-                          with_interval(analysis.find(prefix + "b"), exponent), fitted_to[i]});
+                          with_interval(analysis.find(prefix + "b"), exponent),
+                          fitted_or_why(i + 1)});
   }
   doc.table(table, "");
   char level[64];
@@ -197,13 +208,16 @@ void headline_section(Document& doc, const FitData& data, const Analysis& analys
   if (!laws.a3) return;
   const ParametricLaw& law = laws.a3->law;
   Table parameters({"Parameter", "Value"});
-  const std::pair<const char*, const char*> names3[] = {
-      {"E", "E (irreducible loss, nats)"}, {"A", "A"}, {"B", "B"}, {"alpha", "α (N exponent)"},
-      {"beta", "β (D exponent)"}};
+  const std::pair<const char*, const char*> names3[] = {{"E", "E (irreducible loss, nats)"},
+                                                        {"A", "A"},
+                                                        {"B", "B"},
+                                                        {"alpha", "α (N exponent)"},
+                                                        {"beta", "β (D exponent)"}};
   const double values[] = {law.E, law.A, law.B, law.alpha, law.beta};
   for (int i = 0; i < 5; ++i) {
     const Quantity* q = analysis.find(std::string("a3.") + names3[i].first);
-    parameters.rows.push_back({names3[i].second, q ? with_interval(*q, general) : general(values[i])});
+    parameters.rows.push_back(
+        {names3[i].second, q ? with_interval(*q, general) : general(values[i])});
   }
   doc.paragraph("Approach 3 fits L(N, D) = E + A/N^α + B/D^β to every run:");
   doc.table(parameters, "");
@@ -215,15 +229,15 @@ void headline_section(Document& doc, const FitData& data, const Analysis& analys
 
 void profiles_table(Document& doc, const Analysis& analysis) {
   Table table({"Budget C (FLOPs)", "Runs", "N_opt", "D_opt", "Loss at N_opt", "D/N at N_opt",
-               "Minimum inside the sizes trained", "Note"});
-  table.text_columns = 0;
+               "Minimum inside the sizes trained", "Note"},
+              /*align=*/"rrrrrrrl");
   for (const Profile& p : analysis.laws.profiles) {
     const bool fitted = p.parabola.has_value();
-    table.rows.push_back({flops(p.budget), std::to_string(p.points.size()),
-                          fitted ? count(p.params_opt) : kMissing,
-                          fitted ? count(p.tokens_opt) : kMissing, fitted ? loss(p.loss_opt) : kMissing,
-                          fitted ? general(p.tokens_opt / p.params_opt) : kMissing,
-                          fitted ? (p.bracketed ? "yes" : "no") : kMissing, p.why});
+    table.rows.push_back(
+        {flops(p.budget), std::to_string(p.points.size()), fitted ? count(p.params_opt) : kMissing,
+         fitted ? count(p.tokens_opt) : kMissing, fitted ? loss(p.loss_opt) : kMissing,
+         fitted ? general(p.tokens_opt / p.params_opt) : kMissing,
+         fitted ? (p.bracketed ? "yes" : "no") : kMissing, p.why});
   }
   doc.table(table, "Approach 2 fitted no profiles.");
 }
@@ -235,11 +249,13 @@ void projections_section(Document& doc, const Analysis& analysis) {
   for (const Projection& p : analysis.projections)
     table.rows.push_back({target_label(p.target), std::to_string(p.approach),
                           with_interval(p.compute, flops), with_interval(p.params, count),
-                          with_interval(p.tokens, count), with_interval(p.tokens_per_param, general),
-                          with_interval(p.loss, loss)});
+                          with_interval(p.tokens, count),
+                          with_interval(p.tokens_per_param, general), with_interval(p.loss, loss)});
   if (!table.rows.empty())
-    doc.paragraph("What each approach's laws give at every target: the compute-optimal N and D "
-                  "for a compute budget, and the loss expected there.");
+    doc.paragraph(
+        "What each approach's laws give at every target: for a compute budget, the "
+        "compute-optimal N and D and the loss expected there; for a model given as N and D, its "
+        "compute and expected loss.");
   doc.table(table, "No targets were given.");
 }
 
@@ -254,12 +270,13 @@ void backtest_section(Document& doc, const Analysis& analysis, const std::vector
   std::string fitted, held_out;
   for (double b : backtest.fitted_budgets) fitted += (fitted.empty() ? "" : ", ") + flops(b);
   for (double b : backtest.held_out_budgets) held_out += (held_out.empty() ? "" : ", ") + flops(b);
-  doc.paragraph("Laws fitted to the budgets " + fitted + " FLOPs predict the held-out budgets " +
-                held_out + " FLOPs; \"covered\" means the observed value lies inside the "
-                "prediction's interval.");
+  doc.paragraph("Laws fitted to the budgets " + fitted + " FLOPs predict the held-out " +
+                (backtest.held_out_budgets.size() == 1 ? "budget " : "budgets ") + held_out +
+                " FLOPs; \"covered\" means the observed value lies inside the prediction's "
+                "interval.");
   Table table({"Budget C (FLOPs)", "Approach", "Observed N_opt", "Predicted N_opt", "N error",
-               "Covered", "Observed loss", "Predicted loss", "Loss error (nats)", "Covered"});
-  table.text_columns = 0;
+               "Covered", "Observed loss", "Predicted loss", "Loss error (nats)", "Covered"},
+              /*align=*/"r");
   for (const BacktestRow& r : backtest.rows)
     table.rows.push_back(
         {flops(r.budget), std::to_string(r.approach), count(r.observed_params),
@@ -281,17 +298,20 @@ void warnings_section(Document& doc, const Analysis& analysis) {
   doc.list(items);
   Table failures({"Law", "Replicates that failed", "Replicates run"});
   for (const auto& [law, failed] : analysis.replicate_failures)
-    failures.rows.push_back({law, std::to_string(failed), std::to_string(analysis.replicates_done)});
-  doc.table(failures, analysis.replicates_done > 0 ? "Every law was fitted in every bootstrap replicate."
-                                                   : "No bootstrap replicates were run.");
+    failures.rows.push_back(
+        {law, std::to_string(failed), std::to_string(analysis.replicates_done)});
+  doc.table(failures, analysis.replicates_done > 0
+                          ? "Every law was fitted in every bootstrap replicate."
+                          : "No bootstrap replicates were run.");
 }
 
 void quantities_section(Document& doc, const Analysis& analysis) {
   doc.heading("All quantities");
-  Table table({"Key", "Quantity", "Value", "Interval", "Replicates"}, 2);
+  Table table({"Key", "Quantity", "Value", "Interval", "Replicates"}, /*align=*/"ll");
   for (const Quantity& q : analysis.quantities) {
     const bool interval = std::isfinite(q.lo) && std::isfinite(q.hi);
-    table.rows.push_back({q.key, q.label, general(q.value),
+    // A label that only repeats the key says nothing.
+    table.rows.push_back({q.key, q.label == q.key ? "" : q.label, general(q.value),
                           interval ? "[" + general(q.lo) + ", " + general(q.hi) + "]" : kMissing,
                           std::to_string(q.replicates)});
   }
@@ -314,8 +334,8 @@ Document build_document(const FitData& data, const Analysis& analysis,
   backtest_section(doc, analysis, plots);
   warnings_section(doc, analysis);
   quantities_section(doc, analysis);
-  doc.paragraph("Analysis time " + format_duration(analysis.seconds) + ". Every number above is in " +
-                json_name + ".");
+  doc.paragraph("Analysis time " + format_duration(analysis.seconds) +
+                ". Every number above is in " + json_name + ".");
   return doc;
 }
 
@@ -325,11 +345,20 @@ std::string html_escape(const std::string& text) {
   std::string out;
   for (char c : text) {
     switch (c) {
-      case '&': out += "&amp;"; break;
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '"': out += "&quot;"; break;
-      default: out += c;
+      case '&':
+        out += "&amp;";
+        break;
+      case '<':
+        out += "&lt;";
+        break;
+      case '>':
+        out += "&gt;";
+        break;
+      case '"':
+        out += "&quot;";
+        break;
+      default:
+        out += c;
     }
   }
   return out;
@@ -382,7 +411,7 @@ std::string render_html(const std::string& title, const Document& doc) {
       case Block::Kind::kTable: {
         const Table& t = block.table;
         auto cell = [&](const char* tag, size_t column, const std::string& text) {
-          const bool number = column >= t.text_columns;
+          const bool number = t.numeric(column);
           return std::string("<") + tag + (number ? " class=\"num\"" : "") + ">" +
                  html_escape(text) + "</" + tag + ">";
         };
@@ -402,8 +431,9 @@ std::string render_html(const std::string& title, const Document& doc) {
         if (plot.svg.empty()) {
           body += "<p class=\"omitted\">Plot omitted: " + html_escape(plot.why) + "</p>\n";
         } else {
-          body += "<figure id=\"plot-" + plot.name + "\">\n" + inline_svg(plot.svg, plot.name + "-") +
-                  "\n<figcaption>" + html_escape(plot.caption) + "</figcaption>\n</figure>\n";
+          body += "<figure id=\"plot-" + plot.name + "\">\n" +
+                  inline_svg(plot.svg, plot.name + "-") + "\n<figcaption>" +
+                  html_escape(plot.caption) + "</figcaption>\n</figure>\n";
         }
         break;
       }
@@ -422,13 +452,26 @@ std::string md_escape(const std::string& text) {
   std::string out;
   for (char c : text) {
     switch (c) {
-      case '|': out += "\\|"; break;
-      case '*': out += "\\*"; break;
-      case '`': out += "\\`"; break;
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '\n': out += ' '; break;
-      default: out += c;
+      case '|':
+        out += "\\|";
+        break;
+      case '*':
+        out += "\\*";
+        break;
+      case '`':
+        out += "\\`";
+        break;
+      case '<':
+        out += "&lt;";
+        break;
+      case '>':
+        out += "&gt;";
+        break;
+      case '\n':
+        out += ' ';
+        break;
+      default:
+        out += c;
     }
   }
   return out;
@@ -457,7 +500,7 @@ std::string render_markdown(const std::string& title, const Document& doc,
           return line + "\n";
         };
         out += row_text(t.header) + "|";
-        for (size_t c = 0; c < t.header.size(); ++c) out += c >= t.text_columns ? "---:|" : "---|";
+        for (size_t c = 0; c < t.header.size(); ++c) out += t.numeric(c) ? "---:|" : "---|";
         out += "\n";
         for (const auto& row : t.rows) out += row_text(row);
         break;
@@ -485,7 +528,8 @@ void write_files(const std::vector<std::pair<std::string, std::string>>& files) 
   std::vector<std::string> temporaries;
   auto discard = [&](size_t from) {
     std::error_code ignored;
-    for (size_t i = from; i < temporaries.size(); ++i) std::filesystem::remove(temporaries[i], ignored);
+    for (size_t i = from; i < temporaries.size(); ++i)
+      std::filesystem::remove(temporaries[i], ignored);
   };
   for (const auto& [path, text] : files) {
     const std::string temporary = path + ".tmp";
@@ -520,8 +564,9 @@ ReportFiles write_report(const FitData& data, const Analysis& analysis,
   const std::string name = std::filesystem::path(base).filename().string();
   const std::string title =
       !options.title.empty() ? options.title
-      : data.source.empty()  ? "Scaling-law fit"
-                             : "Scaling-law fit: " + std::filesystem::path(data.source).filename().string();
+      : data.source.empty()
+          ? "Scaling-law fit"
+          : "Scaling-law fit: " + std::filesystem::path(data.source).filename().string();
 
   // Everything that can fail for reasons other than the disk (gnuplot, the
   // JSON) happens before the first byte is written.

@@ -30,9 +30,13 @@ const char* kDescription =
     "  sweepd status runs/quickstart.h5     progress of a sweep, from its file (also while it "
     "runs)\n"
     "  sweepd check jobs/quickstart.toml    validate a job file and its corpus\n"
-    "  sweepd flops --n-layer 12 --d-model 768 --n-head 12 --vocab 50257 --seq-len 1024\n\n"
+    "  sweepd flops --n-layer 12 --d-model 768 --n-head 12 --vocab 50257 --seq-len 1024\n"
+    "  sweepd fit runs/quickstart.h5        scaling laws with intervals (also from a CSV table)\n"
+    "  sweepd predict runs/quickstart.h5 --compute 1e15   compute-optimal N, D and loss\n"
+    "  sweepd capacity --flops 3.15e23 --gpu a100 --gpus 1000 --mfu 0.4   days of training\n"
+    "  sweepd report runs/quickstart.h5     HTML + Markdown + JSON report with plots\n\n"
     "Job files are documented key by key in docs/job-format.md, the HDF5 file in\n"
-    "docs/hdf5-layout.md, clusters in docs/cluster.md. Results go to stdout (add --json\n"
+    "docs/hdf5-layout.md, clusters in docs/cluster.md, fits in docs/fit.md. Results go to stdout (add --json\n"
     "for one JSON document); logs go to stderr. Exit codes: 0 ok, 1 failure, 2 bad input\n"
     "(the message names file:line:col and the key).";
 
@@ -49,7 +53,9 @@ std::string version_text() {
 // `sweepd JOB.toml ...` is `sweepd run JOB.toml ...`.
 std::vector<std::string> with_default_subcommand(int argc, char** argv) {
   std::vector<std::string> args(argv, argv + argc);
-  static const char* kSubcommands[] = {"run", "plan", "check", "status", "flops"};
+  static const char* kSubcommands[] = {"run",     "plan",    "check",    "status",
+                                       "flops",   "fit",     "predict",  "capacity",
+                                       "report"};
   if (args.size() > 1 && args[1][0] != '-' &&
       std::none_of(std::begin(kSubcommands), std::end(kSubcommands),
                    [&](const char* s) { return args[1] == s; })) {
@@ -131,6 +137,94 @@ int main(int argc, char** argv) {
   flops_cmd->add_flag("--untied", untied, "separate lm_head instead of sharing wte");
   flops_cmd->add_flag("--json", flops.json, "print one JSON document");
 
+  // The fit stage: fit, predict, capacity, report (docs/fit.md).
+  auto add_fit_options = [](CLI::App* cmd, sweep::FitCommandOptions& o) {
+    cmd->add_option("file", o.path, "a sweep's HDF5 file, or a CSV table (params,tokens,loss or "
+                                    "params,flops,loss; optional budget, run)")
+        ->required();
+    cmd->add_option("--approaches", o.approaches,
+                    "Chinchilla approaches to fit: 1 envelope, 2 IsoFLOP parabolas, 3 parametric\n"
+                    "(default: the sweep's [fit] section, else 1 2 3)")
+        ->check(CLI::Range(1, 3))
+        ->delimiter(',');
+    cmd->add_option("--bootstrap", o.bootstrap,
+                    "bootstrap replicates for the intervals (default: the sweep's, else 1000; 0 = none)")
+        ->check(CLI::Range(int64_t{0}, int64_t{100000}));
+    cmd->add_option("--confidence", o.confidence, "interval level (default 0.9)")
+        ->check(CLI::Range(0.5, 0.999));
+    cmd->add_option("--holdout", o.holdout_budgets,
+                    "largest budgets held out for the backtest (default: the sweep's, else 1 with\n"
+                    ">= 3 budgets)")
+        ->check(CLI::Range(int64_t{0}, int64_t{1000}));
+    cmd->add_option("--drop-highest", o.drop_highest, "leave out the k runs with the highest loss")
+        ->check(CLI::Range(int64_t{0}, int64_t{1000000}));
+    cmd->add_option("--budgets", o.budgets, "fit only these budgets (FLOPs, matched within 5%)")
+        ->delimiter(',');
+    cmd->add_option("--seed", o.seed, "bootstrap seed");
+    cmd->add_option("--threads", o.threads, "threads (default: all cores)")
+        ->check(CLI::Range(0, 4096));
+  };
+
+  sweep::FitCommandOptions fit;
+  CLI::App* fit_cmd = app.add_subcommand(
+      "fit",
+      "Fit scaling laws to a sweep's finished runs or to a CSV table: Chinchilla approaches\n"
+      "1-3 (N_opt ∝ C^a, D_opt ∝ C^b; L(N, D) = E + A/N^α + B/D^β), Kaplan-style L(N), L(D),\n"
+      "L(C) on the compute frontier, bootstrap intervals for every number, a backtest on\n"
+      "the held-out largest budgets, and projections to the sweep's targets.");
+  add_fit_options(fit_cmd, fit);
+  fit_cmd->add_option("--target", fit.targets, "also project to this compute (FLOPs); repeatable")
+      ->delimiter(',');
+  fit_cmd->add_flag("--json", fit.json, "print one JSON document (layout in docs/fit.md)");
+
+  sweep::PredictOptions predict;
+  CLI::App* predict_cmd = app.add_subcommand(
+      "predict",
+      "Project a fitted law: the compute-optimal N and D for a compute budget (each approach),\n"
+      "the loss of a model (N, D), or the inference-aware optimum: the N and D that reach a\n"
+      "target loss at the least training + inference compute (Sardana et al. 2024). Every\n"
+      "number comes with its bootstrap interval.");
+  add_fit_options(predict_cmd, predict.fit);
+  predict_cmd->add_option("--compute", predict.compute, "compute budget(s) in FLOPs")
+      ->delimiter(',');
+  predict_cmd->add_option("--params", predict.params, "model size N (with --tokens)");
+  predict_cmd->add_option("--tokens", predict.tokens, "training tokens D (with --params)");
+  predict_cmd->add_option("--target-loss", predict.target_loss,
+                          "loss (nats per token) the model must reach");
+  predict_cmd->add_option("--inference-tokens", predict.inference_tokens,
+                          "tokens the model will serve over its life (with --target-loss)");
+  predict_cmd->add_flag("--json", predict.fit.json, "print one JSON document");
+
+  sweep::CapacityOptions capacity;
+  CLI::App* capacity_cmd = app.add_subcommand(
+      "capacity",
+      "Wall time of a training run on GPUs (FLOPs / (GPUs x peak x MFU)), or what fits in a\n"
+      "given number of days; with --fit, the compute-optimal model for that compute.\n"
+      "Example: GPT-3, 175B parameters on 300B tokens, on 1000 A100s at 40% MFU:\n"
+      "  sweepd capacity --params 175e9 --tokens 300e9 --gpu a100 --gpus 1000 --mfu 0.4");
+  capacity_cmd->add_option("--flops", capacity.flops, "training compute in FLOPs");
+  capacity_cmd->add_option("--params", capacity.params, "model size N (C = 6·N·D)");
+  capacity_cmd->add_option("--tokens", capacity.tokens, "training tokens D");
+  capacity_cmd->add_option("--days", capacity.days, "the inverse: the FLOPs that fit in this many days");
+  capacity_cmd->add_option("--gpu", capacity.gpu,
+                           "a100 (312 TFLOP/s), h100 (989) or h200 (989): dense bf16 peak "
+                           "(default h100)");
+  capacity_cmd->add_option("--peak-tflops", capacity.peak_tflops, "another accelerator's peak TFLOP/s");
+  capacity_cmd->add_option("--gpus", capacity.gpus, "number of GPUs (default 1)");
+  capacity_cmd->add_option("--mfu", capacity.mfu, "model FLOPs utilisation (default 0.4)");
+  capacity_cmd->add_option("--fit", capacity.fit_path,
+                           "a sweep's HDF5 file or CSV table: add the compute-optimal model");
+  capacity_cmd->add_flag("--json", capacity.json, "print one JSON document");
+
+  sweep::ReportCommandOptions report;
+  CLI::App* report_cmd = app.add_subcommand(
+      "report",
+      "Fit and write the report: <file>-report.html (self-contained, plots inline), .md (with\n"
+      "SVG plots beside it) and .json. A sweep writes it by itself when its last run is done.");
+  add_fit_options(report_cmd, report.fit);
+  report_cmd->add_option("--output,-o", report.output,
+                         "base path of the report files (default: <file without extension>-report)");
+
   std::vector<std::string> args = with_default_subcommand(argc, argv);
   std::reverse(args.begin(), args.end());
   args.pop_back();  // CLI11 takes the arguments reversed, without the program name
@@ -149,6 +243,10 @@ int main(int argc, char** argv) {
     if (*plan_cmd) return sweep::plan_command(plan);
     if (*check_cmd) return sweep::check_command(check);
     if (*status_cmd) return sweep::status_command(status);
+    if (*fit_cmd) return sweep::fit_command(fit);
+    if (*predict_cmd) return sweep::predict_command(predict);
+    if (*capacity_cmd) return sweep::capacity_command(capacity);
+    if (*report_cmd) return sweep::report_command(report);
     if (*flops_cmd) {
       flops.model.d_ff = d_ff > 0 ? d_ff : 4 * flops.model.d_model;
       flops.model.tie_embeddings = !untied;
