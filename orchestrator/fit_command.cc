@@ -428,6 +428,18 @@ int report_command(const ReportCommandOptions& options) {
 
 void report_after_sweep(const std::string& sweep_path) {
   try {
+    int64_t unfinished = 0;
+    {
+      const SweepStore store = SweepStore::open_read_only(sweep_path);
+      for (const RunInfo& run : store.runs()) {
+        const RunState state = store.progress(run.index).state;
+        unfinished += state == RunState::kPending || state == RunState::kRunning;
+      }
+    }
+    if (unfinished > 0) {
+      log_info("report: not written, " + std::to_string(unfinished) + " runs not finished");
+      return;
+    }
     ReportCommandOptions options;
     options.fit.path = sweep_path;
     const FittedSweep fitted = fit_from_options(options.fit);

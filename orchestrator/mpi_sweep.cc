@@ -23,6 +23,7 @@
 #include "orchestrator/commands.h"
 #include "orchestrator/protocol.h"
 #include "orchestrator/scheduler.h"
+#include "orchestrator/fit_stage.h"
 #include "orchestrator/sweep_run.h"
 #include "worker/comm.h"
 #include "worker/worker.h"
@@ -399,6 +400,8 @@ int run_mpi_sweep(const RunOptions& options) {
   release_slot_communicators(layout);
   store.reset();
   MPI_Finalize();
+  if (rank == 0 && final_code != kExitUserError && setup && !stop_requested())
+    report_after_sweep(setup->output);
   return final_code;
 }
 

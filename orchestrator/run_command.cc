@@ -15,6 +15,7 @@
 #include "common/signals.h"
 #include "orchestrator/commands.h"
 #include "orchestrator/scheduler.h"
+#include "orchestrator/fit_stage.h"
 #include "orchestrator/sweep_run.h"
 #include "worker/worker.h"
 
@@ -114,6 +115,8 @@ int run_command(const RunOptions& options) {
     return kExitOk;
   }
   print_results(grid, store, setup, options.json);
+  { SweepStore closed = std::move(store); }  // the report reads the file afresh
+  report_after_sweep(setup.output);
   return failures > 0 ? kExitFailure : kExitOk;
 }
 

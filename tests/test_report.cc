@@ -1,0 +1,502 @@
+// The report: every file written, every plot drawn (or omitted with a reason),
+// intervals shown as "value [lo, hi]", nothing written when gnuplot fails, and
+// a page that a browser renders as more than a blank sheet.
+//
+// The Analysis here is built by hand from a known L(N, D) (Chinchilla's
+// published law) so that the report is tested apart from the fits.
+
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+
+#include <array>
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <regex>
+#include <sstream>
+
+#include "common/error.h"
+#include "fit/fit_json.h"
+#include "fit/plots.h"
+#include "fit/report.h"
+
+namespace sweep::fit {
+namespace {
+
+constexpr double kFlopsPerParamToken = 6;
+
+ParametricLaw chinchilla_law() { return {1.69, 406.4, 410.7, 0.34, 0.28}; }
+
+// A deterministic ±0.2% wobble so the profiles are not exact parabolas.
+double wobble(size_t i) { return 1 + 0.002 * std::sin(17.0 * double(i)); }
+
+// Least squares of loss on (1, ln N, ln² N) by the normal equations.
+Parabola parabola_through(const std::vector<double>& params, const std::vector<double>& loss) {
+  double m[3][4] = {};
+  for (size_t i = 0; i < params.size(); ++i) {
+    const double u = std::log(params[i]);
+    const double row[3] = {1, u, u * u};
+    for (int r = 0; r < 3; ++r) {
+      for (int c = 0; c < 3; ++c) m[r][c] += row[r] * row[c];
+      m[r][3] += row[r] * loss[i];
+    }
+  }
+  for (int p = 0; p < 3; ++p)  // Gauss–Jordan; the matrix is well conditioned here
+    for (int r = 0; r < 3; ++r) {
+      if (r == p) continue;
+      const double f = m[r][p] / m[p][p];
+      for (int c = 0; c < 4; ++c) m[r][c] -= f * m[p][c];
+    }
+  return {m[0][3] / m[0][0], m[1][3] / m[1][1], m[2][3] / m[2][2]};
+}
+
+// 3 budgets × 5 sizes from N_opt/4 to 4·N_opt, with training curves unless
+// `table` (a CSV table has none).
+FitData synthetic_data(bool table) {
+  const ParametricLaw law = chinchilla_law();
+  FitData data;
+  data.source = table ? "/runs/synthetic.csv" : "/runs/synthetic.h5";
+  data.flop_convention = "6N";
+  data.flops_per_param_token = kFlopsPerParamToken;
+  data.budgets = {1e18, 1e19, 1e20};
+  for (double budget : data.budgets) {
+    const double n_opt = law.optimal_params(budget, kFlopsPerParamToken);
+    for (double m : {0.25, 0.5, 1.0, 2.0, 4.0}) {
+      Observation o;
+      o.params = n_opt * m;
+      o.tokens = budget / (kFlopsPerParamToken * o.params);
+      o.flops = budget;
+      o.budget = budget;
+      o.loss = law.loss(o.params, o.tokens) * wobble(data.points.size());
+      o.run_id = "C" + std::to_string(int(std::log10(budget))) + "-" + std::to_string(int(m * 4));
+      if (!table) {
+        LossCurve curve;
+        curve.observation = int64_t(data.points.size());
+        for (int s = 1; s <= 60; ++s) {
+          const double tokens = o.tokens * std::pow(1e-3, 1 - s / 60.0);
+          curve.flops.push_back(kFlopsPerParamToken * o.params * tokens);
+          curve.loss.push_back(law.loss(o.params, tokens) * (1 + 0.01 * std::sin(3.0 * s)));
+        }
+        data.curves.push_back(curve);
+      }
+      data.points.push_back(o);
+    }
+  }
+  data.excluded.push_back({"C20-32", "diverged at step 120: loss 9.1"});
+  data.notes.push_back("budgets given by the sweep");
+  return data;
+}
+
+Quantity quantity(const std::string& key, const std::string& label, double value, double spread,
+                  bool bootstrap) {
+  Quantity q;
+  q.key = key;
+  q.label = label;
+  q.value = value;
+  q.lo = bootstrap ? value * (1 - spread) : NAN;
+  q.hi = bootstrap ? value * (1 + spread) : NAN;
+  q.replicates = bootstrap ? 200 : 0;
+  return q;
+}
+
+// Every law as the fits would give it on `data`. `full` adds approach 3, the
+// backtest, targets and a bootstrap; without it the analysis is approach 2
+// alone without intervals.
+Analysis synthetic_analysis(const FitData& data, bool full) {
+  const ParametricLaw law = chinchilla_law();
+  const double k = kFlopsPerParamToken;
+  Analysis analysis;
+  analysis.flops_per_param_token = k;
+  analysis.options.confidence = 0.9;
+  analysis.options.bootstrap = full ? 200 : 0;
+  analysis.replicates_done = full ? 200 : 0;
+  LawSet& laws = analysis.laws;
+
+  const auto profiles = data.profiles();
+  std::vector<double> minima_flops, minima_params, minima_tokens, minima_loss;
+  for (size_t b = 0; b < profiles.size(); ++b) {
+    Profile p;
+    p.budget = data.budgets[b];
+    p.points = profiles[b];
+    std::vector<double> n, l;
+    for (int64_t i : p.points) {
+      n.push_back(data.points[i].params);
+      l.push_back(data.points[i].loss);
+    }
+    p.parabola = parabola_through(n, l);
+    p.params_opt = p.parabola->vertex_params();
+    p.tokens_opt = p.budget / (k * p.params_opt);
+    p.loss_opt = p.parabola->vertex_loss();
+    p.bracketed = p.params_opt > n.front() && p.params_opt < n.back();
+    minima_flops.push_back(p.budget);
+    minima_params.push_back(p.params_opt);
+    minima_tokens.push_back(p.tokens_opt);
+    minima_loss.push_back(p.loss_opt);
+    laws.profiles.push_back(p);
+  }
+  const double a = law.a(), b = law.b(), g = law.G();
+  laws.a2_params = PowerLaw{g * std::pow(1 / k, a) * 1.02, a * 1.01};
+  laws.a2_tokens = PowerLaw{std::pow(1 / k, b) / g / 1.02, b * 0.99};
+  // Kaplan's L(C) through the smallest and largest minima.
+  const double slope = -std::log(minima_loss.back() / minima_loss.front()) /
+                       std::log(minima_flops.back() / minima_flops.front());
+  laws.kaplan_compute =
+      OffsetPowerLaw{0, minima_flops.front() * std::pow(minima_loss.front(), 1 / slope), slope};
+  const double offset_slope =
+      -std::log((minima_loss.back() - law.E) / (minima_loss.front() - law.E)) /
+      std::log(minima_flops.back() / minima_flops.front());
+  laws.kaplan_compute_offset = OffsetPowerLaw{
+      law.E, minima_flops.front() * std::pow(minima_loss.front() - law.E, 1 / offset_slope),
+      offset_slope};
+
+  analysis.quantities.push_back(
+      quantity("a2.a", "a (approach 2)", laws.a2_params->exponent, 0.04, full));
+  analysis.quantities.push_back(
+      quantity("a2.b", "b (approach 2)", laws.a2_tokens->exponent, 0.04, full));
+  analysis.quantities.push_back(
+      quantity("kaplan.compute.exponent", "α_C (Kaplan L(C))", slope, 0.1, full));
+  if (!full) {
+    laws.why["a1"] = "no training curves";
+    laws.why["a3"] = "not requested";
+    analysis.backtest.why = "--holdout 0: no budgets held out";
+    return analysis;
+  }
+
+  for (int i = 0; i <= 40; ++i) {  // approach 1's envelope along the true frontier
+    const double c = 1e16 * std::pow(10.0, i / 10.0);
+    laws.envelope.flops.push_back(c);
+    laws.envelope.params.push_back(law.optimal_params(c, k) * wobble(i));
+    laws.envelope.tokens.push_back(law.optimal_tokens(c, k) / wobble(i));
+    laws.envelope.loss.push_back(
+        law.loss(laws.envelope.params.back(), laws.envelope.tokens.back()));
+  }
+  laws.a1_params = PowerLaw{g * std::pow(1 / k, a), a};
+  laws.a1_tokens = PowerLaw{std::pow(1 / k, b) / g, b};
+  ParametricFit fit;
+  fit.law = law;
+  fit.objective = 1.2e-4;
+  fit.starts = 3750;
+  fit.converged = 3612;
+  laws.a3 = fit;
+
+  analysis.quantities.push_back(quantity("a1.a", "a (approach 1)", a, 0.02, true));
+  analysis.quantities.push_back(quantity("a1.b", "b (approach 1)", b, 0.02, true));
+  analysis.quantities.push_back(quantity("a3.a", "a (approach 3)", law.a(), 0.01, true));
+  analysis.quantities.push_back(quantity("a3.b", "b (approach 3)", law.b(), 0.01, true));
+  analysis.quantities.push_back(quantity("a3.E", "E (approach 3)", law.E, 0.05, true));
+  analysis.quantities.push_back(quantity("a3.A", "A (approach 3)", law.A, 0.2, true));
+  analysis.quantities.push_back(quantity("a3.B", "B (approach 3)", law.B, 0.2, true));
+  analysis.quantities.push_back(quantity("a3.alpha", "α (approach 3)", law.alpha, 0.05, true));
+  analysis.quantities.push_back(quantity("a3.beta", "β (approach 3)", law.beta, 0.05, true));
+
+  // A compute target for every approach, and a model given as (N, D).
+  for (int approach = 1; approach <= 3; ++approach) {
+    Projection p;
+    p.target.compute = 1e22;
+    p.approach = approach;
+    const double n = law.optimal_params(1e22, k) * (1 + 0.05 * (approach - 2));
+    const double d = 1e22 / (k * n);
+    p.compute = quantity("target.1e22.compute", "C", 1e22, 0, true);
+    p.params = quantity("target.1e22.params", "N", n, 0.2, true);
+    p.tokens = quantity("target.1e22.tokens", "D", d, 0.2, true);
+    p.tokens_per_param = quantity("target.1e22.tpp", "D/N", d / n, 0.3, true);
+    p.loss = quantity("target.1e22.loss", "L", law.loss(n, d), 0.02, true);
+    analysis.projections.push_back(p);
+  }
+  Projection model;
+  model.target = {"Chinchilla 70B", 0, 70e9, 1.4e12};
+  model.approach = 3;
+  model.compute = quantity("target.chinchilla.compute", "C", k * 70e9 * 1.4e12, 0, false);
+  model.params = quantity("target.chinchilla.params", "N", 70e9, 0, false);
+  model.tokens = quantity("target.chinchilla.tokens", "D", 1.4e12, 0, false);
+  model.tokens_per_param = quantity("target.chinchilla.tpp", "D/N", 20, 0, false);
+  model.loss = quantity("target.chinchilla.loss", "L", law.loss(70e9, 1.4e12), 0.01, true);
+  analysis.projections.push_back(model);
+
+  Backtest& backtest = analysis.backtest;
+  backtest.fitted_budgets = {1e18, 1e19};
+  backtest.held_out_budgets = {1e20};
+  for (int approach : {2, 3}) {
+    BacktestRow row;
+    row.budget = 1e20;
+    row.approach = approach;
+    row.observed_params = minima_params.back();
+    row.observed_loss = minima_loss.back();
+    row.predicted_params = quantity("backtest.n", "N_opt",
+                                    minima_params.back() * (approach == 2 ? 1.1 : 0.95), 0.2, true);
+    row.predicted_loss =
+        quantity("backtest.l", "L", minima_loss.back() + 0.01 * approach, 0.01, true);
+    row.params_error = row.predicted_params.value / row.observed_params - 1;
+    row.loss_error = row.predicted_loss.value - row.observed_loss;
+    row.params_covered = true;
+    row.loss_covered = approach == 2;
+    backtest.rows.push_back(row);
+  }
+  analysis.replicate_failures["a2"] = 3;
+  analysis.warnings.push_back("the 1e18 profile's minimum is near its smallest model");
+  analysis.seconds = 12.3;
+  return analysis;
+}
+
+std::string read(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+size_t count_of(const std::string& text, const std::string& what) {
+  size_t n = 0;
+  for (size_t at = text.find(what); at != std::string::npos; at = text.find(what, at + 1)) ++n;
+  return n;
+}
+
+// Text that shows a missing number where a number should be.
+bool has_nan_or_inf(const std::string& text, std::string* found) {
+  static const std::regex kBad(R"(\b-?(nan|inf|infinity)\b)", std::regex::icase);
+  std::smatch match;
+  if (!std::regex_search(text, match, kBad)) return false;
+  *found = text.substr(std::max<long>(0, match.position(0) - 60), 140);
+  return true;
+}
+
+std::string exponent_cell(const Quantity* q) {
+  char text[64];
+  std::snprintf(text, sizeof(text), "%.3f [%.3f, %.3f]", q->value, q->lo, q->hi);
+  return text;
+}
+
+class ReportTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = ::testing::TempDir() + "report_test_" +
+           ::testing::UnitTest::GetInstance()->current_test_info()->name();
+    std::filesystem::remove_all(dir_);
+    std::filesystem::create_directories(dir_);
+    options_.output_base = dir_ + "/fit";
+  }
+  void TearDown() override { std::filesystem::remove_all(dir_); }
+
+  std::vector<std::string> files_in_dir() const {
+    std::vector<std::string> names;
+    for (const auto& entry : std::filesystem::directory_iterator(dir_))
+      names.push_back(entry.path().filename().string());
+    std::sort(names.begin(), names.end());
+    return names;
+  }
+
+  std::string dir_;
+  ReportOptions options_;
+};
+
+TEST_F(ReportTest, WritesHtmlMarkdownJsonAndAnSvgPerPlot) {
+  const FitData data = synthetic_data(/*table=*/false);
+  const Analysis analysis = synthetic_analysis(data, /*full=*/true);
+  const ReportFiles files = write_report(data, analysis, options_);
+  EXPECT_EQ(files.html, dir_ + "/fit.html");
+  EXPECT_EQ(files.markdown, dir_ + "/fit.md");
+  EXPECT_EQ(files.json, dir_ + "/fit.json");
+  const std::vector<std::string> plots = {"profiles", "optimal-params", "optimal-tokens",
+                                          "frontier", "curves",         "residuals",
+                                          "backtest"};
+  ASSERT_EQ(files.plots.size(), plots.size());
+  for (size_t i = 0; i < plots.size(); ++i) {
+    EXPECT_EQ(files.plots[i], dir_ + "/fit-" + plots[i] + ".svg");
+    const std::string svg = read(files.plots[i]);
+    EXPECT_NE(svg.find("</svg>"), std::string::npos) << files.plots[i];
+    // 6 significant digits and thinned curves keep each plot small.
+    EXPECT_LT(svg.size(), 400u * 1024) << files.plots[i] << " is " << svg.size() << " bytes";
+  }
+  for (const std::string& name : files_in_dir())
+    EXPECT_EQ(name.find(".tmp"), std::string::npos) << "temporary file left behind: " << name;
+
+  const std::string html = read(files.html);
+  EXPECT_EQ(count_of(html, "<svg"), plots.size());
+  EXPECT_EQ(count_of(html, "</svg>"), plots.size());
+  for (const std::string& name : plots)
+    EXPECT_NE(html.find("id=\"plot-" + name + "\""), std::string::npos) << name;
+  EXPECT_EQ(html.find("<?xml"), std::string::npos) << "XML prolog inside the page";
+  EXPECT_EQ(html.find("Plot omitted"), std::string::npos);
+}
+
+TEST_F(ReportTest, HtmlHasTheSectionsAndTheExponentsWithTheirIntervals) {
+  const FitData data = synthetic_data(/*table=*/false);
+  const Analysis analysis = synthetic_analysis(data, /*full=*/true);
+  const ReportFiles files = write_report(data, analysis, options_);
+  const std::string html = read(files.html);
+  const std::string markdown = read(files.markdown);
+  for (const std::string heading :
+       {"Data", "Compute-optimal scaling", "IsoFLOP profiles",
+        "Compute-optimal model size N_opt(C)", "Compute-optimal tokens D_opt(C)",
+        "Loss–compute frontier", "Projections to targets", "Training curves",
+        "Residuals of approach 3", "Backtest", "Warnings and failures", "All quantities"}) {
+    EXPECT_NE(html.find(">" + heading + "</h2>"), std::string::npos) << heading;
+    EXPECT_NE(markdown.find("\n## " + heading + "\n"), std::string::npos) << heading;
+  }
+  // The headline rows: a and b of every approach as "value [lo, hi]".
+  for (const std::string key : {"a1.a", "a1.b", "a2.a", "a2.b", "a3.a", "a3.b"}) {
+    const std::string cell = exponent_cell(analysis.find(key));
+    EXPECT_NE(html.find("<td class=\"num\">" + cell + "</td>"), std::string::npos)
+        << key << ": " << cell;
+    EXPECT_NE(markdown.find("| " + cell + " |"), std::string::npos) << key << ": " << cell;
+  }
+  // Every quantity appears in the full table, whatever its key.
+  for (const Quantity& q : analysis.quantities) {
+    EXPECT_NE(html.find("<td>" + q.key + "</td>"), std::string::npos) << q.key;
+    EXPECT_NE(markdown.find("| " + q.key + " |"), std::string::npos) << q.key;
+  }
+  EXPECT_NE(html.find("diverged at step 120: loss 9.1"), std::string::npos);
+  EXPECT_NE(html.find("Chinchilla 70B"), std::string::npos);
+  EXPECT_NE(html.find("the 1e18 profile's minimum is near its smallest model"), std::string::npos);
+  EXPECT_NE(html.find("k = C/(N·D) = 6"), std::string::npos);
+  std::string found;
+  EXPECT_FALSE(has_nan_or_inf(html, &found)) << found;
+  EXPECT_FALSE(has_nan_or_inf(markdown, &found)) << found;
+}
+
+TEST_F(ReportTest, HtmlIsSelfContained) {
+  const FitData data = synthetic_data(/*table=*/false);
+  const ReportFiles files = write_report(data, synthetic_analysis(data, true), options_);
+  const std::string html = read(files.html);
+  EXPECT_EQ(html.rfind("<!DOCTYPE html>", 0), 0u);
+  EXPECT_NE(html.find("<style>"), std::string::npos);
+  for (const std::string external : {"<link", "<script", " src=", "@import", "url(http"})
+    EXPECT_EQ(html.find(external), std::string::npos) << external;
+  // Each inline SVG gets its own ids: gnuplot gives every SVG the same ones.
+  EXPECT_NE(html.find("id='profiles-gpPt0'"), std::string::npos);
+  EXPECT_NE(html.find("id='curves-gpPt0'"), std::string::npos);
+  EXPECT_EQ(html.find("id='gpPt0'"), std::string::npos);
+}
+
+TEST_F(ReportTest, MarkdownReferencesTheSvgFilesBesideIt) {
+  const FitData data = synthetic_data(/*table=*/false);
+  const ReportFiles files = write_report(data, synthetic_analysis(data, true), options_);
+  const std::string markdown = read(files.markdown);
+  static const std::regex kImage(R"(!\[[^\]]*\]\(([^)]+)\))");
+  std::vector<std::string> referenced;
+  for (auto it = std::sregex_iterator(markdown.begin(), markdown.end(), kImage);
+       it != std::sregex_iterator(); ++it) {
+    const std::string target = (*it)[1];
+    EXPECT_TRUE(std::filesystem::exists(dir_ + "/" + target)) << target << " does not exist";
+    referenced.push_back(dir_ + "/" + target);
+  }
+  EXPECT_EQ(referenced, files.plots);
+}
+
+TEST_F(ReportTest, JsonIsTheFitAsJson) {
+  const FitData data = synthetic_data(/*table=*/false);
+  const Analysis analysis = synthetic_analysis(data, true);
+  const ReportFiles files = write_report(data, analysis, options_);
+  EXPECT_EQ(nlohmann::json::parse(read(files.json)), to_json(data, analysis));
+}
+
+TEST_F(ReportTest, PlotsWithoutDataAreOmittedWithAReasonAndTheirOldFilesRemoved) {
+  const FitData sweep = synthetic_data(/*table=*/false);
+  write_report(sweep, synthetic_analysis(sweep, true), options_);
+  ASSERT_TRUE(std::filesystem::exists(dir_ + "/fit-curves.svg"));
+
+  const FitData table = synthetic_data(/*table=*/true);
+  const ReportFiles files = write_report(table, synthetic_analysis(table, false), options_);
+  const std::string html = read(files.html);
+  const std::string markdown = read(files.markdown);
+  EXPECT_NE(html.find("Plot omitted: The input is a CSV table, which has no training curves."),
+            std::string::npos);
+  EXPECT_NE(markdown.find("*Plot omitted: The input is a CSV table"), std::string::npos);
+  EXPECT_NE(html.find("Plot omitted: Approach 3 was not fitted: not requested"), std::string::npos);
+  EXPECT_NE(html.find("No backtest: --holdout 0: no budgets held out"), std::string::npos);
+  for (const std::string omitted : {"curves", "residuals", "backtest"}) {
+    EXPECT_FALSE(std::filesystem::exists(dir_ + "/fit-" + omitted + ".svg")) << omitted;
+    EXPECT_EQ(markdown.find("fit-" + omitted + ".svg"), std::string::npos) << omitted;
+  }
+  EXPECT_EQ(count_of(html, "<svg"), files.plots.size());
+  EXPECT_EQ(files.plots.size(), 4u);  // profiles, N_opt, D_opt, frontier: approach 2 alone
+  EXPECT_NE(html.find("not fitted"), std::string::npos) << "approaches 1 and 3 in the headline";
+}
+
+TEST_F(ReportTest, WithoutBootstrapValuesStandAloneAndNothingReadsNan) {
+  const FitData data = synthetic_data(/*table=*/true);
+  const Analysis analysis = synthetic_analysis(data, /*full=*/false);
+  ASSERT_TRUE(std::isnan(analysis.find("a2.a")->lo));
+  const ReportFiles files = write_report(data, analysis, options_);
+  const std::string html = read(files.html);
+  char value[32];
+  std::snprintf(value, sizeof(value), "%.3f", analysis.find("a2.a")->value);
+  EXPECT_NE(html.find("<td class=\"num\">" + std::string(value) + "</td>"), std::string::npos)
+      << value;
+  EXPECT_NE(html.find("No bootstrap was run"), std::string::npos);
+  std::string found;
+  EXPECT_FALSE(has_nan_or_inf(html, &found)) << found;
+  EXPECT_FALSE(has_nan_or_inf(read(files.markdown), &found)) << found;
+}
+
+TEST_F(ReportTest, FailingGnuplotThrowsAndLeavesNoFiles) {
+  const FitData data = synthetic_data(/*table=*/false);
+  const Analysis analysis = synthetic_analysis(data, true);
+  options_.gnuplot = "/bin/false";
+  EXPECT_THROW(write_report(data, analysis, options_), std::runtime_error);
+  EXPECT_TRUE(files_in_dir().empty()) << files_in_dir().front();
+
+  options_.gnuplot = dir_ + "/no-such-gnuplot";
+  try {
+    write_report(data, analysis, options_);
+    ADD_FAILURE() << "a missing gnuplot did not throw";
+  } catch (const std::runtime_error& e) {
+    EXPECT_NE(std::string(e.what()).find("no-such-gnuplot"), std::string::npos) << e.what();
+  }
+  EXPECT_TRUE(files_in_dir().empty());
+}
+
+TEST_F(ReportTest, UnwritableOutputIsAUserErrorAndWritesNothing) {
+  const FitData data = synthetic_data(/*table=*/false);
+  options_.output_base = dir_ + "/no/such/dir/fit";
+  EXPECT_THROW(write_report(data, synthetic_analysis(data, true), options_), UserError);
+  EXPECT_TRUE(files_in_dir().empty());
+}
+
+TEST(Gnuplot, ErrorsCarryGnuplotsOwnMessage) {
+  try {
+    run_gnuplot("gnuplot", "plot x with no_such_style\n");
+    ADD_FAILURE() << "a bad script did not throw";
+  } catch (const std::runtime_error& e) {
+    const std::string what = e.what();
+    EXPECT_NE(what.find("exited with status"), std::string::npos) << what;
+    EXPECT_NE(what.find("no_such_style"), std::string::npos)
+        << "gnuplot's stderr is missing: " << what;
+  }
+}
+
+TEST(Gnuplot, InlineSvgDropsThePrologAndPrefixesIds) {
+  const std::string svg = run_gnuplot("gnuplot", "plot x with points pt 7\n");
+  EXPECT_EQ(svg.rfind("<?xml", 0), 0u) << svg.substr(0, 80);
+  const std::string inlined = inline_svg(svg, "p-");
+  EXPECT_EQ(inlined.rfind("<svg", 0), 0u) << inlined.substr(0, 80);
+  EXPECT_EQ(inlined.find("id='gp"), std::string::npos);
+  EXPECT_EQ(inlined.find("href='#gp"), std::string::npos);
+  EXPECT_NE(inlined.find("href='#p-gpPt6'"), std::string::npos);
+}
+
+// Renders the page in headless Chromium and checks the screenshot is not
+// blank (tests/report_screenshot.sh).
+TEST_F(ReportTest, ChromiumRendersThePageAsMoreThanABlankSheet) {
+  if (std::system("command -v chromium >/dev/null 2>&1") != 0)
+    GTEST_SKIP() << "chromium is not on PATH (scripts/setup installs it)";
+  const FitData data = synthetic_data(/*table=*/false);
+  const ReportFiles files = write_report(data, synthetic_analysis(data, true), options_);
+  const std::string png = dir_ + "/fit.png";
+  const std::string command = std::string("bash ") + SWEEP_SOURCE_DIR +
+                              "/tests/report_screenshot.sh '" + files.html + "' '" + png + "' 2>&1";
+  FILE* pipe = popen(command.c_str(), "r");
+  ASSERT_NE(pipe, nullptr);
+  std::string output;
+  std::array<char, 4096> buffer{};
+  size_t n;
+  while ((n = fread(buffer.data(), 1, buffer.size(), pipe)) > 0) output.append(buffer.data(), n);
+  const int status = pclose(pipe);
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << output;
+  EXPECT_TRUE(std::filesystem::exists(png)) << output;
+}
+
+}  // namespace
+}  // namespace sweep::fit
