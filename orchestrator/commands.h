@@ -57,6 +57,7 @@ struct FitCommandOptions {
   int64_t drop_highest = 0;
   std::vector<double> budgets;     // fit only these budgets
   std::vector<double> targets;     // compute targets (FLOPs), added to the job's
+  bool job_targets = true;         // project to the sweep's [fit] targets too
   uint64_t seed = 20220329;
   int threads = 0;                 // 0 = all cores
 };

@@ -41,7 +41,16 @@ std::string exponent_text(double x) { return fixed(x, 3); }
 std::string loss_text(double x) { return fixed(x, 3); }
 std::string count_text(double x) { return std::isfinite(x) ? format_count(x) : "-"; }
 std::string sci_text(double x) { return std::isfinite(x) ? format_sci(x, 3) : "-"; }
-std::string ratio_text(double x) { return std::isfinite(x) ? fixed(x, x < 10 ? 2 : 1) : "-"; }
+std::string ratio_text(double x) {
+  if (!std::isfinite(x)) return "-";
+  if (x >= 1e5 || x < 0.01) return format_sci(x, 3);
+  return fixed(x, x < 10 ? 2 : 1);
+}
+std::string gpus_text(double x) {
+  char buffer[64];
+  std::snprintf(buffer, sizeof(buffer), "%g", x);
+  return buffer;
+}
 
 std::string with_interval(const Quantity& q, Format format) {
   if (!std::isfinite(q.value)) return "-";
@@ -192,8 +201,9 @@ FittedSweep fit_from_options(const FitCommandOptions& options) {
       analysis.approaches = job.fit.approaches;
       analysis.bootstrap = job.fit.bootstrap;
       analysis.holdout_budgets = job.fit.holdout_budgets;
-      for (const FitTarget& t : job.fit.targets)
-        analysis.targets.push_back({t.name, t.compute, t.params, t.tokens});
+      if (options.job_targets)
+        for (const FitTarget& t : job.fit.targets)
+          analysis.targets.push_back({t.name, t.compute, t.params, t.tokens});
     }
   }
   if (!options.approaches.empty()) analysis.approaches = options.approaches;
@@ -234,6 +244,7 @@ int predict_command(const PredictOptions& options) {
 
   FitCommandOptions fit_options = options.fit;
   fit_options.targets = options.compute;
+  fit_options.job_targets = false;
   fit_options.holdout_budgets = 0;  // predict projects; `sweepd fit` backtests
   FittedSweep fitted = fit_from_options(fit_options);
   // Only the asked-for targets, not the job's.
@@ -362,7 +373,7 @@ int capacity_command(const CapacityOptions& options) {
   }
   nlohmann::json json = {{"hardware", hardware}, {"peak_flops", peak}, {"gpus", options.gpus}, {"mfu", options.mfu}};
   std::ostringstream out;
-  out << format_count(options.gpus) << " × " << hardware << " at " << fixed(100 * options.mfu, 0)
+  out << gpus_text(options.gpus) << " × " << hardware << " at " << fixed(100 * options.mfu, 0)
       << "% MFU = " << sci_text(options.gpus * peak * options.mfu) << " FLOP/s\n";
 
   double flops = options.flops;
@@ -391,6 +402,7 @@ int capacity_command(const CapacityOptions& options) {
     FitCommandOptions fit_options;
     fit_options.path = options.fit_path;
     fit_options.targets = {flops};
+    fit_options.job_targets = false;
     fit_options.holdout_budgets = 0;
     const FittedSweep fitted = fit_from_options(fit_options);
     nlohmann::json models = nlohmann::json::array();

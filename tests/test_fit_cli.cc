@@ -1,0 +1,141 @@
+// The fit stage as a user meets it: `sweepd fit`, `predict`, `capacity` and
+// `report` on a CSV table from elsewhere; exit codes and one-line errors.
+
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+
+#include <array>
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <random>
+#include <sstream>
+#include <string>
+
+namespace {
+
+struct Result {
+  int exit_code = -1;
+  std::string out;
+};
+
+Result run(const std::string& args, bool with_stderr = true) {
+  const std::string command =
+      std::string(SWEEPD_BINARY) + " " + args + (with_stderr ? " 2>&1" : " 2>/dev/null");
+  Result result;
+  FILE* pipe = popen(command.c_str(), "r");
+  std::array<char, 4096> buffer{};
+  size_t n;
+  while ((n = fread(buffer.data(), 1, buffer.size(), pipe)) > 0) result.out.append(buffer.data(), n);
+  const int status = pclose(pipe);
+  result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  return result;
+}
+
+std::string write_temp(const std::string& name, const std::string& text) {
+  const std::string path = testing::TempDir() + name;
+  std::ofstream(path) << text;
+  return path;
+}
+
+// A table as another framework would export it: 4 IsoFLOP budgets × 6 sizes
+// from Chinchilla's approach-3 law with 0.5% noise, tokens = C / 6N.
+std::string chinchilla_table() {
+  const double E = 1.69337, A = 406.401, B = 410.723, alpha = 0.33917, beta = 0.28491;
+  const double G = std::pow(alpha * A / (beta * B), 1 / (alpha + beta));
+  std::mt19937_64 rng(42);
+  std::normal_distribution<double> noise(0, 0.005);
+  std::ostringstream table;
+  table << "params,flops,loss\n";
+  for (double c : {1e18, 3e18, 1e19, 3e19}) {
+    const double n_opt = G * std::pow(c / 6, beta / (alpha + beta));
+    for (int i = 0; i < 6; ++i) {
+      const double n = n_opt * std::pow(2.0, i - 2.5), d = c / (6 * n);
+      table << n << "," << c << "," << (E + A / std::pow(n, alpha) + B / std::pow(d, beta)) * std::exp(noise(rng))
+            << "\n";
+    }
+  }
+  return write_temp("chinchilla.csv", table.str());
+}
+
+TEST(FitCli, FitsATableAndPrintsEveryApproachItCan) {
+  const Result r = run("fit " + chinchilla_table() + " --bootstrap 100", false);
+  ASSERT_EQ(r.exit_code, 0) << r.out;
+  EXPECT_NE(r.out.find("Compute-optimal allocation"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("2 IsoFLOP parabolas"), std::string::npos);
+  EXPECT_NE(r.out.find("3 parametric"), std::string::npos);
+  EXPECT_NE(r.out.find("Backtest: fit on 3 budgets"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("approach 1 not fitted: needs training curves"), std::string::npos) << r.out;
+}
+
+TEST(FitCli, JsonHasTheLawWithIntervals) {
+  const Result r = run("fit " + chinchilla_table() + " --bootstrap 100 --approaches 2,3 --target 1e21 --json", false);
+  ASSERT_EQ(r.exit_code, 0) << r.out;
+  const nlohmann::json j = nlohmann::json::parse(r.out);
+  bool found = false;
+  for (const auto& q : j["quantities"]) {
+    if (q["key"] != "a3.a") continue;
+    found = true;
+    EXPECT_NEAR(q["value"].get<double>(), 0.4566, 0.05);
+    EXPECT_LE(q["lo"].get<double>(), q["value"].get<double>());
+    EXPECT_GE(q["hi"].get<double>(), q["value"].get<double>());
+  }
+  EXPECT_TRUE(found);
+  EXPECT_EQ(j["runs"].size(), 24u);
+  EXPECT_EQ(j["budgets"].size(), 4u);
+  EXPECT_FALSE(j["projections"].empty());
+}
+
+TEST(FitCli, BadTableIsOneLocatedLineAndExitTwo) {
+  const std::string path = write_temp("bad.csv", "params,tokens,loss\n1e6,2e7,3.1\n1e6,x,3\n");
+  const Result r = run("fit " + path);
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.out.find("bad.csv:3:5: tokens = 'x': not a number"), std::string::npos) << r.out;
+  EXPECT_EQ(std::count(r.out.begin(), r.out.end(), '\n'), 1) << r.out;
+}
+
+TEST(FitCli, OneBudgetIsAClearMessageNotANumber) {
+  const std::string path = write_temp(
+      "one.csv", "params,tokens,loss\n1e6,1.6e8,3.1\n2e6,8e7,3.0\n4e6,4e7,3.05\n8e6,2e7,3.2\n");
+  const Result r = run("fit " + path);
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.out.find("no scaling law can be fitted to these 4 runs in 1 budget"), std::string::npos) << r.out;
+}
+
+TEST(FitCli, CapacityOfGpt3OnAThousandA100s) {
+  const Result r = run("capacity --params 175e9 --tokens 300e9 --gpu a100 --gpus 1000 --mfu 0.4 --json", false);
+  ASSERT_EQ(r.exit_code, 0) << r.out;
+  const nlohmann::json j = nlohmann::json::parse(r.out);
+  EXPECT_NEAR(j["flops"].get<double>(), 3.15e23, 1e20);
+  EXPECT_NEAR(j["days"].get<double>(), 29.2, 0.05);
+  const Result inverse = run("capacity --days 29.21 --gpu a100 --gpus 1000 --mfu 0.4 --json", false);
+  EXPECT_NEAR(nlohmann::json::parse(inverse.out)["flops"].get<double>(), 3.15e23, 1e21);
+  EXPECT_EQ(run("capacity --flops 1e20 --gpu tpu").exit_code, 2);
+  EXPECT_EQ(run("capacity --gpu h100").exit_code, 2);
+}
+
+TEST(FitCli, PredictGivesTheInferenceAwareSaving) {
+  const Result r = run("predict " + chinchilla_table() +
+                           " --bootstrap 50 --compute 1e22 --target-loss 2.3 --inference-tokens 1e13 --json",
+                       false);
+  ASSERT_EQ(r.exit_code, 0) << r.out;
+  const nlohmann::json j = nlohmann::json::parse(r.out);
+  const auto& plan = j["inference_aware"];
+  EXPECT_GT(plan["saving"]["value"].get<double>(), 0);
+  EXPECT_LT(plan["inference_aware"]["params"].get<double>(), plan["chinchilla"]["params"].get<double>());
+  EXPECT_FALSE(j["projections"].empty());
+  EXPECT_EQ(run("predict " + chinchilla_table() + " --target-loss 1.5").exit_code, 2)
+      << "below the irreducible loss";
+}
+
+TEST(FitCli, ReportWritesHtmlMarkdownAndJson) {
+  const std::string base = testing::TempDir() + "cli-report";
+  const Result r = run("report " + chinchilla_table() + " --bootstrap 50 -o " + base);
+  ASSERT_EQ(r.exit_code, 0) << r.out;
+  for (const char* ext : {".html", ".md", ".json"})
+    EXPECT_TRUE(std::filesystem::exists(base + ext)) << base << ext;
+}
+
+}  // namespace
