@@ -25,6 +25,10 @@ void prepare_process_runtime(int argc, char** argv) {
   const int cores = int(std::max(1u, std::thread::hardware_concurrency()));
   const std::string threads = std::to_string(std::max(1, cores / local_ranks));
   setenv("OMP_NUM_THREADS", threads.c_str(), 1);
+  // Ceres (the fit stage) links the system BLAS, OpenBLAS here. LibTorch keeps
+  // its own BLAS, so OpenBLAS does no training work; without this it would
+  // still start a thread per core at load.
+  setenv("OPENBLAS_NUM_THREADS", "1", 0);
   (void)argc;
   execv("/proc/self/exe", argv);  // only returns on failure: carry on as we are
 }
