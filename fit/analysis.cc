@@ -26,8 +26,8 @@ bool wants(const AnalysisOptions& options, int approach) {
 // Each run's training curve, smoothed and read at the envelope's FLOP grid
 // (NaN where the run has not got to, or is past).
 struct CurveGrid {
-  std::vector<double> flops;                  // the grid
-  std::vector<std::vector<float>> loss;       // per point of FitData (empty: no curve)
+  std::vector<double> flops;             // the grid
+  std::vector<std::vector<float>> loss;  // per point of FitData (empty: no curve)
 };
 
 CurveGrid make_curve_grid(const FitData& data) {
@@ -109,18 +109,22 @@ LawSet fit_laws(const FitData& data, const CurveGrid& grid, const std::vector<in
       // A vertex further out than half the sampled span is a guess, not a minimum.
       const double slack = std::sqrt(hi / lo);
       if (n_opt < lo / slack || n_opt > hi * slack) {
-        profile.why = "the minimum (N = " + format_count(n_opt) + ") lies outside the sizes trained (" +
-                      format_count(lo) + " to " + format_count(hi) + ")";
+        profile.why = "the minimum (N = " + format_count(n_opt) +
+                      ") lies outside the sizes trained (" + format_count(lo) + " to " +
+                      format_count(hi) + ")";
         profile.parabola.reset();
       } else {
         profile.params_opt = n_opt;
         profile.loss_opt = profile.parabola->vertex_loss();
         // D at the vertex: within one budget ln D is linear in ln N.
-        std::optional<PowerLaw> d_of_n = fit_power_law(params, [&] {
-          std::vector<double> t;
-          for (double lt : log_tokens) t.push_back(std::exp(lt));
-          return t;
-        }(), nullptr);
+        std::optional<PowerLaw> d_of_n = fit_power_law(
+            params,
+            [&] {
+              std::vector<double> t;
+              for (double lt : log_tokens) t.push_back(std::exp(lt));
+              return t;
+            }(),
+            nullptr);
         profile.tokens_opt = d_of_n ? d_of_n->at(n_opt) : profile.budget / (k * n_opt);
       }
     }
@@ -171,8 +175,9 @@ LawSet fit_laws(const FitData& data, const CurveGrid& grid, const std::vector<in
   // ---- approach 1: the envelope of the training curves ----------------------
   if (wants(options, 1)) {
     if (grid.flops.empty()) {
-      laws.why["a1"] = data.curves.empty() ? "needs training curves (a sweep's HDF5 file, not a table)"
-                                           : "needs at least 2 budgets";
+      laws.why["a1"] = data.curves.empty()
+                           ? "needs training curves (a sweep's HDF5 file, not a table)"
+                           : "needs at least 2 budgets";
     } else {
       std::vector<int64_t> runs(sample.begin(), sample.end());
       std::sort(runs.begin(), runs.end());
@@ -195,8 +200,10 @@ LawSet fit_laws(const FitData& data, const CurveGrid& grid, const std::vector<in
       std::string why;
       laws.a1_params = fit_power_law(laws.envelope.flops, laws.envelope.params, &why);
       laws.a1_tokens = fit_power_law(laws.envelope.flops, laws.envelope.tokens, &why);
-      if (!laws.a1_params) laws.why["a1"] = "the envelope: " + why;
-      else if (std::set<double>(laws.envelope.params.begin(), laws.envelope.params.end()).size() < 2) {
+      if (!laws.a1_params)
+        laws.why["a1"] = "the envelope: " + why;
+      else if (std::set<double>(laws.envelope.params.begin(), laws.envelope.params.end()).size() <
+               2) {
         laws.why["a1"] = "one model size is best at every FLOP count; the envelope has no trend";
         laws.a1_params.reset(), laws.a1_tokens.reset();
       }
@@ -213,16 +220,19 @@ LawSet fit_laws(const FitData& data, const CurveGrid& grid, const std::vector<in
     }
     const size_t sizes = std::set<double>(params.begin(), params.end()).size();
     const size_t token_counts = std::set<double>(tokens.begin(), tokens.end()).size();
-    const double spread = *std::max_element(loss.begin(), loss.end()) /
-                          *std::min_element(loss.begin(), loss.end()) - 1;
+    const double spread =
+        *std::max_element(loss.begin(), loss.end()) / *std::min_element(loss.begin(), loss.end()) -
+        1;
     std::set<double> budgets;
     for (int64_t i : sample) budgets.insert(data.points[i].budget);
     if (budgets.size() < 2) {
-      laws.why["a3"] = "needs at least 2 budgets: within one budget D = C/(k·N), so the N and D "
-                       "terms cannot be told apart";
+      laws.why["a3"] =
+          "needs at least 2 budgets: within one budget D = C/(k·N), so the N and D "
+          "terms cannot be told apart";
     } else if (std::set<int64_t>(sample.begin(), sample.end()).size() < 6 || sizes < 3 ||
                token_counts < 3) {
-      laws.why["a3"] = "needs at least 6 runs with 3 sizes and 3 token counts (5 parameters to fit)";
+      laws.why["a3"] =
+          "needs at least 6 runs with 3 sizes and 3 token counts (5 parameters to fit)";
     } else if (spread < 1e-6) {
       laws.why["a3"] = "the losses do not vary";
     } else {
@@ -232,7 +242,8 @@ LawSet fit_laws(const FitData& data, const CurveGrid& grid, const std::vector<in
       const ParametricLaw& law = fit.law;
       if (!(law.alpha > 1e-3 && law.beta > 1e-3) || !std::isfinite(law.G()) ||
           !std::isfinite(law.A) || !std::isfinite(law.B)) {
-        laws.why["a3"] = "the best fit has no trend in " + std::string(law.alpha > 1e-3 ? "D" : "N") +
+        laws.why["a3"] = "the best fit has no trend in " +
+                         std::string(law.alpha > 1e-3 ? "D" : "N") +
                          " (α = " + format_sci(law.alpha, 3) + ", β = " + format_sci(law.beta, 3) +
                          "): the runs do not pin the law down";
       } else {
@@ -597,14 +608,16 @@ Analysis analyze(const FitData& data, const AnalysisOptions& options) {
   for (int approach : options.approaches) {
     auto it = laws.why.find(approach_name(approach));
     if (it != laws.why.end())
-      analysis.warnings.push_back("approach " + std::to_string(approach) + " not fitted: " + it->second);
+      analysis.warnings.push_back("approach " + std::to_string(approach) +
+                                  " not fitted: " + it->second);
   }
   for (const Profile& p : laws.profiles) {
     if (!p.parabola)
       analysis.warnings.push_back("budget " + format_sci(p.budget) + ": " + p.why);
     else if (!p.bracketed)
-      analysis.warnings.push_back("budget " + format_sci(p.budget) +
-                                  ": the minimum lies just outside the sizes trained (extrapolated)");
+      analysis.warnings.push_back(
+          "budget " + format_sci(p.budget) +
+          ": the minimum lies just outside the sizes trained (extrapolated)");
   }
   for (const auto& [law, failures] : analysis.replicate_failures)
     analysis.warnings.push_back(law + " failed in " + std::to_string(failures) + " of " +
@@ -624,8 +637,10 @@ Analysis analyze(const FitData& data, const AnalysisOptions& options) {
       p.tokens = *analysis.find(key + ".tokens");
       p.tokens_per_param = *analysis.find(key + ".tokens_per_param");
       p.compute = *analysis.find(key + ".compute");
-      if (const Quantity* loss = analysis.find(key + ".loss")) p.loss = *loss;
-      else p.loss.value = p.loss.lo = p.loss.hi = NAN;
+      if (const Quantity* loss = analysis.find(key + ".loss"))
+        p.loss = *loss;
+      else
+        p.loss.value = p.loss.lo = p.loss.hi = NAN;
       analysis.projections.push_back(p);
     }
   }

@@ -34,23 +34,23 @@ struct Target {
 
 struct AnalysisOptions {
   std::vector<int> approaches = {1, 2, 3};
-  int64_t bootstrap = 1000;        // replicates; 0 = no intervals
-  double confidence = 0.9;         // two-sided interval level
-  int64_t holdout_budgets = 0;     // largest budgets held out for the backtest
+  int64_t bootstrap = 1000;     // replicates; 0 = no intervals
+  double confidence = 0.9;      // two-sided interval level
+  int64_t holdout_budgets = 0;  // largest budgets held out for the backtest
   std::vector<Target> targets;
-  uint64_t seed = 20220329;        // bootstrap resampling
-  int threads = 0;                 // 0 = hardware threads
+  uint64_t seed = 20220329;  // bootstrap resampling
+  int threads = 0;           // 0 = hardware threads
   ParametricFitOptions parametric;
 };
 
 // One IsoFLOP profile under approach 2.
 struct Profile {
   double budget = 0;
-  std::vector<int64_t> points;   // indices into FitData::points
+  std::vector<int64_t> points;  // indices into FitData::points
   std::optional<Parabola> parabola;
-  std::string why;               // why there is no parabola / minimum
+  std::string why;                                      // why there is no parabola / minimum
   double params_opt = 0, tokens_opt = 0, loss_opt = 0;  // at the vertex
-  bool bracketed = false;        // vertex within the sizes trained
+  bool bracketed = false;                               // vertex within the sizes trained
 };
 
 // Approach 1's envelope: for each FLOP value, the run with the lowest
@@ -74,18 +74,17 @@ struct LawSet {
   // Kaplan-style laws on the compute frontier (approach 2's minima):
   // L(N_opt), L(D_opt), L(C), each with and without the irreducible term.
   std::optional<OffsetPowerLaw> kaplan_params, kaplan_tokens, kaplan_compute;
-  std::optional<OffsetPowerLaw> kaplan_params_offset, kaplan_tokens_offset,
-      kaplan_compute_offset;
+  std::optional<OffsetPowerLaw> kaplan_params_offset, kaplan_tokens_offset, kaplan_compute_offset;
   std::map<std::string, std::string> why;  // law name -> why it is missing
 };
 
 // One reported number with its interval.
 struct Quantity {
-  std::string key;    // stable name, e.g. "a3.alpha", "target.1e+20.a2.params"
-  std::string label;  // for people, e.g. "α (approach 3)"
-  double value = 0;   // from the full data
-  double lo = 0, hi = 0;  // bootstrap percentile interval (NaN without bootstrap)
-  int64_t replicates = 0; // replicates that gave this number
+  std::string key;         // stable name, e.g. "a3.alpha", "target.1e+20.a2.params"
+  std::string label;       // for people, e.g. "α (approach 3)"
+  double value = 0;        // from the full data
+  double lo = 0, hi = 0;   // bootstrap percentile interval (NaN without bootstrap)
+  int64_t replicates = 0;  // replicates that gave this number
 };
 
 // Projections for one target, per approach.
@@ -108,8 +107,8 @@ struct BacktestRow {
 struct Backtest {
   std::vector<double> fitted_budgets, held_out_budgets;
   std::vector<BacktestRow> rows;
-  LawSet laws;        // fitted to the smaller budgets
-  std::string why;    // why there is no backtest
+  LawSet laws;      // fitted to the smaller budgets
+  std::string why;  // why there is no backtest
 };
 
 // The laws of one bootstrap replicate, kept so that anything derived from
@@ -129,16 +128,16 @@ Quantity interval_of(const std::string& key, const ReplicateLaws& full,
 struct Analysis {
   AnalysisOptions options;
   double flops_per_param_token = 6;
-  LawSet laws;                       // on all the data
-  ReplicateLaws full;                // the same laws in the replicates' form
+  LawSet laws;                            // on all the data
+  ReplicateLaws full;                     // the same laws in the replicates' form
   std::vector<ReplicateLaws> replicates;  // one per bootstrap replicate
-  std::vector<Quantity> quantities;  // every reported number, with intervals
+  std::vector<Quantity> quantities;       // every reported number, with intervals
   std::vector<Projection> projections;
   Backtest backtest;
   int64_t replicates_done = 0;
   std::map<std::string, int64_t> replicate_failures;  // law -> replicates that failed
   std::vector<std::string> warnings;
-  double seconds = 0;                // wall time of the whole analysis
+  double seconds = 0;  // wall time of the whole analysis
 
   const Quantity* find(const std::string& key) const;
 };

@@ -16,7 +16,8 @@ namespace sweep::fit {
 namespace {
 
 bool ends_with(const std::string& s, const std::string& suffix) {
-  return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
+  return s.size() >= suffix.size() &&
+         s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
 }
 
 std::string lower(std::string s) {
@@ -41,13 +42,15 @@ std::vector<Cell> split_line(const std::string& line, char separator) {
   size_t start = 0;
   while (true) {
     const size_t end = line.find(separator, start);
-    std::string text = line.substr(start, end == std::string::npos ? std::string::npos : end - start);
+    std::string text =
+        line.substr(start, end == std::string::npos ? std::string::npos : end - start);
     size_t lead = 0;
     while (lead < text.size() && std::isspace(static_cast<unsigned char>(text[lead]))) ++lead;
     size_t trail = text.size();
     while (trail > lead && std::isspace(static_cast<unsigned char>(text[trail - 1]))) --trail;
     text = text.substr(lead, trail - lead);
-    if (text.size() >= 2 && text.front() == '"' && text.back() == '"') text = text.substr(1, text.size() - 2);
+    if (text.size() >= 2 && text.front() == '"' && text.back() == '"')
+      text = text.substr(1, text.size() - 2);
     cells.push_back({text, static_cast<int>(start + lead + 1)});
     if (end == std::string::npos) break;
     start = end + 1;
@@ -70,7 +73,8 @@ void select_points(FitData& data, std::vector<LossCurve> curves_by_point,
     present.erase(std::unique(present.begin(), present.end()), present.end());
     auto matches = [](double a, double b) { return std::abs(a / b - 1) <= 0.05; };
     for (double wanted : options.budgets) {
-      if (std::none_of(present.begin(), present.end(), [&](double b) { return matches(b, wanted); })) {
+      if (std::none_of(present.begin(), present.end(),
+                       [&](double b) { return matches(b, wanted); })) {
         std::string list;
         for (double b : present) list += (list.empty() ? "" : ", ") + format_sci(b);
         throw UserError(data.source + ": budget " + format_sci(wanted) +
@@ -82,8 +86,8 @@ void select_points(FitData& data, std::vector<LossCurve> curves_by_point,
                                       [&](double b) { return matches(data.points[i].budget, b); });
       if (!wanted) {
         keep[i] = false;
-        data.excluded.push_back({data.points[i].run_id, "budget " +
-                                 format_sci(data.points[i].budget) + " not selected"});
+        data.excluded.push_back({data.points[i].run_id,
+                                 "budget " + format_sci(data.points[i].budget) + " not selected"});
       }
     }
   }
@@ -143,8 +147,7 @@ std::vector<double> infer_budgets(const std::vector<double>& flops, double gap) 
   std::vector<double> budget(flops.size());
   size_t start = 0;
   for (size_t i = 1; i <= order.size(); ++i) {
-    if (i < order.size() &&
-        std::log10(flops[order[i]]) - std::log10(flops[order[i - 1]]) <= gap)
+    if (i < order.size() && std::log10(flops[order[i]]) - std::log10(flops[order[i - 1]]) <= gap)
       continue;
     double log_sum = 0;
     for (size_t j = start; j < i; ++j) log_sum += std::log(flops[order[j]]);
@@ -167,22 +170,28 @@ FitData read_csv_table(const std::string& path, const InputOptions& options) {
   std::vector<Cell> header;
   std::string line;
   int line_number = 0;
-  auto located = [&](int col) { return path + ":" + std::to_string(line_number) + ":" + std::to_string(col); };
+  auto located = [&](int col) {
+    return path + ":" + std::to_string(line_number) + ":" + std::to_string(col);
+  };
   while (std::getline(in, line)) {
     ++line_number;
     if (!line.empty() && line.back() == '\r') line.pop_back();
-    if (line.find_first_not_of(" \t") == std::string::npos || line[line.find_first_not_of(" \t")] == '#')
+    if (line.find_first_not_of(" \t") == std::string::npos ||
+        line[line.find_first_not_of(" \t")] == '#')
       continue;
     header = split_line(line, separator);
     break;
   }
-  if (header.empty()) throw UserError(path + ": the table is empty; it needs a header such as params,tokens,loss");
+  if (header.empty())
+    throw UserError(path + ": the table is empty; it needs a header such as params,tokens,loss");
   for (size_t i = 0; i < header.size(); ++i) {
     const std::string name = lower(header[i].text);
     static const char* kKnown[] = {"params", "tokens", "flops", "loss", "budget", "run"};
-    if (std::none_of(std::begin(kKnown), std::end(kKnown), [&](const char* k) { return name == k; }))
-      throw UserError(located(header[i].column) + ": unknown column '" + header[i].text +
-                      "'; the columns are params, loss, tokens and/or flops, and optionally budget, run");
+    if (std::none_of(std::begin(kKnown), std::end(kKnown),
+                     [&](const char* k) { return name == k; }))
+      throw UserError(
+          located(header[i].column) + ": unknown column '" + header[i].text +
+          "'; the columns are params, loss, tokens and/or flops, and optionally budget, run");
     if (column.count(name))
       throw UserError(located(header[i].column) + ": column '" + name + "' appears twice");
     column[name] = static_cast<int>(i);
@@ -192,8 +201,9 @@ FitData read_csv_table(const std::string& path, const InputOptions& options) {
       throw UserError(path + ":" + std::to_string(line_number) + ": the header has no '" + needed +
                       "' column; it needs params, loss and tokens or flops");
   if (!column.count("tokens") && !column.count("flops"))
-    throw UserError(path + ":" + std::to_string(line_number) +
-                    ": the header needs a 'tokens' or a 'flops' column (tokens = flops / 6·params)");
+    throw UserError(
+        path + ":" + std::to_string(line_number) +
+        ": the header needs a 'tokens' or a 'flops' column (tokens = flops / 6·params)");
   const bool has_tokens = column.count("tokens"), has_flops = column.count("flops");
   const bool has_budget = column.count("budget");
 
@@ -204,8 +214,8 @@ FitData read_csv_table(const std::string& path, const InputOptions& options) {
     if (first == std::string::npos || line[first] == '#') continue;
     const std::vector<Cell> cells = split_line(line, separator);
     if (cells.size() != header.size())
-      throw UserError(located(1) + ": row has " + std::to_string(cells.size()) + " cells, the header " +
-                      std::to_string(header.size()));
+      throw UserError(located(1) + ": row has " + std::to_string(cells.size()) +
+                      " cells, the header " + std::to_string(header.size()));
     auto number = [&](const char* name) {
       const Cell& cell = cells[column.at(name)];
       double value = NAN;
@@ -216,13 +226,16 @@ FitData read_csv_table(const std::string& path, const InputOptions& options) {
         used = 0;
       }
       if (cell.text.empty() || used != cell.text.size() || !std::isfinite(value))
-        throw UserError(located(cell.column) + ": " + name + " = '" + cell.text + "': not a number");
+        throw UserError(located(cell.column) + ": " + name + " = '" + cell.text +
+                        "': not a number");
       if (value <= 0)
-        throw UserError(located(cell.column) + ": " + name + " = " + cell.text + ": must be positive");
+        throw UserError(located(cell.column) + ": " + name + " = " + cell.text +
+                        ": must be positive");
       return value;
     };
     Observation p;
-    p.run_id = column.count("run") ? cells[column.at("run")].text : "line " + std::to_string(line_number);
+    p.run_id =
+        column.count("run") ? cells[column.at("run")].text : "line " + std::to_string(line_number);
     p.params = number("params");
     p.loss = number("loss");
     if (has_tokens) p.tokens = number("tokens");
@@ -238,14 +251,16 @@ FitData read_csv_table(const std::string& path, const InputOptions& options) {
     std::vector<double> ratio;
     for (const Observation& p : data.points) ratio.push_back(p.flops / (p.params * p.tokens));
     data.flops_per_param_token = median(ratio);
-    data.flop_convention = "as given (C = " + format_sci(data.flops_per_param_token, 3) + "·N·D, median)";
+    data.flop_convention =
+        "as given (C = " + format_sci(data.flops_per_param_token, 3) + "·N·D, median)";
   }
   if (!has_budget) {
     std::vector<double> flops;
     for (const Observation& p : data.points) flops.push_back(p.flops);
     const std::vector<double> budgets = infer_budgets(flops);
     for (size_t i = 0; i < budgets.size(); ++i) data.points[i].budget = budgets[i];
-    data.notes.push_back("no budget column: budgets found by grouping FLOPs within a factor of 1.26");
+    data.notes.push_back(
+        "no budget column: budgets found by grouping FLOPs within a factor of 1.26");
   }
   select_points(data, {}, options);
   return data;
@@ -266,11 +281,13 @@ FitData read_sweep_file(const std::string& path, const InputOptions& options) {
         break;
       case RunState::kDiverged:
       case RunState::kFailed:
-        data.excluded.push_back({run.run_id, std::string(to_string(progress.state)) + ": " + progress.reason});
+        data.excluded.push_back(
+            {run.run_id, std::string(to_string(progress.state)) + ": " + progress.reason});
         continue;
       default:
         ++unfinished;
-        data.excluded.push_back({run.run_id, std::string("not finished (") + to_string(progress.state) + ")"});
+        data.excluded.push_back(
+            {run.run_id, std::string("not finished (") + to_string(progress.state) + ")"});
         continue;
     }
     if (!std::isfinite(progress.final_eval_loss) || progress.final_eval_loss <= 0) {

@@ -46,14 +46,14 @@ struct Excluded {
 };
 
 struct FitData {
-  std::string source;                 // the path read
+  std::string source;                  // the path read
   std::string flop_convention = "6N";  // how C was counted
-  double flops_per_param_token = 6;   // k in C = k·N·D (see above)
-  std::vector<Observation> points;    // sorted by budget, then params
-  std::vector<double> budgets;        // distinct, ascending
-  std::vector<LossCurve> curves;      // empty for CSV tables
-  std::vector<Excluded> excluded;     // runs not fitted, with why
-  std::vector<std::string> notes;     // e.g. "budgets inferred from FLOPs"
+  double flops_per_param_token = 6;    // k in C = k·N·D (see above)
+  std::vector<Observation> points;     // sorted by budget, then params
+  std::vector<double> budgets;         // distinct, ascending
+  std::vector<LossCurve> curves;       // empty for CSV tables
+  std::vector<Excluded> excluded;      // runs not fitted, with why
+  std::vector<std::string> notes;      // e.g. "budgets inferred from FLOPs"
 
   // Indices into points of each budget's runs, in budget order.
   std::vector<std::vector<int64_t>> profiles() const;

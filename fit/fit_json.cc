@@ -11,7 +11,7 @@ using nlohmann::json;
 json number(double x) { return std::isfinite(x) ? json(x) : json(nullptr); }
 
 json quantity(const Quantity& q) {
-  return {{"key", q.key},     {"label", q.label},         {"value", number(q.value)},
+  return {{"key", q.key},       {"label", q.label},   {"value", number(q.value)},
           {"lo", number(q.lo)}, {"hi", number(q.hi)}, {"replicates", q.replicates}};
 }
 
@@ -33,9 +33,12 @@ json why_of(const LawSet& laws, const std::string& name) {
 json law_set(const LawSet& laws) {
   json profiles = json::array();
   for (const Profile& p : laws.profiles) {
-    json profile = {{"budget", p.budget}, {"runs", p.points.size()}, {"why", p.why.empty() ? json(nullptr) : json(p.why)}};
+    json profile = {{"budget", p.budget},
+                    {"runs", p.points.size()},
+                    {"why", p.why.empty() ? json(nullptr) : json(p.why)}};
     if (p.parabola) {
-      profile["parabola"] = {{"c0", p.parabola->c0}, {"c1", p.parabola->c1}, {"c2", p.parabola->c2}};
+      profile["parabola"] = {
+          {"c0", p.parabola->c0}, {"c1", p.parabola->c1}, {"c2", p.parabola->c2}};
       profile["params_opt"] = p.params_opt;
       profile["tokens_opt"] = p.tokens_opt;
       profile["loss_opt"] = p.loss_opt;
@@ -56,10 +59,17 @@ json law_set(const LawSet& laws) {
                       {"why", why_of(laws, "a2")}};
   if (laws.a3) {
     const ParametricLaw& l = laws.a3->law;
-    out["approach3"] = {{"E", l.E},         {"A", l.A},         {"B", l.B},
-                        {"alpha", l.alpha}, {"beta", l.beta},   {"a", l.a()},
-                        {"b", l.b()},       {"G", l.G()},       {"objective", laws.a3->objective},
-                        {"starts", laws.a3->starts}, {"converged_starts", laws.a3->converged},
+    out["approach3"] = {{"E", l.E},
+                        {"A", l.A},
+                        {"B", l.B},
+                        {"alpha", l.alpha},
+                        {"beta", l.beta},
+                        {"a", l.a()},
+                        {"b", l.b()},
+                        {"G", l.G()},
+                        {"objective", laws.a3->objective},
+                        {"starts", laws.a3->starts},
+                        {"converged_starts", laws.a3->converged},
                         {"why", nullptr}};
   } else {
     out["approach3"] = {{"why", why_of(laws, "a3")}};
@@ -77,8 +87,10 @@ json law_set(const LawSet& laws) {
 
 json target(const Target& t) {
   json out = {{"name", t.name}};
-  if (t.compute > 0) out["compute"] = t.compute;
-  else out["params"] = t.params, out["tokens"] = t.tokens;
+  if (t.compute > 0)
+    out["compute"] = t.compute;
+  else
+    out["params"] = t.params, out["tokens"] = t.tokens;
   return out;
 }
 
@@ -87,9 +99,14 @@ json target(const Target& t) {
 json to_json(const FitData& data, const Analysis& analysis) {
   json runs = json::array(), excluded = json::array();
   for (const Observation& p : data.points)
-    runs.push_back({{"run", p.run_id}, {"params", p.params}, {"tokens", p.tokens},
-                    {"flops", p.flops}, {"loss", p.loss}, {"budget", p.budget}});
-  for (const Excluded& e : data.excluded) excluded.push_back({{"run", e.run_id}, {"reason", e.reason}});
+    runs.push_back({{"run", p.run_id},
+                    {"params", p.params},
+                    {"tokens", p.tokens},
+                    {"flops", p.flops},
+                    {"loss", p.loss},
+                    {"budget", p.budget}});
+  for (const Excluded& e : data.excluded)
+    excluded.push_back({{"run", e.run_id}, {"reason", e.reason}});
 
   json quantities = json::array();
   for (const Quantity& q : analysis.quantities) quantities.push_back(quantity(q));

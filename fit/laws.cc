@@ -57,8 +57,9 @@ std::optional<OffsetPowerLaw> fit_offset_power_law(const std::vector<double>& x,
                                                    bool with_offset, std::string* why) {
   const int needed = with_offset ? 4 : 2;
   if (x.size() != loss.size() || distinct(x) < needed) {
-    if (why) *why = std::string("needs at least ") + std::to_string(needed) + " distinct points" +
-                    (with_offset ? " for the irreducible term" : "");
+    if (why)
+      *why = std::string("needs at least ") + std::to_string(needed) + " distinct points" +
+             (with_offset ? " for the irreducible term" : "");
     return std::nullopt;
   }
   const std::optional<PowerLaw> plain = fit_power_law(x, loss, why);
@@ -85,10 +86,9 @@ std::optional<OffsetPowerLaw> fit_offset_power_law(const std::vector<double>& x,
     double log_scale = std::log(start->coefficient) / exponent;
     ceres::Problem problem;
     for (size_t i = 0; i < x.size(); ++i) {
-      problem.AddResidualBlock(
-          new ceres::AutoDiffCostFunction<OffsetResidual, 1, 1, 1, 1>(
-              new OffsetResidual{std::log(x[i]), std::log(loss[i])}),
-          nullptr, &E, &log_scale, &exponent);
+      problem.AddResidualBlock(new ceres::AutoDiffCostFunction<OffsetResidual, 1, 1, 1, 1>(
+                                   new OffsetResidual{std::log(x[i]), std::log(loss[i])}),
+                               nullptr, &E, &log_scale, &exponent);
     }
     problem.SetParameterLowerBound(&E, 0, 0.0);
     problem.SetParameterUpperBound(&E, 0, min_loss * (1 - 1e-9));

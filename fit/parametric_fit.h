@@ -23,22 +23,22 @@ struct StartPoint {
 std::vector<StartPoint> chinchilla_start_grid();
 
 struct ParametricFitOptions {
-  double huber_delta = 1e-3;         // in ln L
-  int max_iterations = 1000;         // L-BFGS iterations per start
-  std::vector<StartPoint> starts;    // empty = chinchilla_start_grid()
-  int keep_optima = 5;               // distinct best optima to return (warm starts)
-  double gradient_tolerance = 1e-14; // see docs/fit.md
+  double huber_delta = 1e-3;          // in ln L
+  int max_iterations = 1000;          // L-BFGS iterations per start
+  std::vector<StartPoint> starts;     // empty = chinchilla_start_grid()
+  int keep_optima = 5;                // distinct best optima to return (warm starts)
+  double gradient_tolerance = 1e-14;  // see docs/fit.md
   double function_tolerance = 1e-12;
   double parameter_tolerance = 1e-10;
-  int threads = 1;                   // starts solved in parallel; 0 = hardware threads
+  int threads = 1;  // starts solved in parallel; 0 = hardware threads
 };
 
 struct ParametricFit {
-  ParametricLaw law;                 // the best start's result
-  double objective = 0;              // sum of Huber residuals at the optimum
-  int starts = 0;                    // starts tried
-  int converged = 0;                 // starts whose L-BFGS reported convergence
-  std::vector<StartPoint> optima;    // best distinct optima, best first
+  ParametricLaw law;               // the best start's result
+  double objective = 0;            // sum of Huber residuals at the optimum
+  int starts = 0;                  // starts tried
+  int converged = 0;               // starts whose L-BFGS reported convergence
+  std::vector<StartPoint> optima;  // best distinct optima, best first
 };
 
 // The objective for one data set; exposed for tests and bench/fit.

@@ -63,8 +63,10 @@ ModelCost cheapest(const ParametricLaw& law, double target, double inference_tok
   const double phi = (std::sqrt(5.0) - 1) / 2;
   for (int i = 0; i < 100; ++i) {
     const double x1 = hi - phi * (hi - lo), x2 = lo + phi * (hi - lo);
-    if (cost_at(x1).total_flops() < cost_at(x2).total_flops()) hi = x2;
-    else lo = x1;
+    if (cost_at(x1).total_flops() < cost_at(x2).total_flops())
+      hi = x2;
+    else
+      lo = x1;
   }
   return cost_at(0.5 * (lo + hi));
 }
@@ -76,8 +78,9 @@ std::optional<InferenceAwarePlan> inference_aware_optimum(const ParametricLaw& l
                                                           double inference_tokens, double k,
                                                           std::string* why) {
   if (!(target_loss > law.E)) {
-    if (why) *why = "the target loss " + format_sci(target_loss, 4) +
-                    " is not above the irreducible loss E = " + format_sci(law.E, 4);
+    if (why)
+      *why = "the target loss " + format_sci(target_loss, 4) +
+             " is not above the irreducible loss E = " + format_sci(law.E, 4);
     return std::nullopt;
   }
   if (!(inference_tokens >= 0)) {

@@ -30,7 +30,8 @@ struct Accelerator {
   double peak_flops;  // dense bf16 FLOP/s
 };
 const std::vector<Accelerator>& accelerators();
-const Accelerator* find_accelerator(const std::string& name);  // case-insensitive; nullptr if unknown
+const Accelerator* find_accelerator(
+    const std::string& name);  // case-insensitive; nullptr if unknown
 
 double training_seconds(double flops, double peak_flops, double gpus, double mfu);
 double trainable_flops(double seconds, double peak_flops, double gpus, double mfu);

@@ -19,8 +19,8 @@
 namespace sweep::fit {
 
 struct ReportOptions {
-  std::string output_base;  // writes <base>.html, <base>.md, <base>.json, <base>-*.svg
-  std::string title;        // page title; "" = from the data source
+  std::string output_base;          // writes <base>.html, <base>.md, <base>.json, <base>-*.svg
+  std::string title;                // page title; "" = from the data source
   std::string gnuplot = "gnuplot";  // the program
 };
 

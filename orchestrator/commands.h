@@ -48,39 +48,39 @@ int flops_command(const FlopsOptions& options);
 // What the fit commands read and how they fit (see fit/analysis.h). A sweep's
 // HDF5 file supplies the job's [fit] section as defaults; options override it.
 struct FitCommandOptions {
-  std::string path;                // a sweep's HDF5 file or a CSV table
+  std::string path;  // a sweep's HDF5 file or a CSV table
   bool json = false;
-  std::vector<int> approaches;     // empty = the job's, else 1, 2, 3
-  int64_t bootstrap = -1;          // -1 = the job's, else 1000
+  std::vector<int> approaches;  // empty = the job's, else 1, 2, 3
+  int64_t bootstrap = -1;       // -1 = the job's, else 1000
   double confidence = 0.9;
-  int64_t holdout_budgets = -1;    // -1 = the job's, else 1 with >= 3 budgets
+  int64_t holdout_budgets = -1;  // -1 = the job's, else 1 with >= 3 budgets
   int64_t drop_highest = 0;
-  std::vector<double> budgets;     // fit only these budgets
-  std::vector<double> targets;     // compute targets (FLOPs), added to the job's
-  bool job_targets = true;         // project to the sweep's [fit] targets too
+  std::vector<double> budgets;  // fit only these budgets
+  std::vector<double> targets;  // compute targets (FLOPs), added to the job's
+  bool job_targets = true;      // project to the sweep's [fit] targets too
   uint64_t seed = 20220329;
-  int threads = 0;                 // 0 = all cores
+  int threads = 0;  // 0 = all cores
 };
 int fit_command(const FitCommandOptions& options);
 
 struct PredictOptions {
   FitCommandOptions fit;
-  std::vector<double> compute;     // compute-optimal N and D for these budgets
-  double params = 0, tokens = 0;   // the loss of this model
-  double target_loss = 0;          // with inference_tokens: the inference-aware optimum
+  std::vector<double> compute;    // compute-optimal N and D for these budgets
+  double params = 0, tokens = 0;  // the loss of this model
+  double target_loss = 0;         // with inference_tokens: the inference-aware optimum
   double inference_tokens = 0;
 };
 int predict_command(const PredictOptions& options);
 
 struct CapacityOptions {
-  double flops = 0;                // what it takes to train this many FLOPs ...
-  double params = 0, tokens = 0;   // ... or this model (k·N·D, k = 6 unless --fit says)
-  double days = 0;                 // the inverse: what fits in this many days
-  std::string gpu = "h100";        // a100, h100, h200
-  double peak_tflops = 0;          // overrides the preset's dense bf16 TFLOP/s
+  double flops = 0;               // what it takes to train this many FLOPs ...
+  double params = 0, tokens = 0;  // ... or this model (k·N·D, k = 6 unless --fit says)
+  double days = 0;                // the inverse: what fits in this many days
+  std::string gpu = "h100";       // a100, h100, h200
+  double peak_tflops = 0;         // overrides the preset's dense bf16 TFLOP/s
   double gpus = 1;
   double mfu = 0.4;
-  std::string fit_path;            // with a fitted law: the compute-optimal model
+  std::string fit_path;  // with a fitted law: the compute-optimal model
   bool json = false;
 };
 int capacity_command(const CapacityOptions& options);

@@ -4,10 +4,10 @@
 
 #include <algorithm>
 #include <cmath>
-#include <sstream>
 #include <filesystem>
 #include <iostream>
 #include <nlohmann/json.hpp>
+#include <sstream>
 
 #include "common/error.h"
 #include "common/format.h"
@@ -69,34 +69,40 @@ std::string target_name(const fit::Target& t) {
 
 std::string approach_title(int approach) {
   switch (approach) {
-    case 1: return "1 envelope";
-    case 2: return "2 IsoFLOP parabolas";
-    default: return "3 parametric L(N, D)";
+    case 1:
+      return "1 envelope";
+    case 2:
+      return "2 IsoFLOP parabolas";
+    default:
+      return "3 parametric L(N, D)";
   }
 }
 
 void print_analysis(const FitData& data, const Analysis& analysis, std::ostream& out) {
   const int percent = static_cast<int>(std::lround(analysis.options.confidence * 100));
   out << data.source << ": " << data.points.size() << " runs in " << data.budgets.size()
-      << " budgets; FLOPs counted as " << data.flop_convention << " (C = "
-      << fixed(data.flops_per_param_token, 2) << "·N·D); " << analysis.replicates_done
-      << " bootstrap replicates, " << percent << "% intervals; " << format_duration(analysis.seconds)
-      << "\n\n";
+      << " budgets; FLOPs counted as " << data.flop_convention
+      << " (C = " << fixed(data.flops_per_param_token, 2) << "·N·D); " << analysis.replicates_done
+      << " bootstrap replicates, " << percent << "% intervals; "
+      << format_duration(analysis.seconds) << "\n\n";
 
   out << "Compute-optimal allocation: N_opt ∝ C^a, D_opt ∝ C^b\n";
   TextTable allocation({"approach", "a", "b"});
   for (int approach : {1, 2, 3}) {
     const std::string key = "a" + std::to_string(approach);
     if (!analysis.find(key + ".a")) continue;
-    allocation.add_row({approach_title(approach), with_interval(analysis.find(key + ".a"), exponent_text),
+    allocation.add_row({approach_title(approach),
+                        with_interval(analysis.find(key + ".a"), exponent_text),
                         with_interval(analysis.find(key + ".b"), exponent_text)});
   }
   allocation.print(out);
 
   if (analysis.laws.a3) {
-    out << "\nApproach 3: L(N, D) = E + A/N^α + B/D^β (" << analysis.laws.a3->starts << " starts)\n";
+    out << "\nApproach 3: L(N, D) = E + A/N^α + B/D^β (" << analysis.laws.a3->starts
+        << " starts)\n";
     TextTable law({"E", "A", "B", "α", "β"});
-    law.add_row({with_interval(analysis.find("a3.E"), loss_text), with_interval(analysis.find("a3.A"), sci_text),
+    law.add_row({with_interval(analysis.find("a3.E"), loss_text),
+                 with_interval(analysis.find("a3.A"), sci_text),
                  with_interval(analysis.find("a3.B"), sci_text),
                  with_interval(analysis.find("a3.alpha"), exponent_text),
                  with_interval(analysis.find("a3.beta"), exponent_text)});
@@ -108,7 +114,8 @@ void print_analysis(const FitData& data, const Analysis& analysis, std::ostream&
   for (const fit::Profile& p : analysis.laws.profiles) {
     const std::string key = "profile." + format_sci(p.budget);
     if (!p.parabola) {
-      profiles.add_row({format_sci(p.budget), std::to_string(p.points.size()), "no minimum: " + p.why, "", "", ""});
+      profiles.add_row({format_sci(p.budget), std::to_string(p.points.size()),
+                        "no minimum: " + p.why, "", "", ""});
       continue;
     }
     profiles.add_row({format_sci(p.budget), std::to_string(p.points.size()),
@@ -125,11 +132,16 @@ void print_analysis(const FitData& data, const Analysis& analysis, std::ostream&
     for (const char* x : {"params", "tokens", "compute"}) {
       const std::string key = std::string(form) + "." + x;
       if (!analysis.find(key + ".exponent")) continue;
-      const std::string name = std::string("L(") + (x[0] == 'p' ? "N" : x[0] == 't' ? "D" : "C") + ")";
-      kaplan.add_row({name + (form[6] == '_' ? " with E" : ""),
-                      with_interval(analysis.find(key + ".exponent"), exponent_text),
-                      with_interval(analysis.find(key + ".scale"), sci_text),
-                      analysis.find(key + ".E") ? with_interval(analysis.find(key + ".E"), loss_text) : "0"});
+      const std::string name = std::string("L(") +
+                               (x[0] == 'p'   ? "N"
+                                : x[0] == 't' ? "D"
+                                              : "C") +
+                               ")";
+      kaplan.add_row(
+          {name + (form[6] == '_' ? " with E" : ""),
+           with_interval(analysis.find(key + ".exponent"), exponent_text),
+           with_interval(analysis.find(key + ".scale"), sci_text),
+           analysis.find(key + ".E") ? with_interval(analysis.find(key + ".E"), loss_text) : "0"});
     }
   }
   kaplan.print(out);
@@ -150,8 +162,8 @@ void print_analysis(const FitData& data, const Analysis& analysis, std::ostream&
   if (bt.rows.empty()) {
     out << ": " << bt.why << "\n";
   } else {
-    out << ": fit on " << bt.fitted_budgets.size() << " budgets up to " << format_sci(bt.fitted_budgets.back())
-        << ", predict the held-out ";
+    out << ": fit on " << bt.fitted_budgets.size() << " budgets up to "
+        << format_sci(bt.fitted_budgets.back()) << ", predict the held-out ";
     for (size_t i = 0; i < bt.held_out_budgets.size(); ++i)
       out << (i ? ", " : "") << format_sci(bt.held_out_budgets[i]);
     out << "\n";
@@ -170,7 +182,8 @@ void print_analysis(const FitData& data, const Analysis& analysis, std::ostream&
 
   if (!data.excluded.empty()) {
     out << "\nNot fitted\n";
-    for (const fit::Excluded& e : data.excluded) out << "  " << e.run_id << ": " << e.reason << "\n";
+    for (const fit::Excluded& e : data.excluded)
+      out << "  " << e.run_id << ": " << e.reason << "\n";
   }
   std::vector<std::string> notes = data.notes;
   notes.insert(notes.end(), analysis.warnings.begin(), analysis.warnings.end());
@@ -238,9 +251,12 @@ int predict_command(const PredictOptions& options) {
   if (model && !(options.params > 0 && options.tokens > 0))
     throw UserError("predict: --params and --tokens go together");
   if (inference && !(options.target_loss > 0))
-    throw UserError("predict: --inference-tokens needs --target-loss (the loss the model must reach)");
+    throw UserError(
+        "predict: --inference-tokens needs --target-loss (the loss the model must reach)");
   if (options.compute.empty() && !model && !inference)
-    throw UserError("predict: give --compute C, --params N --tokens D, or --target-loss L [--inference-tokens T]");
+    throw UserError(
+        "predict: give --compute C, --params N --tokens D, or --target-loss L [--inference-tokens "
+        "T]");
 
   FitCommandOptions fit_options = options.fit;
   fit_options.targets = options.compute;
@@ -251,7 +267,8 @@ int predict_command(const PredictOptions& options) {
   fit::Analysis& analysis = fitted.analysis;
   std::vector<fit::Projection> asked;
   for (const fit::Projection& p : analysis.projections)
-    if (std::find(options.compute.begin(), options.compute.end(), p.target.compute) != options.compute.end())
+    if (std::find(options.compute.begin(), options.compute.end(), p.target.compute) !=
+        options.compute.end())
       asked.push_back(p);
   const double k = fitted.data.flops_per_param_token;
   const double confidence = analysis.options.confidence;
@@ -260,33 +277,37 @@ int predict_command(const PredictOptions& options) {
   nlohmann::json projections = nlohmann::json::array();
   TextTable table({"target", "approach", "N", "D", "D/N", "loss"});
   for (const fit::Projection& p : asked) {
-    table.add_row({target_name(p.target), approach_title(p.approach), with_interval(p.params, count_text),
-                   with_interval(p.tokens, count_text), with_interval(p.tokens_per_param, ratio_text),
+    table.add_row({target_name(p.target), approach_title(p.approach),
+                   with_interval(p.params, count_text), with_interval(p.tokens, count_text),
+                   with_interval(p.tokens_per_param, ratio_text),
                    with_interval(p.loss, loss_text)});
-    projections.push_back({{"compute", p.target.compute},
-                           {"approach", p.approach},
-                           {"params", {{"value", p.params.value}, {"lo", p.params.lo}, {"hi", p.params.hi}}},
-                           {"tokens", {{"value", p.tokens.value}, {"lo", p.tokens.lo}, {"hi", p.tokens.hi}}},
-                           {"tokens_per_param", {{"value", p.tokens_per_param.value}}},
-                           {"loss", {{"value", p.loss.value}, {"lo", p.loss.lo}, {"hi", p.loss.hi}}}});
+    projections.push_back(
+        {{"compute", p.target.compute},
+         {"approach", p.approach},
+         {"params", {{"value", p.params.value}, {"lo", p.params.lo}, {"hi", p.params.hi}}},
+         {"tokens", {{"value", p.tokens.value}, {"lo", p.tokens.lo}, {"hi", p.tokens.hi}}},
+         {"tokens_per_param", {{"value", p.tokens_per_param.value}}},
+         {"loss", {{"value", p.loss.value}, {"lo", p.loss.lo}, {"hi", p.loss.hi}}}});
   }
   json["projections"] = projections;
 
   auto need_a3 = [&](const char* what) {
     if (!analysis.full.a3)
-      throw UserError(std::string("predict: ") + what + " needs approach 3, which was not fitted: " +
-                      (analysis.laws.why.count("a3") ? analysis.laws.why.at("a3") : "not requested"));
+      throw UserError(
+          std::string("predict: ") + what + " needs approach 3, which was not fitted: " +
+          (analysis.laws.why.count("a3") ? analysis.laws.why.at("a3") : "not requested"));
   };
   if (model) {
     need_a3("--params/--tokens");
-    const Quantity loss = fit::interval_of("loss", analysis.full, analysis.replicates, confidence,
-                                           [&](const fit::ReplicateLaws& r) {
-                                             return r.a3 ? r.a3->loss(options.params, options.tokens) : double(NAN);
-                                           });
+    const Quantity loss = fit::interval_of(
+        "loss", analysis.full, analysis.replicates, confidence, [&](const fit::ReplicateLaws& r) {
+          return r.a3 ? r.a3->loss(options.params, options.tokens) : double(NAN);
+        });
     table.add_row({"N " + format_count(options.params) + ", D " + format_count(options.tokens),
                    approach_title(3), count_text(options.params), count_text(options.tokens),
                    ratio_text(options.tokens / options.params), with_interval(loss, loss_text)});
-    json["model"] = {{"params", options.params}, {"tokens", options.tokens},
+    json["model"] = {{"params", options.params},
+                     {"tokens", options.tokens},
                      {"compute", k * options.params * options.tokens},
                      {"loss", {{"value", loss.value}, {"lo", loss.lo}, {"hi", loss.hi}}}};
   }
@@ -299,48 +320,61 @@ int predict_command(const PredictOptions& options) {
                                                    options.inference_tokens, k, &why);
     if (!plan) throw UserError("predict: " + why);
     auto interval = [&](const char* key, double (*pick)(const fit::InferenceAwarePlan&)) {
-      return fit::interval_of(key, analysis.full, analysis.replicates, confidence,
-                              [&](const fit::ReplicateLaws& r) {
-                                if (!r.a3) return double(NAN);
-                                const auto p = fit::inference_aware_optimum(*r.a3, options.target_loss,
-                                                                            options.inference_tokens, k, nullptr);
-                                return p ? pick(*p) : double(NAN);
-                              });
+      return fit::interval_of(
+          key, analysis.full, analysis.replicates, confidence, [&](const fit::ReplicateLaws& r) {
+            if (!r.a3) return double(NAN);
+            const auto p = fit::inference_aware_optimum(*r.a3, options.target_loss,
+                                                        options.inference_tokens, k, nullptr);
+            return p ? pick(*p) : double(NAN);
+          });
     };
-    const Quantity n = interval("params", [](const fit::InferenceAwarePlan& p) { return p.inference_aware.params; });
-    const Quantity d = interval("tokens", [](const fit::InferenceAwarePlan& p) { return p.inference_aware.tokens; });
-    const Quantity cn = interval("chinchilla_params", [](const fit::InferenceAwarePlan& p) { return p.chinchilla.params; });
-    const Quantity cd = interval("chinchilla_tokens", [](const fit::InferenceAwarePlan& p) { return p.chinchilla.tokens; });
-    const Quantity saving = interval("saving", [](const fit::InferenceAwarePlan& p) { return p.saving; });
-    TextTable t({"model of loss " + fixed(options.target_loss, 3), "N", "D", "D/N", "training FLOPs",
-                 "inference FLOPs", "total FLOPs"});
-    auto row = [&](const std::string& name, const fit::ModelCost& c, const Quantity& qn, const Quantity& qd) {
-      t.add_row({name, with_interval(qn, count_text), with_interval(qd, count_text), ratio_text(c.tokens / c.params),
-                 sci_text(c.train_flops), sci_text(c.inference_flops), sci_text(c.total_flops())});
+    const Quantity n = interval(
+        "params", [](const fit::InferenceAwarePlan& p) { return p.inference_aware.params; });
+    const Quantity d = interval(
+        "tokens", [](const fit::InferenceAwarePlan& p) { return p.inference_aware.tokens; });
+    const Quantity cn = interval(
+        "chinchilla_params", [](const fit::InferenceAwarePlan& p) { return p.chinchilla.params; });
+    const Quantity cd = interval(
+        "chinchilla_tokens", [](const fit::InferenceAwarePlan& p) { return p.chinchilla.tokens; });
+    const Quantity saving =
+        interval("saving", [](const fit::InferenceAwarePlan& p) { return p.saving; });
+    TextTable t({"model of loss " + fixed(options.target_loss, 3), "N", "D", "D/N",
+                 "training FLOPs", "inference FLOPs", "total FLOPs"});
+    auto row = [&](const std::string& name, const fit::ModelCost& c, const Quantity& qn,
+                   const Quantity& qd) {
+      t.add_row({name, with_interval(qn, count_text), with_interval(qd, count_text),
+                 ratio_text(c.tokens / c.params), sci_text(c.train_flops),
+                 sci_text(c.inference_flops), sci_text(c.total_flops())});
     };
     row("inference-aware", plan->inference_aware, n, d);
     row("Chinchilla-optimal", plan->chinchilla, cn, cd);
     std::ostringstream text;
-    text << "\nInference-aware optimum (Sardana et al. 2024) for " << format_count(options.inference_tokens)
-         << " inference tokens, training C = " << fixed(k, 2) << "·N·D, inference " << fixed(k / 3, 2)
-         << "·N per token\n";
+    text << "\nInference-aware optimum (Sardana et al. 2024) for "
+         << format_count(options.inference_tokens)
+         << " inference tokens, training C = " << fixed(k, 2) << "·N·D, inference "
+         << fixed(k / 3, 2) << "·N per token\n";
     t.print(text);
     text << "Saving against the Chinchilla-optimal model of the same loss: "
-         << with_interval(Quantity{saving.key, "", 100 * saving.value, 100 * saving.lo, 100 * saving.hi, saving.replicates},
+         << with_interval(Quantity{saving.key, "", 100 * saving.value, 100 * saving.lo,
+                                   100 * saving.hi, saving.replicates},
                           [](double x) { return fixed(x, 1) + "%"; })
          << " of total FLOPs\n";
     inference_text = text.str();
     auto cost = [](const fit::ModelCost& c) {
-      return nlohmann::json{{"params", c.params}, {"tokens", c.tokens}, {"train_flops", c.train_flops},
-                            {"inference_flops", c.inference_flops}, {"total_flops", c.total_flops()}};
+      return nlohmann::json{{"params", c.params},
+                            {"tokens", c.tokens},
+                            {"train_flops", c.train_flops},
+                            {"inference_flops", c.inference_flops},
+                            {"total_flops", c.total_flops()}};
     };
-    json["inference_aware"] = {{"target_loss", options.target_loss},
-                               {"inference_tokens", options.inference_tokens},
-                               {"inference_aware", cost(plan->inference_aware)},
-                               {"chinchilla", cost(plan->chinchilla)},
-                               {"saving", {{"value", saving.value}, {"lo", saving.lo}, {"hi", saving.hi}}},
-                               {"params_interval", {n.lo, n.hi}},
-                               {"tokens_interval", {d.lo, d.hi}}};
+    json["inference_aware"] = {
+        {"target_loss", options.target_loss},
+        {"inference_tokens", options.inference_tokens},
+        {"inference_aware", cost(plan->inference_aware)},
+        {"chinchilla", cost(plan->chinchilla)},
+        {"saving", {{"value", saving.value}, {"lo", saving.lo}, {"hi", saving.hi}}},
+        {"params_interval", {n.lo, n.hi}},
+        {"tokens_interval", {d.lo, d.hi}}};
   }
 
   if (options.fit.json) {
@@ -356,7 +390,8 @@ int predict_command(const PredictOptions& options) {
 }
 
 int capacity_command(const CapacityOptions& options) {
-  const int given = (options.flops > 0) + (options.params > 0 || options.tokens > 0) + (options.days > 0);
+  const int given =
+      (options.flops > 0) + (options.params > 0 || options.tokens > 0) + (options.days > 0);
   if (given != 1)
     throw UserError("capacity: give exactly one of --flops C, --params N --tokens D, or --days T");
   if ((options.params > 0) != (options.tokens > 0))
@@ -367,11 +402,14 @@ int capacity_command(const CapacityOptions& options) {
   std::string hardware = "custom (" + fixed(options.peak_tflops, 0) + " TFLOP/s)";
   if (peak <= 0) {
     const fit::Accelerator* a = fit::find_accelerator(options.gpu);
-    if (!a) throw UserError("capacity: unknown --gpu '" + options.gpu + "'; presets: a100, h100, h200 (or --peak-tflops)");
+    if (!a)
+      throw UserError("capacity: unknown --gpu '" + options.gpu +
+                      "'; presets: a100, h100, h200 (or --peak-tflops)");
     peak = a->peak_flops;
     hardware = a->label + " (" + fixed(peak / 1e12, 0) + " TFLOP/s dense bf16)";
   }
-  nlohmann::json json = {{"hardware", hardware}, {"peak_flops", peak}, {"gpus", options.gpus}, {"mfu", options.mfu}};
+  nlohmann::json json = {
+      {"hardware", hardware}, {"peak_flops", peak}, {"gpus", options.gpus}, {"mfu", options.mfu}};
   std::ostringstream out;
   out << gpus_text(options.gpus) << " × " << hardware << " at " << fixed(100 * options.mfu, 0)
       << "% MFU = " << sci_text(options.gpus * peak * options.mfu) << " FLOP/s\n";
@@ -410,17 +448,25 @@ int capacity_command(const CapacityOptions& options) {
     for (const fit::Projection& p : fitted.analysis.projections) {
       if (p.target.compute != flops) continue;
       table.add_row({approach_title(p.approach), with_interval(p.params, count_text),
-                     with_interval(p.tokens, count_text), with_interval(p.tokens_per_param, ratio_text),
+                     with_interval(p.tokens, count_text),
+                     with_interval(p.tokens_per_param, ratio_text),
                      with_interval(p.loss, loss_text)});
-      models.push_back({{"approach", p.approach}, {"params", p.params.value}, {"tokens", p.tokens.value},
-                        {"loss", p.loss.value}, {"loss_lo", p.loss.lo}, {"loss_hi", p.loss.hi}});
+      models.push_back({{"approach", p.approach},
+                        {"params", p.params.value},
+                        {"tokens", p.tokens.value},
+                        {"loss", p.loss.value},
+                        {"loss_lo", p.loss.lo},
+                        {"loss_hi", p.loss.hi}});
     }
-    out << "\nCompute-optimal model for " << sci_text(flops) << " FLOPs, from " << options.fit_path << ":\n";
+    out << "\nCompute-optimal model for " << sci_text(flops) << " FLOPs, from " << options.fit_path
+        << ":\n";
     table.print(out);
     json["compute_optimal"] = models;
   }
-  if (options.json) std::cout << json.dump(2) << "\n";
-  else std::cout << out.str();
+  if (options.json)
+    std::cout << json.dump(2) << "\n";
+  else
+    std::cout << out.str();
   return kExitOk;
 }
 
@@ -432,7 +478,8 @@ std::string default_report_base(const std::string& path) {
 int report_command(const ReportCommandOptions& options) {
   const FittedSweep fitted = fit_from_options(options.fit);
   fit::ReportOptions report;
-  report.output_base = options.output.empty() ? default_report_base(options.fit.path) : options.output;
+  report.output_base =
+      options.output.empty() ? default_report_base(options.fit.path) : options.output;
   const fit::ReportFiles files = fit::write_report(fitted.data, fitted.analysis, report);
   std::cout << files.html << "\n" << files.markdown << "\n" << files.json << "\n";
   return kExitOk;

@@ -140,7 +140,8 @@ TEST(Analysis, OneBudgetIsRefusedWithTheReason) {
   const std::string why = user_error_of(data, {});
   EXPECT_NE(why.find("no scaling law can be fitted"), std::string::npos) << why;
   EXPECT_NE(why.find("1 budget"), std::string::npos) << why;
-  EXPECT_NE(why.find("approach 2: 1 of 1 IsoFLOP profiles have a minimum; needs 2"), std::string::npos)
+  EXPECT_NE(why.find("approach 2: 1 of 1 IsoFLOP profiles have a minimum; needs 2"),
+            std::string::npos)
       << why;
   EXPECT_NE(why.find("approach 3: needs at least 2 budgets"), std::string::npos) << why;
 }
@@ -168,7 +169,8 @@ TEST(Analysis, MissingApproachIsAWarningWhenOthersFit) {
   options.bootstrap = 0;
   const Analysis analysis = analyze(data, options);  // no curves: approach 1 cannot run
   ASSERT_FALSE(analysis.warnings.empty());
-  EXPECT_NE(analysis.warnings[0].find("approach 1 not fitted: needs training curves"), std::string::npos)
+  EXPECT_NE(analysis.warnings[0].find("approach 1 not fitted: needs training curves"),
+            std::string::npos)
       << analysis.warnings[0];
   EXPECT_TRUE(std::isnan(analysis.find("a3.alpha")->lo)) << "no bootstrap, no interval";
 }

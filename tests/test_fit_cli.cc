@@ -28,7 +28,8 @@ Result run(const std::string& args, bool with_stderr = true) {
   FILE* pipe = popen(command.c_str(), "r");
   std::array<char, 4096> buffer{};
   size_t n;
-  while ((n = fread(buffer.data(), 1, buffer.size(), pipe)) > 0) result.out.append(buffer.data(), n);
+  while ((n = fread(buffer.data(), 1, buffer.size(), pipe)) > 0)
+    result.out.append(buffer.data(), n);
   const int status = pclose(pipe);
   result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
   return result;
@@ -53,8 +54,8 @@ std::string chinchilla_table() {
     const double n_opt = G * std::pow(c / 6, beta / (alpha + beta));
     for (int i = 0; i < 6; ++i) {
       const double n = n_opt * std::pow(2.0, i - 2.5), d = c / (6 * n);
-      table << n << "," << c << "," << (E + A / std::pow(n, alpha) + B / std::pow(d, beta)) * std::exp(noise(rng))
-            << "\n";
+      table << n << "," << c << ","
+            << (E + A / std::pow(n, alpha) + B / std::pow(d, beta)) * std::exp(noise(rng)) << "\n";
     }
   }
   return write_temp("chinchilla.csv", table.str());
@@ -71,7 +72,9 @@ TEST(FitCli, FitsATableAndPrintsEveryApproachItCan) {
 }
 
 TEST(FitCli, JsonHasTheLawWithIntervals) {
-  const Result r = run("fit " + chinchilla_table() + " --bootstrap 100 --approaches 2,3 --target 1e21 --json", false);
+  const Result r =
+      run("fit " + chinchilla_table() + " --bootstrap 100 --approaches 2,3 --target 1e21 --json",
+          false);
   ASSERT_EQ(r.exit_code, 0) << r.out;
   const nlohmann::json j = nlohmann::json::parse(r.out);
   bool found = false;
@@ -101,30 +104,36 @@ TEST(FitCli, OneBudgetIsAClearMessageNotANumber) {
       "one.csv", "params,tokens,loss\n1e6,1.6e8,3.1\n2e6,8e7,3.0\n4e6,4e7,3.05\n8e6,2e7,3.2\n");
   const Result r = run("fit " + path);
   EXPECT_EQ(r.exit_code, 2);
-  EXPECT_NE(r.out.find("no scaling law can be fitted to these 4 runs in 1 budget"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("no scaling law can be fitted to these 4 runs in 1 budget"),
+            std::string::npos)
+      << r.out;
 }
 
 TEST(FitCli, CapacityOfGpt3OnAThousandA100s) {
-  const Result r = run("capacity --params 175e9 --tokens 300e9 --gpu a100 --gpus 1000 --mfu 0.4 --json", false);
+  const Result r =
+      run("capacity --params 175e9 --tokens 300e9 --gpu a100 --gpus 1000 --mfu 0.4 --json", false);
   ASSERT_EQ(r.exit_code, 0) << r.out;
   const nlohmann::json j = nlohmann::json::parse(r.out);
   EXPECT_NEAR(j["flops"].get<double>(), 3.15e23, 1e20);
   EXPECT_NEAR(j["days"].get<double>(), 29.2, 0.05);
-  const Result inverse = run("capacity --days 29.21 --gpu a100 --gpus 1000 --mfu 0.4 --json", false);
+  const Result inverse =
+      run("capacity --days 29.21 --gpu a100 --gpus 1000 --mfu 0.4 --json", false);
   EXPECT_NEAR(nlohmann::json::parse(inverse.out)["flops"].get<double>(), 3.15e23, 1e21);
   EXPECT_EQ(run("capacity --flops 1e20 --gpu tpu").exit_code, 2);
   EXPECT_EQ(run("capacity --gpu h100").exit_code, 2);
 }
 
 TEST(FitCli, PredictGivesTheInferenceAwareSaving) {
-  const Result r = run("predict " + chinchilla_table() +
-                           " --bootstrap 50 --compute 1e22 --target-loss 2.3 --inference-tokens 1e13 --json",
-                       false);
+  const Result r =
+      run("predict " + chinchilla_table() +
+              " --bootstrap 50 --compute 1e22 --target-loss 2.3 --inference-tokens 1e13 --json",
+          false);
   ASSERT_EQ(r.exit_code, 0) << r.out;
   const nlohmann::json j = nlohmann::json::parse(r.out);
   const auto& plan = j["inference_aware"];
   EXPECT_GT(plan["saving"]["value"].get<double>(), 0);
-  EXPECT_LT(plan["inference_aware"]["params"].get<double>(), plan["chinchilla"]["params"].get<double>());
+  EXPECT_LT(plan["inference_aware"]["params"].get<double>(),
+            plan["chinchilla"]["params"].get<double>());
   EXPECT_FALSE(j["projections"].empty());
   EXPECT_EQ(run("predict " + chinchilla_table() + " --target-loss 1.5").exit_code, 2)
       << "below the irreducible loss";

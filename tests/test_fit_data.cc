@@ -43,15 +43,14 @@ class FitDataTest : public ::testing::Test {
 };
 
 TEST_F(FitDataTest, ReadsParamsTokensLossAndInfersBudgets) {
-  const FitData data = load_fit_data(table(
-      "# from another framework\n"
-      "params,tokens,loss\n"
-      "1e6,1.6e7,3.1\n"
-      "2e6,8.0e6,3.0\n"
-      "4e6,4.0e6,3.2\n"
-      "1e6,1.6e8,2.8\n"
-      "4e6,4.0e7,2.7\n"),
-      {});
+  const FitData data = load_fit_data(table("# from another framework\n"
+                                           "params,tokens,loss\n"
+                                           "1e6,1.6e7,3.1\n"
+                                           "2e6,8.0e6,3.0\n"
+                                           "4e6,4.0e6,3.2\n"
+                                           "1e6,1.6e8,2.8\n"
+                                           "4e6,4.0e7,2.7\n"),
+                                     {});
   ASSERT_EQ(data.points.size(), 5u);
   ASSERT_EQ(data.budgets.size(), 2u) << "6ND = 9.6e13 (x3, within 5%) and 9.6e14 (x2)";
   EXPECT_NEAR(data.budgets[0] / 9.6e13, 1, 0.01);
@@ -71,8 +70,9 @@ TEST_F(FitDataTest, FlopsColumnGivesTokensAsFlopsOverSixN) {
 }
 
 TEST_F(FitDataTest, TokensAndFlopsTogetherSetK) {
-  const FitData data = load_fit_data(
-      table("run,params,tokens,flops,loss\na,1e6,1e7,8e13,3\nb,2e6,5e6,8e13,3.1\nc,4e6,2.5e6,8e13,3.3\n"), {});
+  const FitData data = load_fit_data(table("run,params,tokens,flops,loss\na,1e6,1e7,8e13,3\nb,2e6,"
+                                           "5e6,8e13,3.1\nc,4e6,2.5e6,8e13,3.3\n"),
+                                     {});
   EXPECT_DOUBLE_EQ(data.flops_per_param_token, 8);
   EXPECT_EQ(data.points[1].run_id, "b");
 }
@@ -85,7 +85,8 @@ TEST_F(FitDataTest, BadTablesNameTheRowAndColumn) {
             std::string::npos)
       << error_of("params,tokens,loss,size\n");
   const std::string bad_number = error_of("params,tokens,loss\n1e6,1e7,3\n1e6,abc,3\n");
-  EXPECT_NE(bad_number.find("t.csv:3:5: tokens = 'abc': not a number"), std::string::npos) << bad_number;
+  EXPECT_NE(bad_number.find("t.csv:3:5: tokens = 'abc': not a number"), std::string::npos)
+      << bad_number;
   const std::string negative = error_of("params,tokens,loss\n1e6,1e7,-3\n");
   EXPECT_NE(negative.find("t.csv:2:9: loss = -3: must be positive"), std::string::npos) << negative;
   EXPECT_NE(error_of("params,tokens,loss\n1e6,1e7\n").find("t.csv:2:1: row has 2 cells"),
@@ -130,7 +131,8 @@ TEST_F(FitDataTest, SweepFileGivesDoneRunsWithCurvesAndListsTheOthers) {
   info.flop_convention = "chinchilla";
   info.fingerprint = "grid";
   std::vector<RunInfo> runs;
-  const RunState states[] = {RunState::kDone, RunState::kDiverged, RunState::kDone, RunState::kPending};
+  const RunState states[] = {RunState::kDone, RunState::kDiverged, RunState::kDone,
+                             RunState::kPending};
   for (int i = 0; i < 4; ++i) {
     RunInfo r;
     r.run_id = "run" + std::to_string(i);
@@ -168,7 +170,8 @@ TEST_F(FitDataTest, SweepFileGivesDoneRunsWithCurvesAndListsTheOthers) {
   EXPECT_EQ(data.curves[1].loss, (std::vector<double>{4.0, 3.3}));
   ASSERT_EQ(data.excluded.size(), 2u);
   EXPECT_EQ(data.excluded[0].run_id, "run1");
-  EXPECT_NE(data.excluded[0].reason.find("diverged: loss 9.1"), std::string::npos) << data.excluded[0].reason;
+  EXPECT_NE(data.excluded[0].reason.find("diverged: loss 9.1"), std::string::npos)
+      << data.excluded[0].reason;
   EXPECT_NE(data.excluded[1].reason.find("not finished"), std::string::npos);
 }
 

@@ -100,8 +100,8 @@ TEST(ParametricLaw, ClosedFormFrontierMatchesBruteForce) {
       if (loss < best_loss) best_loss = loss, best_n = n;
     }
     const double closed = kChinchilla.optimal_params(compute, 6);
-    EXPECT_NEAR(closed / best_n, 1, 2e-4) << "C = " << compute << ": closed form " << closed
-                                          << ", brute force " << best_n;
+    EXPECT_NEAR(closed / best_n, 1, 2e-4)
+        << "C = " << compute << ": closed form " << closed << ", brute force " << best_n;
     EXPECT_NEAR(kChinchilla.optimal_tokens(compute, 6) * closed * 6 / compute, 1, 1e-12);
     EXPECT_LE(kChinchilla.loss(closed, compute / (6 * closed)), best_loss + 1e-12);
   }

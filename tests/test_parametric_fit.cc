@@ -62,7 +62,8 @@ TEST(ParametricFit, AnalyticGradientMatchesFiniteDifferences) {
       double up[5], down[5];
       std::copy(x, x + 5, up), std::copy(x, x + 5, down);
       up[j] += h, down[j] -= h;
-      const double numeric = (objective.evaluate(up, nullptr) - objective.evaluate(down, nullptr)) / (2 * h);
+      const double numeric =
+          (objective.evaluate(up, nullptr) - objective.evaluate(down, nullptr)) / (2 * h);
       EXPECT_NEAR(gradient[j], numeric, 1e-6 * std::max(1.0, std::abs(numeric)))
           << "parameter " << j;
     }
