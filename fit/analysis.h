@@ -7,7 +7,7 @@
 // IsoFLOP budget* (so every profile keeps its size), refits every law and
 // recomputes every reported number; a number's interval is the percentile
 // interval of its replicates. Approach 3 starts each replicate from the full
-// data's best distinct optima instead of the 3,750-point grid (docs/fit.md).
+// data's best distinct optima instead of the 4,500-point grid (docs/fit.md).
 // A replicate in which a law cannot be fitted (a resampled profile without a
 // minimum) is left out of that law's intervals and counted.
 
