@@ -8,6 +8,7 @@
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
+#include <tuple>
 
 #include "common/error.h"
 #include "model/gpt.h"
@@ -78,9 +79,29 @@ struct FlatState {
     }
   }
 
-  // torch.optim.AdamW's update, on the whole buffer at once.
+  // torch.optim.AdamW's update, on the whole buffer at once. On CUDA, with
+  // LibTorch 2.x, ATen's fused AdamW kernel does it in one pass over the four
+  // buffers (the op-by-op update below makes ~20 passes); decayed and
+  // not-decayed parameters are its two calls.
   void adamw_step(int64_t t, double lr, const TrainConfig& c) {
     torch::NoGradGuard no_grad;
+#if TORCH_VERSION_MAJOR >= 2
+    if (params.is_cuda()) {
+      const torch::Tensor step = torch::full({}, double(t), params.options());
+      const int64_t total = params.numel();
+      for (const auto& [begin, length, decay] :
+           {std::tuple<int64_t, int64_t, double>{0, decayed, c.weight_decay},
+            std::tuple<int64_t, int64_t, double>{decayed, total - decayed, 0.0}}) {
+        if (length == 0) continue;
+        at::_fused_adamw_({params.narrow(0, begin, length)}, {grads.narrow(0, begin, length)},
+                          {exp_avg.narrow(0, begin, length)},
+                          {exp_avg_sq.narrow(0, begin, length)}, /*max_exp_avg_sqs=*/{}, {step},
+                          lr, c.beta1, c.beta2, decay, c.eps, /*amsgrad=*/false,
+                          /*maximize=*/false);
+      }
+      return;
+    }
+#endif
     exp_avg.lerp_(grads, 1.0 - c.beta1);
     exp_avg_sq.mul_(c.beta2).addcmul_(grads, grads, 1.0 - c.beta2);
     const double bias1 = 1.0 - std::pow(c.beta1, double(t));

@@ -61,8 +61,14 @@ def main():
     p.add_argument("--text", help="the table, rewritten after each repeat")
     p.add_argument("--quick", action="store_true", help="one tiny group (dry runs)")
     p.add_argument("--compile-group", help="also torch.compile this group's shapes in repeat 1")
+    p.add_argument("--groups", help="comma-separated group names to run (default: all)")
     args = p.parse_args()
     groups = QUICK if args.quick else GROUPS
+    if args.groups:
+        wanted = args.groups.split(",")
+        groups = [g for g in groups if g["name"] in wanted]
+        if not groups:
+            sys.exit(f"--groups {args.groups}: no such group ({', '.join(g['name'] for g in GROUPS)})")
     py = [sys.executable, os.path.join(HERE, "train_python_cuda.py")]
     cpp = os.path.join(args.build, "bench_train_cpp")
     timeout = 240
