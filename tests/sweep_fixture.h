@@ -38,8 +38,8 @@ class SweepFixture : public ::testing::Test {
         << "[model]\naspect_ratio = 16\nhead_dim = 8\n"
         << "[train]\nbatch_tokens = 256\nlr = 3e-3\neval_interval = 40\n"
         << "eval_tokens = 1024\nlog_interval = 5\n"
-        << "[resources]\nthreads_per_rank = 1\n"
-        << "[fit]\nbootstrap = 100\n";
+        << "[fit]\nbootstrap = 100\n"
+        << "[resources]\nthreads_per_rank = 1\n";  // last: tests append resources keys
     output_ = dir_ + "/tiny.h5";
   }
   void TearDown() override { std::filesystem::remove_all(dir_); }
