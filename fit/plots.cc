@@ -386,8 +386,9 @@ Plot optimal_plot(const FitData& data, const Analysis& analysis, bool tokens,
       std::string(tokens ? "Training tokens" : "Model size") +
           " at the compute-optimal frontier against training FLOPs: approach 1's envelope "
           "points and approach 2's IsoFLOP minima, the power laws fitted by approaches 1 and 2, "
-          "and approach 3's closed-form frontier, drawn out to the targets (error bars: "
-          "bootstrap intervals of the projections).",
+          "and approach 3's closed-form frontier, drawn out to the targets. Shaded bands: the "
+          "bootstrap interval of each approach's frontier at every C; error bars: the "
+          "intervals of the projections.",
       "", ""};
   const LawSet& laws = analysis.laws;
   const double k = analysis.flops_per_param_token > 0 ? analysis.flops_per_param_token
@@ -481,6 +482,47 @@ Plot optimal_plot(const FitData& data, const Analysis& analysis, bool tokens,
   // fit) may widen the y axis tenfold at most, and is clipped beyond that.
   // They are drawn first so that the points they were fitted to stay visible.
   const LogRange data_y = y;
+  // Each line's interval band: at every C, the percentile interval of the
+  // bootstrap replicates' laws evaluated there. Drawn under the lines.
+  const double confidence = analysis.options.confidence;
+  for (const Line& line : lines) {
+    if (analysis.replicates.size() < 2) break;
+    DataBlock band("band" + std::to_string(line.approach));
+    for (double c : line_x) {
+      std::vector<double> values;
+      for (const ReplicateLaws& r : analysis.replicates) {
+        double v = NAN;
+        if (line.approach == 1 && r.a1_params && r.a1_tokens)
+          v = tokens ? r.a1_tokens->at(c) : r.a1_params->at(c);
+        if (line.approach == 2 && r.a2_params && r.a2_tokens)
+          v = tokens ? r.a2_tokens->at(c) : r.a2_params->at(c);
+        if (line.approach == 3 && r.a3)
+          v = tokens ? r.a3->optimal_tokens(c, k) : r.a3->optimal_params(c, k);
+        if (positive(v)) values.push_back(v);
+      }
+      if (values.size() < 2) continue;
+      std::sort(values.begin(), values.end());
+      auto at = [&](double q) {
+        const double pos = q * double(values.size() - 1);
+        const size_t i = std::min(values.size() - 2, size_t(pos));
+        return values[i] + (pos - double(i)) * (values[i + 1] - values[i]);
+      };
+      // Clipped like the lines, so that a wide band cannot squash the data.
+      auto clip = [&](double v) {
+        return data_y.valid() ? std::clamp(v, data_y.lo / 10, data_y.hi * 10) : v;
+      };
+      band.row({c, clip(at((1 - confidence) / 2)), clip(at(1 - (1 - confidence) / 2))});
+    }
+    script.add(band);
+    if (!band.empty())
+      script.elements.push_back(band.name() +
+                                " using 1:2:3 with filledcurves fs transparent solid 0.15 "
+                                "noborder lc rgb '" +
+                                approach_colour(line.approach) + "' title " +
+                                gp_string("approach " + std::to_string(line.approach) + ": " +
+                                          std::to_string(int(std::lround(confidence * 100))) +
+                                          "% band"));
+  }
   for (size_t i = 0; i < lines.size(); ++i) {
     DataBlock block("line" + std::to_string(lines[i].approach));
     for (size_t j = 0; j < line_x.size(); ++j) {

@@ -9,6 +9,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <nlohmann/json.hpp>
 #include <random>
 #include <sstream>
@@ -145,6 +146,11 @@ TEST(FitCli, ReportWritesHtmlMarkdownAndJson) {
   ASSERT_EQ(r.exit_code, 0) << r.out;
   for (const char* ext : {".html", ".md", ".json"})
     EXPECT_TRUE(std::filesystem::exists(base + ext)) << base << ext;
+  // N_opt(C) carries each approach's bootstrap band.
+  std::ifstream html(base + ".html");
+  const std::string page((std::istreambuf_iterator<char>(html)), std::istreambuf_iterator<char>());
+  EXPECT_NE(page.find("approach 2: 90% band"), std::string::npos);
+  EXPECT_NE(page.find("approach 3: 90% band"), std::string::npos);
 }
 
 }  // namespace
