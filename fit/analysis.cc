@@ -1,16 +1,15 @@
 #include "fit/analysis.h"
 
 #include <algorithm>
-#include <atomic>
 #include <chrono>
 #include <cmath>
 #include <functional>
 #include <random>
 #include <set>
-#include <thread>
 
 #include "common/error.h"
 #include "common/format.h"
+#include "fit/parallel.h"
 
 namespace sweep::fit {
 namespace {
@@ -390,16 +389,7 @@ std::vector<LawSet> bootstrap(const FitData& data, const CurveGrid& grid,
     }
     out[r] = fit_laws(data, grid, sample, options, warm);
   };
-  const int threads = options.threads > 0
-                          ? options.threads
-                          : std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
-  std::atomic<size_t> next{0};
-  std::vector<std::thread> pool;
-  for (int t = 0; t < threads; ++t)
-    pool.emplace_back([&] {
-      for (size_t r; (r = next.fetch_add(1)) < out.size();) replicate(r);
-    });
-  for (std::thread& t : pool) t.join();
+  parallel_for(out.size(), options.threads, replicate);
   return out;
 }
 
@@ -435,7 +425,6 @@ struct Fitted {
   LawSet laws;
   std::vector<ReplicateLaws> replicates;
   std::vector<Quantity> quantities;
-  int64_t replicates_done = 0;
   std::map<std::string, int64_t> failures;
 };
 
@@ -456,7 +445,6 @@ Fitted fit_with_intervals(const FitData& data, const AnalysisOptions& options,
     AnalysisOptions replicate_options = options;
     replicate_options.parametric.threads = 1;  // replicates run in parallel instead
     const std::vector<LawSet> replicates = bootstrap(data, grid, replicate_options, warm);
-    fitted.replicates_done = static_cast<int64_t>(replicates.size());
     for (const LawSet& laws : replicates) {
       replicate_values.push_back(summarize(laws, data, targets));
       fitted.replicates.push_back(compact(laws));
@@ -588,8 +576,8 @@ Analysis analyze(const FitData& data, const AnalysisOptions& options) {
   analysis.laws = std::move(fitted.laws);
   analysis.full = compact(analysis.laws);
   analysis.replicates = std::move(fitted.replicates);
+  analysis.replicates_done = static_cast<int64_t>(analysis.replicates.size());
   analysis.quantities = std::move(fitted.quantities);
-  analysis.replicates_done = fitted.replicates_done;
   analysis.replicate_failures = std::move(fitted.failures);
 
   const LawSet& laws = analysis.laws;

@@ -4,9 +4,9 @@
 #include <glog/logging.h>
 
 #include <algorithm>
-#include <atomic>
 #include <cmath>
-#include <thread>
+
+#include "fit/parallel.h"
 
 namespace sweep::fit {
 namespace {
@@ -124,20 +124,8 @@ ParametricFit fit_parametric(const std::vector<double>& params, const std::vecto
                   std::isfinite(value) ? value : INFINITY,
                   summary.termination_type == ceres::CONVERGENCE};
   };
-  const int threads = options.threads > 0
-                          ? options.threads
-                          : std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
-  if (threads == 1 || starts.size() < 8) {
-    for (size_t i = 0; i < starts.size(); ++i) solve(i);
-  } else {
-    std::atomic<size_t> next{0};
-    std::vector<std::thread> pool;
-    for (int t = 0; t < threads; ++t)
-      pool.emplace_back([&] {
-        for (size_t i; (i = next.fetch_add(1)) < starts.size();) solve(i);
-      });
-    for (std::thread& t : pool) t.join();
-  }
+  // A handful of starts is not worth a thread each.
+  parallel_for(starts.size(), starts.size() < 8 ? 1 : options.threads, solve);
 
   // Best first; ties (same optimum from many starts) broken by start order.
   std::vector<size_t> order(results.size());

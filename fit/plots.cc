@@ -482,6 +482,9 @@ Plot optimal_plot(const FitData& data, const Analysis& analysis, bool tokens,
   // fit) may widen the y axis tenfold at most, and is clipped beyond that.
   // They are drawn first so that the points they were fitted to stay visible.
   const LogRange data_y = y;
+  auto clip = [&](double v) {
+    return data_y.valid() ? std::clamp(v, data_y.lo / 10, data_y.hi * 10) : v;
+  };
   // Each line's interval band: at every C, the percentile interval of the
   // bootstrap replicates' laws evaluated there. Drawn under the lines.
   const double confidence = analysis.options.confidence;
@@ -489,29 +492,18 @@ Plot optimal_plot(const FitData& data, const Analysis& analysis, bool tokens,
     if (analysis.replicates.size() < 2) break;
     DataBlock band("band" + std::to_string(line.approach));
     for (double c : line_x) {
-      std::vector<double> values;
-      for (const ReplicateLaws& r : analysis.replicates) {
-        double v = NAN;
-        if (line.approach == 1 && r.a1_params && r.a1_tokens)
-          v = tokens ? r.a1_tokens->at(c) : r.a1_params->at(c);
-        if (line.approach == 2 && r.a2_params && r.a2_tokens)
-          v = tokens ? r.a2_tokens->at(c) : r.a2_params->at(c);
-        if (line.approach == 3 && r.a3)
-          v = tokens ? r.a3->optimal_tokens(c, k) : r.a3->optimal_params(c, k);
-        if (positive(v)) values.push_back(v);
-      }
-      if (values.size() < 2) continue;
-      std::sort(values.begin(), values.end());
-      auto at = [&](double q) {
-        const double pos = q * double(values.size() - 1);
-        const size_t i = std::min(values.size() - 2, size_t(pos));
-        return values[i] + (pos - double(i)) * (values[i + 1] - values[i]);
-      };
-      // Clipped like the lines, so that a wide band cannot squash the data.
-      auto clip = [&](double v) {
-        return data_y.valid() ? std::clamp(v, data_y.lo / 10, data_y.hi * 10) : v;
-      };
-      band.row({c, clip(at((1 - confidence) / 2)), clip(at(1 - (1 - confidence) / 2))});
+      const Quantity q = interval_of(
+          "band", analysis.full, analysis.replicates, confidence, [&](const ReplicateLaws& r) {
+            double v = NAN;
+            if (line.approach == 1 && r.a1_params && r.a1_tokens)
+              v = tokens ? r.a1_tokens->at(c) : r.a1_params->at(c);
+            if (line.approach == 2 && r.a2_params && r.a2_tokens)
+              v = tokens ? r.a2_tokens->at(c) : r.a2_params->at(c);
+            if (line.approach == 3 && r.a3)
+              v = tokens ? r.a3->optimal_tokens(c, k) : r.a3->optimal_params(c, k);
+            return positive(v) ? v : double(NAN);
+          });
+      if (positive(q.lo) && positive(q.hi)) band.row({c, clip(q.lo), clip(q.hi)});
     }
     script.add(band);
     if (!band.empty())
@@ -529,7 +521,7 @@ Plot optimal_plot(const FitData& data, const Analysis& analysis, bool tokens,
       const double v = lines[i].y[j];
       if (!positive(v)) continue;
       block.row({line_x[j], v});
-      y.add(data_y.valid() ? std::clamp(v, data_y.lo / 10, data_y.hi * 10) : v);
+      y.add(clip(v));
     }
     script.add(block);
     if (!block.empty())

@@ -1,42 +1,24 @@
 // The sweepd binary as a user meets it: exit codes, one-line errors, --json.
 
 #include <gtest/gtest.h>
-#include <sys/wait.h>
 
-#include <array>
 #include <cstdio>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <string>
 
+#include "cli_run.h"
+
 namespace {
 
-struct Result {
-  int exit_code = -1;
-  std::string out;  // stdout and stderr as the command printed them
-};
+using Result = sweep::testing_helpers::CliResult;
+using sweep::testing_helpers::write_temp;
 
 Result run(const std::string& args, bool with_stderr = true) {
-  const std::string command =
-      std::string(SWEEPD_BINARY) + " " + args + (with_stderr ? " 2>&1" : " 2>/dev/null");
-  Result result;
-  FILE* pipe = popen(command.c_str(), "r");
-  std::array<char, 4096> buffer{};
-  size_t n;
-  while ((n = fread(buffer.data(), 1, buffer.size(), pipe)) > 0)
-    result.out.append(buffer.data(), n);
-  const int status = pclose(pipe);
-  result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return result;
+  return sweep::testing_helpers::run_sweepd(args, with_stderr);
 }
 
 std::string job(const char* name) { return std::string(SWEEP_SOURCE_DIR) + "/jobs/" + name; }
-
-std::string write_temp(const std::string& name, const std::string& text) {
-  const std::string path = testing::TempDir() + name;
-  std::ofstream(path) << text;
-  return path;
-}
 
 TEST(Cli, VersionAndHelpExitZero) {
   EXPECT_EQ(run("--version").exit_code, 0);

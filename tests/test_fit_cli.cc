@@ -2,9 +2,7 @@
 // `report` on a CSV table from elsewhere; exit codes and one-line errors.
 
 #include <gtest/gtest.h>
-#include <sys/wait.h>
 
-#include <array>
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
@@ -15,31 +13,15 @@
 #include <sstream>
 #include <string>
 
+#include "cli_run.h"
+
 namespace {
 
-struct Result {
-  int exit_code = -1;
-  std::string out;
-};
+using Result = sweep::testing_helpers::CliResult;
+using sweep::testing_helpers::write_temp;
 
 Result run(const std::string& args, bool with_stderr = true) {
-  const std::string command =
-      std::string(SWEEPD_BINARY) + " " + args + (with_stderr ? " 2>&1" : " 2>/dev/null");
-  Result result;
-  FILE* pipe = popen(command.c_str(), "r");
-  std::array<char, 4096> buffer{};
-  size_t n;
-  while ((n = fread(buffer.data(), 1, buffer.size(), pipe)) > 0)
-    result.out.append(buffer.data(), n);
-  const int status = pclose(pipe);
-  result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return result;
-}
-
-std::string write_temp(const std::string& name, const std::string& text) {
-  const std::string path = testing::TempDir() + name;
-  std::ofstream(path) << text;
-  return path;
+  return sweep::testing_helpers::run_sweepd(args, with_stderr);
 }
 
 // A table as another framework would export it: 4 IsoFLOP budgets × 6 sizes
