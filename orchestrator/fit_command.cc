@@ -89,7 +89,7 @@ void print_analysis(const FitData& data, const Analysis& analysis, std::ostream&
   out << "Compute-optimal allocation: N_opt ∝ C^a, D_opt ∝ C^b\n";
   TextTable allocation({"approach", "a", "b"});
   for (int approach : {1, 2, 3}) {
-    const std::string key = "a" + std::to_string(approach);
+    const std::string key = std::string("a").append(std::to_string(approach));
     if (!analysis.find(key + ".a")) continue;
     allocation.add_row({approach_title(approach),
                         with_interval(analysis.find(key + ".a"), exponent_text),
@@ -475,12 +475,20 @@ std::string default_report_base(const std::string& path) {
   return (p.parent_path() / p.stem()).string() + "-report";
 }
 
-int report_command(const ReportCommandOptions& options) {
+namespace {
+
+fit::ReportFiles fit_and_write_report(const ReportCommandOptions& options) {
   const FittedSweep fitted = fit_from_options(options.fit);
   fit::ReportOptions report;
   report.output_base =
       options.output.empty() ? default_report_base(options.fit.path) : options.output;
-  const fit::ReportFiles files = fit::write_report(fitted.data, fitted.analysis, report);
+  return fit::write_report(fitted.data, fitted.analysis, report);
+}
+
+}  // namespace
+
+int report_command(const ReportCommandOptions& options) {
+  const fit::ReportFiles files = fit_and_write_report(options);
   std::cout << files.html << "\n" << files.markdown << "\n" << files.json << "\n";
   return kExitOk;
 }
@@ -501,10 +509,7 @@ void report_after_sweep(const std::string& sweep_path) {
     }
     ReportCommandOptions options;
     options.fit.path = sweep_path;
-    const FittedSweep fitted = fit_from_options(options.fit);
-    fit::ReportOptions report;
-    report.output_base = default_report_base(sweep_path);
-    const fit::ReportFiles files = fit::write_report(fitted.data, fitted.analysis, report);
+    const fit::ReportFiles files = fit_and_write_report(options);
     log_info("report: " + files.html + " (also " + files.markdown + ", " + files.json + ")");
   } catch (const std::exception& e) {
     log_warn(std::string("no report: ") + e.what());
