@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """bench/gpu/bench_gpu.py: training throughput of sweepd's C++ worker
 (bench_train_cpp, model/train) against the same model, batch and optimizer
-trained by PyTorch eager from Python (bench/gpu/train_python_cuda.py), on one
+trained by PyTorch eager from Python (bench/train_python.py), on one
 device, in one run: bench/train for a GPU (bench/train has no --device).
 
 C++ and Python processes alternate and repeat; the median of the repeats
@@ -69,7 +69,7 @@ def main():
         groups = [g for g in groups if g["name"] in wanted]
         if not groups:
             sys.exit(f"--groups {args.groups}: no such group ({', '.join(g['name'] for g in GROUPS)})")
-    py = [sys.executable, os.path.join(HERE, "train_python_cuda.py")]
+    py = [sys.executable, os.path.join(HERE, "..", "train_python.py")]
     cpp = os.path.join(args.build, "bench_train_cpp")
     timeout = 240
     result = {"device": args.device, "seconds": args.seconds, "groups": groups,
