@@ -10,11 +10,6 @@ using nlohmann::json;
 // NaN and infinities become null (JSON has neither).
 json number(double x) { return std::isfinite(x) ? json(x) : json(nullptr); }
 
-json quantity(const Quantity& q) {
-  return {{"key", q.key},       {"label", q.label},   {"value", number(q.value)},
-          {"lo", number(q.lo)}, {"hi", number(q.hi)}, {"replicates", q.replicates}};
-}
-
 json power_law(const std::optional<PowerLaw>& law) {
   if (!law) return nullptr;
   return {{"coefficient", law->coefficient}, {"exponent", law->exponent}};
@@ -96,6 +91,21 @@ json target(const Target& t) {
 
 }  // namespace
 
+json to_json(const Quantity& q) {
+  return {{"key", q.key},       {"label", q.label},   {"value", number(q.value)},
+          {"lo", number(q.lo)}, {"hi", number(q.hi)}, {"replicates", q.replicates}};
+}
+
+json to_json(const Projection& p) {
+  return {{"target", target(p.target)},
+          {"approach", p.approach},
+          {"params", to_json(p.params)},
+          {"tokens", to_json(p.tokens)},
+          {"tokens_per_param", to_json(p.tokens_per_param)},
+          {"loss", to_json(p.loss)},
+          {"compute", to_json(p.compute)}};
+}
+
 json to_json(const FitData& data, const Analysis& analysis) {
   json runs = json::array(), excluded = json::array();
   for (const Observation& p : data.points)
@@ -109,17 +119,10 @@ json to_json(const FitData& data, const Analysis& analysis) {
     excluded.push_back({{"run", e.run_id}, {"reason", e.reason}});
 
   json quantities = json::array();
-  for (const Quantity& q : analysis.quantities) quantities.push_back(quantity(q));
+  for (const Quantity& q : analysis.quantities) quantities.push_back(to_json(q));
 
   json projections = json::array();
-  for (const Projection& p : analysis.projections)
-    projections.push_back({{"target", target(p.target)},
-                           {"approach", p.approach},
-                           {"params", quantity(p.params)},
-                           {"tokens", quantity(p.tokens)},
-                           {"tokens_per_param", quantity(p.tokens_per_param)},
-                           {"loss", quantity(p.loss)},
-                           {"compute", quantity(p.compute)}});
+  for (const Projection& p : analysis.projections) projections.push_back(to_json(p));
 
   const Backtest& bt = analysis.backtest;
   json rows = json::array();
@@ -128,8 +131,8 @@ json to_json(const FitData& data, const Analysis& analysis) {
                     {"approach", r.approach},
                     {"observed_params", r.observed_params},
                     {"observed_loss", r.observed_loss},
-                    {"predicted_params", quantity(r.predicted_params)},
-                    {"predicted_loss", quantity(r.predicted_loss)},
+                    {"predicted_params", to_json(r.predicted_params)},
+                    {"predicted_loss", to_json(r.predicted_loss)},
                     {"params_error", number(r.params_error)},
                     {"loss_error", number(r.loss_error)},
                     {"params_covered", r.params_covered},

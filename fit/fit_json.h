@@ -11,4 +11,8 @@ namespace sweep::fit {
 
 nlohmann::json to_json(const FitData& data, const Analysis& analysis);
 
+// Pieces of it, for commands that print part of a fit (`sweepd predict`).
+nlohmann::json to_json(const Quantity& quantity);      // key, label, value, lo, hi, replicates
+nlohmann::json to_json(const Projection& projection);  // target, approach and its quantities
+
 }  // namespace sweep::fit

@@ -281,13 +281,7 @@ int predict_command(const PredictOptions& options) {
                    with_interval(p.params, count_text), with_interval(p.tokens, count_text),
                    with_interval(p.tokens_per_param, ratio_text),
                    with_interval(p.loss, loss_text)});
-    projections.push_back(
-        {{"compute", p.target.compute},
-         {"approach", p.approach},
-         {"params", {{"value", p.params.value}, {"lo", p.params.lo}, {"hi", p.params.hi}}},
-         {"tokens", {{"value", p.tokens.value}, {"lo", p.tokens.lo}, {"hi", p.tokens.hi}}},
-         {"tokens_per_param", {{"value", p.tokens_per_param.value}}},
-         {"loss", {{"value", p.loss.value}, {"lo", p.loss.lo}, {"hi", p.loss.hi}}}});
+    projections.push_back(fit::to_json(p));
   }
   json["projections"] = projections;
 
@@ -309,7 +303,7 @@ int predict_command(const PredictOptions& options) {
     json["model"] = {{"params", options.params},
                      {"tokens", options.tokens},
                      {"compute", k * options.params * options.tokens},
-                     {"loss", {{"value", loss.value}, {"lo", loss.lo}, {"hi", loss.hi}}}};
+                     {"loss", fit::to_json(loss)}};
   }
 
   std::string inference_text;
@@ -367,14 +361,13 @@ int predict_command(const PredictOptions& options) {
                             {"inference_flops", c.inference_flops},
                             {"total_flops", c.total_flops()}};
     };
-    json["inference_aware"] = {
-        {"target_loss", options.target_loss},
-        {"inference_tokens", options.inference_tokens},
-        {"inference_aware", cost(plan->inference_aware)},
-        {"chinchilla", cost(plan->chinchilla)},
-        {"saving", {{"value", saving.value}, {"lo", saving.lo}, {"hi", saving.hi}}},
-        {"params_interval", {n.lo, n.hi}},
-        {"tokens_interval", {d.lo, d.hi}}};
+    json["inference_aware"] = {{"target_loss", options.target_loss},
+                               {"inference_tokens", options.inference_tokens},
+                               {"inference_aware", cost(plan->inference_aware)},
+                               {"chinchilla", cost(plan->chinchilla)},
+                               {"saving", fit::to_json(saving)},
+                               {"params_interval", {n.lo, n.hi}},
+                               {"tokens_interval", {d.lo, d.hi}}};
   }
 
   if (options.fit.json) {
