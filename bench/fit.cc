@@ -39,6 +39,7 @@
 #include "fit/analysis.h"
 #include "fit/fit_data.h"
 #include "fit/parametric_fit.h"
+#include "orchestrator/sweep_fit_data.h"  // reading a sweep file (links sweep_orchestrator)
 
 using namespace sweep;
 using Clock = std::chrono::steady_clock;
@@ -139,7 +140,7 @@ int main(int argc, char** argv) {
   fit::FitData data;
   if (!synthetic && (data_given || std::ifstream(data_path).good())) {
     try {
-      data = fit::load_fit_data(data_path, fit::InputOptions{});
+      data = sweep::load_fit_data(data_path, fit::InputOptions{});  // a table or a sweep file
     } catch (const std::exception& e) {
       std::cerr << e.what() << "\n";
       return 2;
@@ -216,6 +217,7 @@ int main(int argc, char** argv) {
   analysis_options.approaches =
       data.curves.empty() ? std::vector<int>{2, 3} : std::vector<int>{1, 2, 3};
   analysis_options.bootstrap = bootstrap;
+  analysis_options.holdout_budgets = 0;  // the bootstrap's cost, not the backtest's
   analysis_options.threads = threads;
   analysis_options.parametric.starts = options.starts;
   // Without the bootstrap first: the full data's fits alone (the grid's share).

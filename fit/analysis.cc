@@ -7,66 +7,13 @@
 #include <random>
 #include <set>
 
+#include "common/check.h"
 #include "common/error.h"
 #include "common/format.h"
 #include "fit/parallel.h"
 
 namespace sweep::fit {
 namespace {
-
-// Approach 1's FLOP grid: log-spaced from the smallest budget to the largest.
-constexpr int kEnvelopePoints = 1500;
-
-bool wants(const AnalysisOptions& options, int approach) {
-  return std::find(options.approaches.begin(), options.approaches.end(), approach) !=
-         options.approaches.end();
-}
-
-// Each run's training curve, smoothed and read at the envelope's FLOP grid
-// (NaN where the run has not got to, or is past).
-struct CurveGrid {
-  std::vector<double> flops;             // the grid
-  std::vector<std::vector<float>> loss;  // per point of FitData (empty: no curve)
-};
-
-CurveGrid make_curve_grid(const FitData& data) {
-  CurveGrid grid;
-  if (data.curves.empty() || data.budgets.size() < 2) return grid;
-  const double lo = std::log(data.budgets.front()), hi = std::log(data.budgets.back());
-  for (int i = 0; i < kEnvelopePoints; ++i)
-    grid.flops.push_back(std::exp(lo + (hi - lo) * i / (kEnvelopePoints - 1)));
-  grid.loss.resize(data.points.size());
-  for (const LossCurve& curve : data.curves) {
-    const size_t n = curve.flops.size();
-    if (n < 2) continue;
-    // Centred moving average over ±2% of the records: step-to-step noise of
-    // the training loss would otherwise pick the envelope's run.
-    const size_t half = std::max<size_t>(1, n / 50);
-    std::vector<double> prefix(n + 1, 0);
-    for (size_t i = 0; i < n; ++i) prefix[i + 1] = prefix[i] + curve.loss[i];
-    std::vector<double> smooth(n);
-    for (size_t i = 0; i < n; ++i) {
-      const size_t a = i >= half ? i - half : 0, b = std::min(n, i + half + 1);
-      smooth[i] = (prefix[b] - prefix[a]) / static_cast<double>(b - a);
-    }
-    std::vector<float>& out = grid.loss[curve.observation];
-    out.assign(grid.flops.size(), NAN);
-    size_t j = 0;
-    for (size_t g = 0; g < grid.flops.size(); ++g) {
-      const double c = grid.flops[g];
-      if (c < curve.flops.front() || c > curve.flops.back() * (1 + 1e-9)) continue;
-      while (j + 1 < n && curve.flops[j + 1] < c) ++j;
-      if (j + 1 >= n) {
-        out[g] = static_cast<float>(smooth[n - 1]);
-        continue;
-      }
-      const double x0 = std::log(curve.flops[j]), x1 = std::log(curve.flops[j + 1]);
-      const double t = x1 > x0 ? (std::log(c) - x0) / (x1 - x0) : 1;
-      out[g] = static_cast<float>(smooth[j] + t * (smooth[j + 1] - smooth[j]));
-    }
-  }
-  return grid;
-}
 
 // The percentile of sorted values, linearly interpolated.
 double percentile(const std::vector<double>& sorted, double q) {
@@ -79,185 +26,11 @@ double percentile(const std::vector<double>& sorted, double q) {
 
 std::string approach_name(int approach) { return "a" + std::to_string(approach); }
 
-// Fits every requested law to the runs `sample` (indices into data.points,
-// repeats allowed: a bootstrap replicate).
-LawSet fit_laws(const FitData& data, const CurveGrid& grid, const std::vector<int64_t>& sample,
-                const AnalysisOptions& options, const std::vector<StartPoint>* warm_starts) {
-  LawSet laws;
-  const double k = data.flops_per_param_token;
-
-  // ---- approach 2: one parabola per IsoFLOP profile -------------------------
-  for (size_t b = 0; b < data.budgets.size(); ++b) {
-    Profile profile;
-    profile.budget = data.budgets[b];
-    std::vector<double> params, loss, log_params, log_tokens;
-    for (int64_t i : sample) {
-      if (data.points[i].budget != profile.budget) continue;
-      profile.points.push_back(i);
-      params.push_back(data.points[i].params);
-      loss.push_back(data.points[i].loss);
-      log_params.push_back(std::log(data.points[i].params));
-      log_tokens.push_back(std::log(data.points[i].tokens));
-    }
-    profile.parabola = fit_parabola(params, loss, &profile.why);
-    if (profile.parabola) {
-      const double n_opt = profile.parabola->vertex_params();
-      const double lo = *std::min_element(params.begin(), params.end());
-      const double hi = *std::max_element(params.begin(), params.end());
-      profile.bracketed = n_opt >= lo && n_opt <= hi;
-      // A vertex further out than half the sampled span is a guess, not a minimum.
-      const double slack = std::sqrt(hi / lo);
-      if (n_opt < lo / slack || n_opt > hi * slack) {
-        profile.why = "the minimum (N = " + format_count(n_opt) +
-                      ") lies outside the sizes trained (" + format_count(lo) + " to " +
-                      format_count(hi) + ")";
-        profile.parabola.reset();
-      } else {
-        profile.params_opt = n_opt;
-        profile.loss_opt = profile.parabola->vertex_loss();
-        // D at the vertex: within one budget ln D is linear in ln N.
-        std::optional<PowerLaw> d_of_n = fit_power_law(
-            params,
-            [&] {
-              std::vector<double> t;
-              for (double lt : log_tokens) t.push_back(std::exp(lt));
-              return t;
-            }(),
-            nullptr);
-        profile.tokens_opt = d_of_n ? d_of_n->at(n_opt) : profile.budget / (k * n_opt);
-      }
-    }
-    laws.profiles.push_back(std::move(profile));
-  }
-  std::vector<double> minima_budget, minima_params, minima_tokens, minima_loss;
-  for (const Profile& p : laws.profiles) {
-    if (!p.parabola) continue;
-    minima_budget.push_back(p.budget);
-    minima_params.push_back(p.params_opt);
-    minima_tokens.push_back(p.tokens_opt);
-    minima_loss.push_back(p.loss_opt);
-  }
-  auto no_minima_reason = [&] {
-    std::string why = std::to_string(minima_budget.size()) + " of " +
-                      std::to_string(laws.profiles.size()) +
-                      " IsoFLOP profiles have a minimum; needs 2";
-    for (const Profile& p : laws.profiles)
-      if (!p.parabola) why += "; budget " + format_sci(p.budget) + ": " + p.why;
-    return why;
-  };
-  if (wants(options, 2)) {
-    if (minima_budget.size() >= 2) {
-      laws.a2_params = fit_power_law(minima_budget, minima_params, nullptr);
-      laws.a2_tokens = fit_power_law(minima_budget, minima_tokens, nullptr);
-    } else {
-      laws.why["a2"] = no_minima_reason();
-    }
-  }
-
-  // ---- Kaplan-style laws on the compute frontier ----------------------------
-  {
-    std::string why;
-    if (minima_budget.size() >= 2) {
-      laws.kaplan_params = fit_offset_power_law(minima_params, minima_loss, false, &why);
-      laws.kaplan_tokens = fit_offset_power_law(minima_tokens, minima_loss, false, &why);
-      laws.kaplan_compute = fit_offset_power_law(minima_budget, minima_loss, false, &why);
-      if (!laws.kaplan_compute) laws.why["kaplan"] = why;
-      laws.kaplan_params_offset = fit_offset_power_law(minima_params, minima_loss, true, &why);
-      laws.kaplan_tokens_offset = fit_offset_power_law(minima_tokens, minima_loss, true, &why);
-      laws.kaplan_compute_offset = fit_offset_power_law(minima_budget, minima_loss, true, &why);
-      if (!laws.kaplan_compute_offset) laws.why["kaplan_offset"] = why;
-    } else {
-      laws.why["kaplan"] = laws.why["kaplan_offset"] = no_minima_reason();
-    }
-  }
-
-  // ---- approach 1: the envelope of the training curves ----------------------
-  if (wants(options, 1)) {
-    if (grid.flops.empty()) {
-      laws.why["a1"] = data.curves.empty()
-                           ? "needs training curves (a sweep's HDF5 file, not a table)"
-                           : "needs at least 2 budgets";
-    } else {
-      std::vector<int64_t> runs(sample.begin(), sample.end());
-      std::sort(runs.begin(), runs.end());
-      runs.erase(std::unique(runs.begin(), runs.end()), runs.end());
-      for (size_t g = 0; g < grid.flops.size(); ++g) {
-        int64_t best = -1;
-        float best_loss = INFINITY;
-        for (int64_t i : runs) {
-          if (grid.loss[i].empty()) continue;
-          const float l = grid.loss[i][g];
-          if (l < best_loss) best_loss = l, best = i;
-        }
-        if (best < 0) continue;
-        const Observation& p = data.points[best];
-        laws.envelope.flops.push_back(grid.flops[g]);
-        laws.envelope.params.push_back(p.params);
-        laws.envelope.tokens.push_back(grid.flops[g] * p.tokens / p.flops);
-        laws.envelope.loss.push_back(best_loss);
-      }
-      std::string why;
-      laws.a1_params = fit_power_law(laws.envelope.flops, laws.envelope.params, &why);
-      laws.a1_tokens = fit_power_law(laws.envelope.flops, laws.envelope.tokens, &why);
-      if (!laws.a1_params)
-        laws.why["a1"] = "the envelope: " + why;
-      else if (std::set<double>(laws.envelope.params.begin(), laws.envelope.params.end()).size() <
-               2) {
-        laws.why["a1"] = "one model size is best at every FLOP count; the envelope has no trend";
-        laws.a1_params.reset(), laws.a1_tokens.reset();
-      }
-    }
-  }
-
-  // ---- approach 3: L(N, D) = E + A/N^α + B/D^β -------------------------------
-  if (wants(options, 3)) {
-    std::vector<double> params, tokens, loss;
-    for (int64_t i : sample) {
-      params.push_back(data.points[i].params);
-      tokens.push_back(data.points[i].tokens);
-      loss.push_back(data.points[i].loss);
-    }
-    const size_t sizes = std::set<double>(params.begin(), params.end()).size();
-    const size_t token_counts = std::set<double>(tokens.begin(), tokens.end()).size();
-    const double spread =
-        *std::max_element(loss.begin(), loss.end()) / *std::min_element(loss.begin(), loss.end()) -
-        1;
-    std::set<double> budgets;
-    for (int64_t i : sample) budgets.insert(data.points[i].budget);
-    if (budgets.size() < 2) {
-      laws.why["a3"] =
-          "needs at least 2 budgets: within one budget D = C/(k·N), so the N and D "
-          "terms cannot be told apart";
-    } else if (std::set<int64_t>(sample.begin(), sample.end()).size() < 6 || sizes < 3 ||
-               token_counts < 3) {
-      laws.why["a3"] =
-          "needs at least 6 runs with 3 sizes and 3 token counts (5 parameters to fit)";
-    } else if (spread < 1e-6) {
-      laws.why["a3"] = "the losses do not vary";
-    } else {
-      ParametricFitOptions parametric = options.parametric;
-      if (warm_starts) parametric.starts = *warm_starts;
-      ParametricFit fit = fit_parametric(params, tokens, loss, parametric);
-      const ParametricLaw& law = fit.law;
-      if (!(law.alpha > 1e-3 && law.beta > 1e-3) || !std::isfinite(law.G()) ||
-          !std::isfinite(law.A) || !std::isfinite(law.B)) {
-        laws.why["a3"] = "the best fit has no trend in " +
-                         std::string(law.alpha > 1e-3 ? "D" : "N") +
-                         " (α = " + format_sci(law.alpha, 3) + ", β = " + format_sci(law.beta, 3) +
-                         "): the runs do not pin the law down";
-      } else {
-        laws.a3 = std::move(fit);
-      }
-    }
-  }
-  return laws;
-}
-
 ReplicateLaws compact(const LawSet& laws) {
   ReplicateLaws r;
   r.a1_params = laws.a1_params, r.a1_tokens = laws.a1_tokens;
   r.a2_params = laws.a2_params, r.a2_tokens = laws.a2_tokens;
-  if (laws.a3) r.a3 = laws.a3->law;
+  if (const ParametricFit* a3 = laws.usable_a3()) r.a3 = a3->law;
   r.frontier_loss = laws.kaplan_compute_offset ? laws.kaplan_compute_offset : laws.kaplan_compute;
   return r;
 }
@@ -294,8 +67,9 @@ Values summarize(const LawSet& laws, const FitData& data, const std::vector<Targ
     v.push_back({key + ".tokens_opt", p.tokens_opt});
     v.push_back({key + ".loss_opt", p.loss_opt});
   }
-  if (laws.a3) {
-    const ParametricLaw& l = laws.a3->law;
+  const ParametricFit* a3 = laws.usable_a3();
+  if (a3) {
+    const ParametricLaw& l = a3->law;
     v.push_back({"a3.a", l.a()});
     v.push_back({"a3.b", l.b()});
     v.push_back({"a3.E", l.E});
@@ -338,18 +112,18 @@ Values summarize(const LawSet& laws, const FitData& data, const std::vector<Targ
       const double frontier = frontier_loss ? frontier_loss->at(c) : NAN;
       if (laws.a1_params) project(1, laws.a1_params->at(c), laws.a1_tokens->at(c), frontier);
       if (laws.a2_params) project(2, laws.a2_params->at(c), laws.a2_tokens->at(c), frontier);
-      if (laws.a3) {
-        const ParametricLaw& l = laws.a3->law;
+      if (a3) {
+        const ParametricLaw& l = a3->law;
         const double n = l.optimal_params(c, k), d = l.optimal_tokens(c, k);
         project(3, n, d, l.loss(n, d));
       }
-    } else if (laws.a3) {
+    } else if (a3) {
       const std::string key = base + ".a3";
       v.push_back({key + ".params", target.params});
       v.push_back({key + ".tokens", target.tokens});
       v.push_back({key + ".tokens_per_param", target.tokens / target.params});
       v.push_back({key + ".compute", k * target.params * target.tokens});
-      v.push_back({key + ".loss", laws.a3->law.loss(target.params, target.tokens)});
+      v.push_back({key + ".loss", a3->law.loss(target.params, target.tokens)});
     }
   }
   return v;
@@ -375,9 +149,10 @@ std::string label_of(const std::string& key) {
   return key;
 }
 
-// Runs `count` replicates of fit_laws on runs resampled within each budget.
+// Runs options.bootstrap replicates of fit_laws on runs resampled within
+// each budget, against the full data's laws `full`.
 std::vector<LawSet> bootstrap(const FitData& data, const CurveGrid& grid,
-                              const AnalysisOptions& options, const std::vector<StartPoint>* warm) {
+                              const AnalysisOptions& options, const LawSet& full) {
   const std::vector<std::vector<int64_t>> profiles = data.profiles();
   std::vector<LawSet> out(static_cast<size_t>(options.bootstrap));
   auto replicate = [&](size_t r) {
@@ -387,7 +162,7 @@ std::vector<LawSet> bootstrap(const FitData& data, const CurveGrid& grid,
       std::uniform_int_distribution<size_t> pick(0, profile.size() - 1);
       for (size_t j = 0; j < profile.size(); ++j) sample.push_back(profile[pick(rng)]);
     }
-    out[r] = fit_laws(data, grid, sample, options, warm);
+    out[r] = fit_laws(data, grid, sample, options, &full);
   };
   parallel_for(out.size(), options.threads, replicate);
   return out;
@@ -425,6 +200,7 @@ struct Fitted {
   LawSet laws;
   std::vector<ReplicateLaws> replicates;
   std::vector<Quantity> quantities;
+  std::vector<int> bootstrapped;
   std::map<std::string, int64_t> failures;
 };
 
@@ -440,20 +216,26 @@ Fitted fit_with_intervals(const FitData& data, const AnalysisOptions& options,
   const Values base = summarize(fitted.laws, data, targets);
 
   std::vector<Values> replicate_values;
+  // Only what was fitted to all the data is refitted: a failed approach 3
+  // would otherwise rerun its whole start grid in every replicate.
+  const bool fitted_on_all[] = {fitted.laws.a1_params.has_value(),
+                                fitted.laws.a2_params.has_value(),
+                                fitted.laws.usable_a3() != nullptr};
   if (options.bootstrap > 0) {
-    const std::vector<StartPoint>* warm = fitted.laws.a3 ? &fitted.laws.a3->optima : nullptr;
+    for (int approach : options.approaches)
+      if (fitted_on_all[approach - 1]) fitted.bootstrapped.push_back(approach);
     AnalysisOptions replicate_options = options;
     replicate_options.parametric.threads = 1;  // replicates run in parallel instead
-    const std::vector<LawSet> replicates = bootstrap(data, grid, replicate_options, warm);
+    const std::vector<LawSet> replicates = bootstrap(data, grid, replicate_options, fitted.laws);
     for (const LawSet& laws : replicates) {
       replicate_values.push_back(summarize(laws, data, targets));
       fitted.replicates.push_back(compact(laws));
       auto count = [&](const char* name, bool wanted, bool present) {
         if (wanted && !present) ++fitted.failures[name];
       };
-      count("approach 1", fitted.laws.a1_params.has_value(), laws.a1_params.has_value());
-      count("approach 2", fitted.laws.a2_params.has_value(), laws.a2_params.has_value());
-      count("approach 3", fitted.laws.a3.has_value(), laws.a3.has_value());
+      count("approach 1", fitted_on_all[0], laws.a1_params.has_value());
+      count("approach 2", fitted_on_all[1], laws.a2_params.has_value());
+      count("approach 3", fitted_on_all[2], laws.usable_a3() != nullptr);
     }
   }
   fitted.quantities = with_intervals(base, replicate_values, options.confidence);
@@ -499,6 +281,9 @@ Backtest run_backtest(const FitData& data, const AnalysisOptions& options) {
   smaller.budgets.assign(data.budgets.begin(), data.budgets.end() - holdout);
   held_out_data.budgets.assign(data.budgets.end() - holdout, data.budgets.end());
   held_out_data.curves.clear();
+  // k in C = k·N·D from the fitted runs alone: the held-out runs are unseen.
+  smaller.flops_per_param_token = median_flops_per_param_token(smaller.points);
+  backtest.flops_per_param_token = smaller.flops_per_param_token;
   backtest.fitted_budgets = smaller.budgets;
   backtest.held_out_budgets = held_out_data.budgets;
 
@@ -533,11 +318,11 @@ Backtest run_backtest(const FitData& data, const AnalysisOptions& options) {
       row.observed_loss = observed.loss_opt;
       row.predicted_params = *params;
       row.params_error = params->value / observed.params_opt - 1;
-      row.params_covered = params->lo <= observed.params_opt && observed.params_opt <= params->hi;
+      row.params_covered = coverage_of(*params, observed.params_opt);
       if (loss) {
         row.predicted_loss = *loss;
         row.loss_error = loss->value - observed.loss_opt;
-        row.loss_covered = loss->lo <= observed.loss_opt && observed.loss_opt <= loss->hi;
+        row.loss_covered = coverage_of(*loss, observed.loss_opt);
       } else {
         row.predicted_loss.value = row.predicted_loss.lo = row.predicted_loss.hi = NAN;
         row.loss_error = NAN;
@@ -551,6 +336,24 @@ Backtest run_backtest(const FitData& data, const AnalysisOptions& options) {
 }  // namespace
 
 const Quantity* Analysis::find(const std::string& key) const { return find_in(quantities, key); }
+
+const char* to_string(Coverage coverage) {
+  switch (coverage) {
+    case Coverage::kCovered:
+      return "covered";
+    case Coverage::kNotCovered:
+      return "not covered";
+    case Coverage::kNoInterval:
+      break;
+  }
+  return "no interval";
+}
+
+Coverage coverage_of(const Quantity& predicted, double observed) {
+  if (!std::isfinite(predicted.lo) || !std::isfinite(predicted.hi)) return Coverage::kNoInterval;
+  return predicted.lo <= observed && observed <= predicted.hi ? Coverage::kCovered
+                                                              : Coverage::kNotCovered;
+}
 
 Quantity interval_of(const std::string& key, const ReplicateLaws& full,
                      const std::vector<ReplicateLaws>& replicates, double confidence,
@@ -568,9 +371,13 @@ Analysis analyze(const FitData& data, const AnalysisOptions& options) {
                     " runs to fit; a scaling law needs at least 3 (more for each approach)");
   if (!(options.confidence > 0 && options.confidence < 1))
     throw UserError("confidence must be between 0 and 1");
+  for (const Observation& p : data.points)
+    SWEEP_CHECK(p.budget > 0, "run " + p.run_id + " has no budget: finish_fit_data() gives one");
 
   Analysis analysis;
   analysis.options = options;
+  if (options.holdout_budgets == kDefaultHoldout)
+    analysis.options.holdout_budgets = default_holdout_budgets(data.budgets.size());
   analysis.flops_per_param_token = data.flops_per_param_token;
   Fitted fitted = fit_with_intervals(data, options, options.targets);
   analysis.laws = std::move(fitted.laws);
@@ -579,9 +386,10 @@ Analysis analyze(const FitData& data, const AnalysisOptions& options) {
   analysis.replicates_done = static_cast<int64_t>(analysis.replicates.size());
   analysis.quantities = std::move(fitted.quantities);
   analysis.replicate_failures = std::move(fitted.failures);
+  analysis.bootstrapped = std::move(fitted.bootstrapped);
 
   const LawSet& laws = analysis.laws;
-  const bool any = laws.a1_params || laws.a2_params || laws.a3;
+  const bool any = laws.a1_params || laws.a2_params || laws.usable_a3();
   if (!any) {
     std::string why = data.source + ": no scaling law can be fitted to these " +
                       std::to_string(data.points.size()) + " runs in " +
@@ -599,14 +407,33 @@ Analysis analyze(const FitData& data, const AnalysisOptions& options) {
       analysis.warnings.push_back("approach " + std::to_string(approach) +
                                   " not fitted: " + it->second);
   }
+  if (const ParametricFit* a3 = laws.usable_a3(); a3 && a3->few_converged())
+    analysis.warnings.push_back("approach 3: only " + std::to_string(a3->converged) + " of " +
+                                std::to_string(a3->starts) +
+                                " L-BFGS starts converged (fewer than " +
+                                std::to_string(static_cast<int>(kFewConvergedShare * 100)) +
+                                "%): the optimum may not be the best there is");
+  // One warning per profile, unless there are many (a table that is not an
+  // IsoFLOP grid): then the first few and a count.
+  std::vector<std::string> profile_warnings;
   for (const Profile& p : laws.profiles) {
     if (!p.parabola)
-      analysis.warnings.push_back("budget " + format_sci(p.budget) + ": " + p.why);
+      profile_warnings.push_back("budget " + format_sci(p.budget) + ": " + p.why);
     else if (!p.bracketed)
-      analysis.warnings.push_back(
+      profile_warnings.push_back(
           "budget " + format_sci(p.budget) +
           ": the minimum lies just outside the sizes trained (extrapolated)");
   }
+  constexpr size_t kProfileWarnings = 5;
+  if (profile_warnings.size() > kProfileWarnings) {
+    const size_t more = profile_warnings.size() - kProfileWarnings + 1;
+    profile_warnings.resize(kProfileWarnings - 1);
+    profile_warnings.push_back("and " + std::to_string(more) + " more IsoFLOP profiles of " +
+                               std::to_string(laws.profiles.size()) +
+                               " without a usable minimum (see the profiles table)");
+  }
+  analysis.warnings.insert(analysis.warnings.end(), profile_warnings.begin(),
+                           profile_warnings.end());
   for (const auto& [law, failures] : analysis.replicate_failures)
     analysis.warnings.push_back(law + " failed in " + std::to_string(failures) + " of " +
                                 std::to_string(analysis.replicates_done) +
@@ -632,7 +459,7 @@ Analysis analyze(const FitData& data, const AnalysisOptions& options) {
       analysis.projections.push_back(p);
     }
   }
-  analysis.backtest = run_backtest(data, options);
+  analysis.backtest = run_backtest(data, analysis.options);
   analysis.seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   return analysis;

@@ -8,8 +8,14 @@
 // recomputes every reported number; a number's interval is the percentile
 // interval of its replicates. Approach 3 starts each replicate from the full
 // data's best distinct optima instead of the 4,500-point grid (docs/fit.md).
-// A replicate in which a law cannot be fitted (a resampled profile without a
-// minimum) is left out of that law's intervals and counted.
+// A replicate in which a law cannot be fitted (a resampled profile that lost
+// its minimum, an unusable approach-3 optimum) is left out of that law's
+// intervals and counted in replicate_failures. A law that could not be fitted
+// to all the data is not refitted in the replicates at all.
+//
+// Backtest coverage is three-valued: without a bootstrap (or with too few
+// replicates) a prediction has no interval, which is neither "covered" nor
+// "not covered".
 
 #include <cstdint>
 #include <functional>
@@ -19,64 +25,12 @@
 #include <vector>
 
 #include "fit/fit_data.h"
+#include "fit/law_set.h"
 #include "fit/laws.h"
+#include "fit/options.h"
 #include "fit/parametric_fit.h"
 
 namespace sweep::fit {
-
-// A compute budget or a model to project to.
-struct Target {
-  std::string name;    // label in reports ("" = made from the numbers)
-  double compute = 0;  // FLOPs; 0 when given as (params, tokens)
-  double params = 0;
-  double tokens = 0;
-};
-
-struct AnalysisOptions {
-  std::vector<int> approaches = {1, 2, 3};
-  int64_t bootstrap = 1000;     // replicates; 0 = no intervals
-  double confidence = 0.9;      // two-sided interval level
-  int64_t holdout_budgets = 0;  // largest budgets held out for the backtest
-  std::vector<Target> targets;
-  uint64_t seed = 20220329;  // bootstrap resampling
-  int threads = 0;           // 0 = hardware threads
-  ParametricFitOptions parametric;
-};
-
-// One IsoFLOP profile under approach 2.
-struct Profile {
-  double budget = 0;
-  std::vector<int64_t> points;  // indices into FitData::points
-  std::optional<Parabola> parabola;
-  std::string why;                                      // why there is no parabola / minimum
-  double params_opt = 0, tokens_opt = 0, loss_opt = 0;  // at the vertex
-  bool bracketed = false;                               // vertex within the sizes trained
-};
-
-// Approach 1's envelope: for each FLOP value, the run with the lowest
-// (smoothed) training loss there.
-struct Envelope {
-  std::vector<double> flops, params, tokens, loss;
-};
-
-// Every law fitted to one data set (the full data, a replicate, or the
-// backtest's smaller budgets). A law that could not be fitted is empty, with
-// the reason in `why`.
-struct LawSet {
-  // Approach 1
-  Envelope envelope;
-  std::optional<PowerLaw> a1_params, a1_tokens;
-  // Approach 2
-  std::vector<Profile> profiles;
-  std::optional<PowerLaw> a2_params, a2_tokens;
-  // Approach 3
-  std::optional<ParametricFit> a3;
-  // Kaplan-style laws on the compute frontier (approach 2's minima):
-  // L(N_opt), L(D_opt), L(C), each with and without the irreducible term.
-  std::optional<OffsetPowerLaw> kaplan_params, kaplan_tokens, kaplan_compute;
-  std::optional<OffsetPowerLaw> kaplan_params_offset, kaplan_tokens_offset, kaplan_compute_offset;
-  std::map<std::string, std::string> why;  // law name -> why it is missing
-};
 
 // One reported number with its interval.
 struct Quantity {
@@ -94,6 +48,11 @@ struct Projection {
   Quantity params, tokens, tokens_per_param, loss, compute;
 };
 
+// Whether a prediction's interval contains the observed value.
+enum class Coverage { kCovered, kNotCovered, kNoInterval };
+const char* to_string(Coverage coverage);  // "covered", "not covered", "no interval"
+Coverage coverage_of(const Quantity& predicted, double observed);
+
 // Fit on the smaller budgets, predict each held-out budget.
 struct BacktestRow {
   double budget = 0;
@@ -101,11 +60,12 @@ struct BacktestRow {
   double observed_params = 0, observed_loss = 0;  // the held-out profile's own minimum
   Quantity predicted_params, predicted_loss;
   double params_error = 0;  // predicted / observed − 1
-  double loss_error = 0;    // predicted − observed (nats)
-  bool params_covered = false, loss_covered = false;
+  double loss_error = 0;    // predicted − observed (nats); NaN without a predicted loss
+  Coverage params_covered = Coverage::kNoInterval, loss_covered = Coverage::kNoInterval;
 };
 struct Backtest {
   std::vector<double> fitted_budgets, held_out_budgets;
+  double flops_per_param_token = 6;  // k of the fitted runs only (the held-out ones unseen)
   std::vector<BacktestRow> rows;
   LawSet laws;      // fitted to the smaller budgets
   std::string why;  // why there is no backtest
@@ -135,7 +95,8 @@ struct Analysis {
   std::vector<Projection> projections;
   Backtest backtest;
   int64_t replicates_done = 0;
-  std::map<std::string, int64_t> replicate_failures;  // law -> replicates that failed
+  std::vector<int> bootstrapped;                      // approaches refitted in the replicates
+  std::map<std::string, int64_t> replicate_failures;  // law -> replicates left out of it
   std::vector<std::string> warnings;
   double seconds = 0;  // wall time of the whole analysis
 

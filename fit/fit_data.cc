@@ -6,11 +6,12 @@
 #include <fstream>
 #include <map>
 #include <numeric>
+#include <set>
 #include <sstream>
 
+#include "common/check.h"
 #include "common/error.h"
 #include "common/format.h"
-#include "storage/store.h"
 
 namespace sweep::fit {
 namespace {
@@ -56,6 +57,29 @@ std::vector<Cell> split_line(const std::string& line, char separator) {
     start = end + 1;
   }
   return cells;
+}
+
+// Runs without a nominal budget get one grouped from their FLOPs.
+void assign_missing_budgets(FitData& data) {
+  std::vector<size_t> unbudgeted;
+  std::vector<double> flops;
+  for (size_t i = 0; i < data.points.size(); ++i) {
+    if (data.points[i].budget > 0) continue;
+    unbudgeted.push_back(i);
+    flops.push_back(data.points[i].flops);
+  }
+  if (unbudgeted.empty()) return;
+  const std::vector<double> budgets = infer_budgets(flops);
+  for (size_t j = 0; j < unbudgeted.size(); ++j) data.points[unbudgeted[j]].budget = budgets[j];
+  const size_t groups = std::set<double>(budgets.begin(), budgets.end()).size();
+  const std::string grouping = "grouped by FLOPs into " + std::to_string(groups) +
+                               (groups == 1 ? " budget" : " budgets") +
+                               ", each spanning at most a factor of 1.26 in C";
+  if (unbudgeted.size() == data.points.size() && is_table_path(data.source))
+    data.notes.push_back("no budget column: runs " + grouping);
+  else
+    data.notes.push_back(std::to_string(unbudgeted.size()) +
+                         " runs have no nominal budget (given by N and D): " + grouping);
 }
 
 // Drops the k highest-loss points and the budgets not asked for, recording
@@ -140,14 +164,17 @@ std::vector<std::vector<int64_t>> FitData::profiles() const {
   return groups;
 }
 
-std::vector<double> infer_budgets(const std::vector<double>& flops, double gap) {
+std::vector<double> infer_budgets(const std::vector<double>& flops, double log10_span) {
   std::vector<size_t> order(flops.size());
   std::iota(order.begin(), order.end(), 0);
   std::sort(order.begin(), order.end(), [&](size_t a, size_t b) { return flops[a] < flops[b]; });
   std::vector<double> budget(flops.size());
   size_t start = 0;
   for (size_t i = 1; i <= order.size(); ++i) {
-    if (i < order.size() && std::log10(flops[order[i]]) - std::log10(flops[order[i - 1]]) <= gap)
+    // Measured from the group's smallest C: neighbour-to-neighbour gaps would
+    // chain a continuous spread of compute into one "budget".
+    if (i < order.size() &&
+        std::log10(flops[order[i]]) - std::log10(flops[order[start]]) <= log10_span)
       continue;
     double log_sum = 0;
     for (size_t j = start; j < i; ++j) log_sum += std::log(flops[order[j]]);
@@ -242,92 +269,40 @@ FitData read_csv_table(const std::string& path, const InputOptions& options) {
     if (has_flops) p.flops = number("flops");
     if (!has_tokens) p.tokens = p.flops / (6 * p.params);
     if (!has_flops) p.flops = 6 * p.params * p.tokens;
+    // The fit takes logarithms of N, D, C and N·D: none may overflow or underflow.
+    if (!std::isfinite(6 * p.params * p.tokens) || !std::isfinite(p.flops) || !(p.tokens > 0))
+      throw UserError(located(1) + ": params = " + cells[column.at("params")].text +
+                      " with these tokens/flops puts 6·N·D or D = C/6N out of range");
     if (has_budget) p.budget = number("budget");
     data.points.push_back(p);
   }
   if (data.points.empty()) throw UserError(path + ": the table has a header but no rows");
 
   if (has_tokens && has_flops) {
-    std::vector<double> ratio;
-    for (const Observation& p : data.points) ratio.push_back(p.flops / (p.params * p.tokens));
-    data.flops_per_param_token = median(ratio);
+    data.flops_per_param_token = median_flops_per_param_token(data.points);
     data.flop_convention =
         "as given (C = " + format_sci(data.flops_per_param_token, 3) + "·N·D, median)";
   }
-  if (!has_budget) {
-    std::vector<double> flops;
-    for (const Observation& p : data.points) flops.push_back(p.flops);
-    const std::vector<double> budgets = infer_budgets(flops);
-    for (size_t i = 0; i < budgets.size(); ++i) data.points[i].budget = budgets[i];
-    data.notes.push_back(
-        "no budget column: budgets found by grouping FLOPs within a factor of 1.26");
-  }
-  select_points(data, {}, options);
+  // Without a budget column every budget is 0: finish_fit_data groups them.
+  finish_fit_data(data, {}, options);
   return data;
 }
 
-FitData read_sweep_file(const std::string& path, const InputOptions& options) {
-  const SweepStore store = SweepStore::open_read_only(path);
-  FitData data;
-  data.source = path;
-  data.flop_convention = store.info().flop_convention;
-  std::vector<LossCurve> curves;
+void finish_fit_data(FitData& data, std::vector<LossCurve> curves_by_point,
+                     const InputOptions& options) {
+  assign_missing_budgets(data);
+  select_points(data, std::move(curves_by_point), options);
+}
+
+double median_flops_per_param_token(const std::vector<Observation>& points) {
   std::vector<double> ratio;
-  int64_t unfinished = 0;
-  for (const RunInfo& run : store.runs()) {
-    const RunProgress progress = store.progress(run.index);
-    switch (progress.state) {
-      case RunState::kDone:
-        break;
-      case RunState::kDiverged:
-      case RunState::kFailed:
-        data.excluded.push_back(
-            {run.run_id, std::string(to_string(progress.state)) + ": " + progress.reason});
-        continue;
-      default:
-        ++unfinished;
-        data.excluded.push_back(
-            {run.run_id, std::string("not finished (") + to_string(progress.state) + ")"});
-        continue;
-    }
-    if (!std::isfinite(progress.final_eval_loss) || progress.final_eval_loss <= 0) {
-      data.excluded.push_back({run.run_id, "done without a validation loss"});
-      continue;
-    }
-    Observation p;
-    p.run_id = run.run_id;
-    p.params = static_cast<double>(run.params_total);
-    p.tokens = static_cast<double>(run.tokens);
-    p.flops = run.flops;
-    p.loss = progress.final_eval_loss;
-    p.budget = run.budget;
-    data.points.push_back(p);
-    ratio.push_back(p.flops / (p.params * p.tokens));
-    LossCurve curve;
-    if (options.curves) {
-      for (const TrainRecord& r : store.train_curve(run.index)) {
-        if (!std::isfinite(r.loss) || r.flops <= 0) continue;
-        curve.flops.push_back(r.flops);
-        curve.loss.push_back(r.loss);
-      }
-    }
-    curves.push_back(std::move(curve));
-  }
-  if (unfinished > 0)
-    data.notes.push_back(std::to_string(unfinished) + " runs not finished yet are left out");
-  if (!ratio.empty()) data.flops_per_param_token = median(ratio);
-  select_points(data, std::move(curves), options);
-  return data;
+  for (const Observation& p : points) ratio.push_back(p.flops / (p.params * p.tokens));
+  return ratio.empty() ? 6 : median(ratio);
 }
 
 bool is_table_path(const std::string& path) {
   const std::string name = lower(path);
   return ends_with(name, ".csv") || ends_with(name, ".tsv");
-}
-
-FitData load_fit_data(const std::string& path, const InputOptions& options) {
-  if (is_table_path(path)) return read_csv_table(path, options);
-  return read_sweep_file(path, options);
 }
 
 }  // namespace sweep::fit

@@ -1,6 +1,7 @@
 #pragma once
-// The points a scaling-law fit is made from, read from a sweep's HDF5 file or
-// from a CSV table written by another framework.
+// The points a scaling-law fit is made from: a CSV table written by another
+// framework (read here), or a sweep's HDF5 file (read by the orchestrator's
+// adapter, orchestrator/sweep_fit_data.h: fit/ knows no HDF5).
 //
 // One Observation is one training run: N (total parameters), D (training
 // tokens), C (training FLOPs), its final validation loss (nats per token) and
@@ -18,6 +19,11 @@
 // budget form one IsoFLOP profile) and `run` (a label). Without a budget
 // column, budgets are found by grouping the FLOP counts in log space. Every
 // bad cell is a UserError naming the file, line and column.
+//
+// Budget 0 means "no nominal budget": a run given by N and D directly (a
+// sweep's explicit [[grid.runs]]) or a table without a budget column.
+// finish_fit_data() groups such runs by their FLOPs (infer_budgets), so every
+// point of a finished FitData has a positive budget.
 
 #include <cstdint>
 #include <string>
@@ -31,7 +37,7 @@ struct Observation {
   double tokens = 0;   // D: training tokens
   double flops = 0;    // C: training FLOPs, in the source's convention
   double loss = 0;     // final validation loss, nats per token
-  double budget = 0;   // the IsoFLOP budget (FLOPs) it belongs to
+  double budget = 0;   // the IsoFLOP budget (FLOPs) it belongs to; 0 = none (see above)
 };
 
 // A run's training loss against FLOPs spent, for approach 1.
@@ -65,18 +71,32 @@ struct InputOptions {
   bool curves = true;           // read training curves (HDF5 only)
 };
 
-// Reads `path` as a CSV table when it ends in .csv (or .tsv), else as a sweep's
-// HDF5 file. Throws UserError for unreadable or bad input.
-FitData load_fit_data(const std::string& path, const InputOptions& options);
-
 // True for names ending in .csv or .tsv (any case).
 bool is_table_path(const std::string& path);
 
+// Throws UserError for an unreadable table or a bad cell.
 FitData read_csv_table(const std::string& path, const InputOptions& options);
-FitData read_sweep_file(const std::string& path, const InputOptions& options);
 
-// Groups FLOP counts into budgets: sorted log10(C) values more than `gap`
-// apart start a new group; each group's budget is its geometric mean.
-std::vector<double> infer_budgets(const std::vector<double>& flops, double gap = 0.1);
+// The last step of every reader: gives runs without a budget (0) budgets
+// grouped from their FLOPs (with a note), drops and selects runs as `options`
+// say (recording why in `excluded`), sorts the points by budget then N, and
+// fills `budgets` and `curves` (curves_by_point[i] belongs to points[i]; an
+// empty curve or an empty vector means none). Throws UserError for a budget
+// in options.budgets that matches no run.
+void finish_fit_data(FitData& data, std::vector<LossCurve> curves_by_point,
+                     const InputOptions& options);
+
+// k in C = k·N·D: the median of C/(N·D) over `points` (6 when C = 6ND).
+double median_flops_per_param_token(const std::vector<Observation>& points);
+
+// Groups FLOP counts into budgets. Sorted by C, a run starts a new group when
+// its log10(C) is more than `log10_span` above the group's *smallest* (not
+// its neighbour's: a continuous spread of C must not chain into one budget),
+// so no group spans more than a factor 10^log10_span (1.26 by default) from
+// its smallest to its largest C. Each group's budget is its geometric mean
+// to 3 significant digits.
+constexpr double kBudgetGroupLog10 = 0.1;  // a factor of 1.26
+std::vector<double> infer_budgets(const std::vector<double>& flops,
+                                  double log10_span = kBudgetGroupLog10);
 
 }  // namespace sweep::fit

@@ -46,29 +46,41 @@ json law_set(const LawSet& laws) {
   json out;
   out["approach1"] = {{"params", power_law(laws.a1_params)},
                       {"tokens", power_law(laws.a1_tokens)},
+                      {"envelope", to_string(laws.envelope.mode)},
                       {"envelope_points", laws.envelope.flops.size()},
+                      {"envelope_run_ends", laws.envelope.run_ends()},
                       {"why", why_of(laws, "a1")}};
   out["approach2"] = {{"params", power_law(laws.a2_params)},
                       {"tokens", power_law(laws.a2_tokens)},
                       {"profiles", profiles},
                       {"why", why_of(laws, "a2")}};
+  // Approach 3's summary whenever it ran; its law only when usable().
+  json a3 = {{"why", why_of(laws, "a3")}};
   if (laws.a3) {
-    const ParametricLaw& l = laws.a3->law;
-    out["approach3"] = {{"E", l.E},
-                        {"A", l.A},
-                        {"B", l.B},
-                        {"alpha", l.alpha},
-                        {"beta", l.beta},
-                        {"a", l.a()},
-                        {"b", l.b()},
-                        {"G", l.G()},
-                        {"objective", laws.a3->objective},
-                        {"starts", laws.a3->starts},
-                        {"converged_starts", laws.a3->converged},
-                        {"why", nullptr}};
-  } else {
-    out["approach3"] = {{"why", why_of(laws, "a3")}};
+    const ParametricFit& fit = *laws.a3;
+    a3["summary"] = {
+        {"termination", to_string(fit.termination)},
+        {"message", fit.message},
+        {"starts", fit.starts},
+        {"converged_starts", fit.converged},
+        {"usable", fit.usable()},
+        {"warning", fit.few_converged() ? json("few starts converged") : json(nullptr)}};
   }
+  if (const ParametricFit* fit = laws.usable_a3()) {
+    const ParametricLaw& l = fit->law;
+    a3.update({{"E", l.E},
+               {"A", l.A},
+               {"B", l.B},
+               {"alpha", l.alpha},
+               {"beta", l.beta},
+               {"a", l.a()},
+               {"b", l.b()},
+               {"G", l.G()},
+               {"objective", number(fit->objective)},
+               {"starts", fit->starts},
+               {"converged_starts", fit->converged}});
+  }
+  out["approach3"] = a3;
   out["kaplan"] = {{"params", offset_law(laws.kaplan_params)},
                    {"tokens", offset_law(laws.kaplan_tokens)},
                    {"compute", offset_law(laws.kaplan_compute)},
@@ -78,6 +90,11 @@ json law_set(const LawSet& laws) {
                    {"why", why_of(laws, "kaplan")},
                    {"why_offset", why_of(laws, "kaplan_offset")}};
   return out;
+}
+
+// true / false, or null when the prediction has no interval.
+json covered(Coverage coverage) {
+  return coverage == Coverage::kNoInterval ? json(nullptr) : json(coverage == Coverage::kCovered);
 }
 
 json target(const Target& t) {
@@ -135,10 +152,13 @@ json to_json(const FitData& data, const Analysis& analysis) {
                     {"predicted_loss", to_json(r.predicted_loss)},
                     {"params_error", number(r.params_error)},
                     {"loss_error", number(r.loss_error)},
-                    {"params_covered", r.params_covered},
-                    {"loss_covered", r.loss_covered}});
+                    {"params_covered", covered(r.params_covered)},
+                    {"loss_covered", covered(r.loss_covered)},
+                    {"params_coverage", to_string(r.params_covered)},
+                    {"loss_coverage", to_string(r.loss_covered)}});
   json backtest = {{"fitted_budgets", bt.fitted_budgets},
                    {"held_out_budgets", bt.held_out_budgets},
+                   {"flops_per_param_token", bt.flops_per_param_token},
                    {"rows", rows},
                    {"why", bt.why.empty() ? json(nullptr) : json(bt.why)}};
   if (!bt.fitted_budgets.empty()) backtest["laws"] = law_set(bt.laws);
@@ -160,6 +180,7 @@ json to_json(const FitData& data, const Analysis& analysis) {
             {"bootstrap", analysis.options.bootstrap},
             {"confidence", analysis.options.confidence},
             {"holdout_budgets", analysis.options.holdout_budgets},
+            {"envelope", to_string(analysis.options.envelope)},
             {"seed", analysis.options.seed},
             {"targets", targets}}},
           {"laws", law_set(analysis.laws)},
@@ -167,6 +188,7 @@ json to_json(const FitData& data, const Analysis& analysis) {
           {"projections", projections},
           {"backtest", backtest},
           {"replicates", analysis.replicates_done},
+          {"bootstrapped", analysis.bootstrapped},
           {"replicate_failures", failures},
           {"warnings", analysis.warnings},
           {"seconds", analysis.seconds}};

@@ -5,6 +5,8 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
+#include <string>
 
 #include "fit/parallel.h"
 
@@ -37,10 +39,67 @@ void quiet_ceres_logging() {
 struct StartResult {
   StartPoint x;
   double objective;
-  bool converged;
+  ceres::TerminationType termination;
+  std::string message;
 };
 
+Termination termination_of(ceres::TerminationType type) {
+  switch (type) {
+    case ceres::CONVERGENCE:
+    case ceres::USER_SUCCESS:
+      return Termination::kConvergence;
+    case ceres::NO_CONVERGENCE:
+      return Termination::kNoConvergence;
+    default:
+      return Termination::kFailure;
+  }
+}
+
+std::string with_commas(int n) {
+  std::string digits = std::to_string(n), out;
+  for (size_t i = 0; i < digits.size(); ++i) {
+    if (i > 0 && (digits.size() - i) % 3 == 0) out += ',';
+    out += digits[i];
+  }
+  return out;
+}
+
 }  // namespace
+
+const char* to_string(Termination termination) {
+  switch (termination) {
+    case Termination::kConvergence:
+      return "CONVERGENCE";
+    case Termination::kNoConvergence:
+      return "NO_CONVERGENCE";
+    case Termination::kFailure:
+      break;
+  }
+  return "FAILURE";
+}
+
+std::string ParametricFit::why_unusable() const {
+  if (termination == Termination::kFailure)
+    return "L-BFGS failed from every start" + (message.empty() ? "" : ": " + message);
+  if (!std::isfinite(objective) || !std::isfinite(law.E) || !std::isfinite(law.A) ||
+      !std::isfinite(law.B) || !std::isfinite(law.G()))
+    return "the best fit is not finite: the runs do not pin the law down";
+  if (!(law.alpha > kMinExponent && law.beta > kMinExponent)) {
+    char exponents[96];
+    std::snprintf(exponents, sizeof(exponents), "α = %.3g, β = %.3g", law.alpha, law.beta);
+    return "the best fit has no trend in " + std::string(law.alpha > kMinExponent ? "D" : "N") +
+           " (" + exponents + "): the loss would not fall with " +
+           (law.alpha > kMinExponent ? "D" : "N") + "; the runs do not pin the law down";
+  }
+  return "";
+}
+
+std::string ParametricFit::brief_report() const {
+  char objective_text[32];
+  std::snprintf(objective_text, sizeof(objective_text), "%.3g", objective);
+  return std::string(to_string(termination)) + "; " + with_commas(converged) + " of " +
+         with_commas(starts) + " starts converged; objective " + objective_text;
+}
 
 std::vector<StartPoint> chinchilla_start_grid() {
   std::vector<StartPoint> grid;
@@ -122,7 +181,8 @@ ParametricFit fit_parametric(const std::vector<double>& params, const std::vecto
     const double value = objective.evaluate(x, nullptr);
     results[i] = {{x[0], x[1], x[2], x[3], x[4]},
                   std::isfinite(value) ? value : INFINITY,
-                  summary.termination_type == ceres::CONVERGENCE};
+                  summary.termination_type,
+                  summary.message};
   };
   // A handful of starts is not worth a thread each.
   parallel_for(starts.size(), starts.size() < 8 ? 1 : options.threads, solve);
@@ -134,9 +194,17 @@ ParametricFit fit_parametric(const std::vector<double>& params, const std::vecto
                    [&](size_t a, size_t b) { return results[a].objective < results[b].objective; });
   ParametricFit fit;
   fit.starts = static_cast<int>(starts.size());
-  for (const StartResult& r : results) fit.converged += r.converged;
-  fit.objective = results[order[0]].objective;
-  fit.law = law_of(results[order[0]].x);
+  for (const StartResult& r : results) fit.converged += r.termination == ceres::CONVERGENCE;
+  if (results.empty()) {
+    fit.message = "no start points";
+    return fit;
+  }
+  const StartResult& best = results[order[0]];
+  fit.objective = best.objective;
+  fit.law = law_of(best.x);
+  fit.termination =
+      std::isfinite(best.objective) ? termination_of(best.termination) : Termination::kFailure;
+  fit.message = best.message;
   for (size_t i : order) {
     const StartPoint& x = results[i].x;
     if (!std::isfinite(results[i].objective)) break;

@@ -34,6 +34,26 @@ double trainable_flops(double seconds, double peak_flops, double gpus, double mf
 }
 
 namespace {
+constexpr double kSecondsPerDay = 86400;
+}  // namespace
+
+CapacityPlan capacity_for_flops(double flops, double peak_flops, double gpus, double mfu) {
+  CapacityPlan plan;
+  plan.peak_flops = peak_flops, plan.gpus = gpus, plan.mfu = mfu;
+  plan.cluster_rate = gpus * peak_flops * mfu;
+  plan.flops = flops;
+  const double seconds = training_seconds(flops, peak_flops, gpus, mfu);
+  plan.days = seconds / kSecondsPerDay;
+  plan.gpu_hours = seconds / 3600 * gpus;
+  return plan;
+}
+
+CapacityPlan capacity_for_days(double days, double peak_flops, double gpus, double mfu) {
+  return capacity_for_flops(trainable_flops(days * kSecondsPerDay, peak_flops, gpus, mfu),
+                            peak_flops, gpus, mfu);
+}
+
+namespace {
 
 // The cheapest model of loss `target` for `inference_tokens`, searched in
 // ln N above the smallest N that can reach the target at all.
@@ -93,6 +113,51 @@ std::optional<InferenceAwarePlan> inference_aware_optimum(const ParametricLaw& l
   plan.chinchilla.inference_flops = k / 3 * plan.chinchilla.params * inference_tokens;
   plan.saving = 1 - plan.inference_aware.total_flops() / plan.chinchilla.total_flops();
   return plan;
+}
+
+Quantity model_loss(const Analysis& analysis, double params, double tokens) {
+  return interval_of(
+      "loss", analysis.full, analysis.replicates, analysis.options.confidence,
+      [&](const ReplicateLaws& r) { return r.a3 ? r.a3->loss(params, tokens) : double(NAN); });
+}
+
+std::optional<InferenceAwareEstimate> inference_aware_estimate(const Analysis& analysis,
+                                                               double target_loss,
+                                                               double inference_tokens,
+                                                               std::string* why) {
+  if (!analysis.full.a3) {
+    if (why) {
+      const auto it = analysis.laws.why.find("a3");
+      *why = "approach 3 was not fitted: " +
+             (it != analysis.laws.why.end() ? it->second : std::string("not requested"));
+    }
+    return std::nullopt;
+  }
+  const double k = analysis.flops_per_param_token;
+  const auto plan =
+      inference_aware_optimum(*analysis.full.a3, target_loss, inference_tokens, k, why);
+  if (!plan) return std::nullopt;
+  auto interval = [&](const char* key, double (*pick)(const InferenceAwarePlan&)) {
+    return interval_of(key, analysis.full, analysis.replicates, analysis.options.confidence,
+                       [&](const ReplicateLaws& r) {
+                         if (!r.a3) return double(NAN);
+                         const auto p = inference_aware_optimum(*r.a3, target_loss,
+                                                                inference_tokens, k, nullptr);
+                         return p ? pick(*p) : double(NAN);
+                       });
+  };
+  InferenceAwareEstimate estimate;
+  estimate.plan = *plan;
+  estimate.params =
+      interval("params", [](const InferenceAwarePlan& p) { return p.inference_aware.params; });
+  estimate.tokens =
+      interval("tokens", [](const InferenceAwarePlan& p) { return p.inference_aware.tokens; });
+  estimate.chinchilla_params = interval(
+      "chinchilla_params", [](const InferenceAwarePlan& p) { return p.chinchilla.params; });
+  estimate.chinchilla_tokens = interval(
+      "chinchilla_tokens", [](const InferenceAwarePlan& p) { return p.chinchilla.tokens; });
+  estimate.saving = interval("saving", [](const InferenceAwarePlan& p) { return p.saving; });
+  return estimate;
 }
 
 }  // namespace sweep::fit

@@ -20,6 +20,7 @@
 #include <string>
 #include <vector>
 
+#include "fit/analysis.h"
 #include "fit/laws.h"
 
 namespace sweep::fit {
@@ -35,6 +36,20 @@ const Accelerator* find_accelerator(
 
 double training_seconds(double flops, double peak_flops, double gpus, double mfu);
 double trainable_flops(double seconds, double peak_flops, double gpus, double mfu);
+
+// `gpus` accelerators of `peak_flops` FLOP/s each at `mfu`: what training
+// `flops` takes (or, given days, the FLOPs that fit), in the units people plan
+// with. FLOPs are operations, FLOP/s a rate; days of 86,400 s.
+struct CapacityPlan {
+  double peak_flops = 0;  // FLOP/s per GPU (dense bf16)
+  double gpus = 1, mfu = 0.4;
+  double cluster_rate = 0;  // FLOP/s: gpus · peak · mfu
+  double flops = 0;         // training compute
+  double days = 0;
+  double gpu_hours = 0;  // days · 24 · gpus
+};
+CapacityPlan capacity_for_flops(double flops, double peak_flops, double gpus, double mfu);
+CapacityPlan capacity_for_days(double days, double peak_flops, double gpus, double mfu);
 
 struct ModelCost {
   double params = 0, tokens = 0;  // N and training tokens D
@@ -53,5 +68,23 @@ std::optional<InferenceAwarePlan> inference_aware_optimum(const ParametricLaw& l
                                                           double target_loss,
                                                           double inference_tokens, double k,
                                                           std::string* why);
+
+// With the bootstrap: approach 3's loss of a model (N, D), and the
+// inference-aware optimum, each number with its interval over the
+// replicates' laws. Both need usable() approach 3 (analysis.full.a3).
+Quantity model_loss(const Analysis& analysis, double params, double tokens);
+
+struct InferenceAwareEstimate {
+  InferenceAwarePlan plan;  // on the full data's law
+  Quantity params, tokens;  // the inference-aware model
+  Quantity chinchilla_params, chinchilla_tokens;
+  Quantity saving;  // a share of total FLOPs (0.25 = 25%)
+};
+// Empty with `why` set when approach 3 was not fitted or the target loss is at
+// or below E.
+std::optional<InferenceAwareEstimate> inference_aware_estimate(const Analysis& analysis,
+                                                               double target_loss,
+                                                               double inference_tokens,
+                                                               std::string* why);
 
 }  // namespace sweep::fit

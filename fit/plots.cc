@@ -466,8 +466,8 @@ Plot optimal_plot(const FitData& data, const Analysis& analysis, bool tokens,
   };
   power_line(1, tokens ? laws.a1_tokens : laws.a1_params);
   power_line(2, tokens ? laws.a2_tokens : laws.a2_params);
-  if (laws.a3) {
-    const ParametricLaw& law = laws.a3->law;
+  if (const ParametricFit* a3 = laws.usable_a3()) {
+    const ParametricLaw& law = a3->law;
     Line line{3, "", {}};
     char title[96];
     std::snprintf(title, sizeof(title), "approach 3: %s ∝ C^{%.3f} from L(N, D)", what.c_str(),
@@ -633,8 +633,8 @@ Plot frontier_plot(const FitData& data, const Analysis& analysis, const std::str
     add_line("kaplan_offset", title, std::string("lw 2 dt 5 lc rgb '") + kKaplanOffsetColour + "'",
              [&](double c) { return law.at(c); });
   }
-  if (laws.a3) {
-    const ParametricLaw law = laws.a3->law;
+  if (const ParametricFit* a3 = laws.usable_a3()) {
+    const ParametricLaw law = a3->law;
     add_line("a3", "approach 3: L(N_{opt}(C), D_{opt}(C))",
              std::string("lw 2 dt 4 lc rgb '") + approach_colour(3) + "'", [&](double c) {
                return law.loss(law.optimal_params(c, k), law.optimal_tokens(c, k));
@@ -735,11 +735,11 @@ Plot residuals_plot(const FitData& data, const Analysis& analysis, const std::st
             "ln L(N, D) predicted by approach 3 minus ln of the observed loss, for every run, "
             "against model size N, coloured by budget.",
             "", ""};
-  if (!analysis.laws.a3) {
+  if (!analysis.laws.usable_a3()) {
     plot.why = law_why(analysis.laws, "a3", "Approach 3 was not fitted");
     return plot;
   }
-  const ParametricLaw& law = analysis.laws.a3->law;
+  const ParametricLaw& law = analysis.laws.usable_a3()->law;
   const std::vector<Group> groups = budget_groups(data, analysis.laws);
   Script script;
   LogRange x;

@@ -12,12 +12,13 @@
 
 #include "common/error.h"
 #include "common/format.h"
+#include "fit/document.h"
 #include "fit/fit_json.h"
 #include "fit/plots.h"
 
-// The report is built once as a list of blocks (headings, paragraphs, lists,
-// tables, plots) and rendered twice, as HTML and as Markdown, so that the two
-// cannot drift apart. Numbers are formatted here, once, for both.
+// The report is built once as a Document (fit/document.h) and rendered as
+// HTML, Markdown and, for `sweepd fit`, plain text. Numbers are formatted
+// here, once, for all three.
 
 namespace sweep::fit {
 namespace {
@@ -60,62 +61,24 @@ std::string with_interval(const Quantity* q, Formatter format) {
   return q == nullptr ? "not fitted" : with_interval(*q, format);
 }
 
+// "yes", "no", or "no interval" (no bootstrap: neither yes nor no).
+std::string coverage_text(Coverage coverage) {
+  switch (coverage) {
+    case Coverage::kCovered:
+      return "yes";
+    case Coverage::kNotCovered:
+      return "no";
+    case Coverage::kNoInterval:
+      break;
+  }
+  return "no interval";
+}
+
 std::string target_label(const Target& t) {
   if (!t.name.empty()) return t.name;
   if (t.compute > 0) return "C = " + flops(t.compute);
   return "N = " + count(t.params) + ", D = " + count(t.tokens);
 }
-
-// ---------------------------------------------------------------- the document
-
-struct Table {
-  explicit Table(std::vector<std::string> header, std::string align = "l")
-      : header(std::move(header)), align(std::move(align)) {}
-  std::vector<std::string> header;
-  std::vector<std::vector<std::string>> rows;
-  // 'l' (text) or 'r' (numbers) per column; columns past its end are 'r'.
-  std::string align = "l";
-  bool numeric(size_t column) const { return column >= align.size() || align[column] == 'r'; }
-};
-
-struct Block {
-  enum class Kind { kHeading, kParagraph, kList, kTable, kPlot };
-  explicit Block(Kind kind, std::string text = "") : kind(kind), text(std::move(text)) {}
-  Kind kind;
-  std::string text;                // heading or paragraph
-  std::vector<std::string> items;  // list
-  Table table{{}};
-  const Plot* plot = nullptr;
-};
-
-class Document {
- public:
-  void heading(std::string text) { blocks_.emplace_back(Block::Kind::kHeading, std::move(text)); }
-  void paragraph(std::string text) {
-    blocks_.emplace_back(Block::Kind::kParagraph, std::move(text));
-  }
-  void list(std::vector<std::string> items) {
-    Block block(Block::Kind::kList);
-    block.items = std::move(items);
-    blocks_.push_back(std::move(block));
-  }
-  // A table, or `if_empty` as a paragraph when it has no rows.
-  void table(Table table, const std::string& if_empty) {
-    if (table.rows.empty()) return paragraph(if_empty);
-    Block block(Block::Kind::kTable);
-    block.table = std::move(table);
-    blocks_.push_back(std::move(block));
-  }
-  void plot(const Plot& plot) {
-    Block block(Block::Kind::kPlot);
-    block.plot = &plot;
-    blocks_.push_back(std::move(block));
-  }
-  const std::vector<Block>& blocks() const { return blocks_; }
-
- private:
-  std::vector<Block> blocks_;
-};
 
 const Plot* find_plot(const std::vector<Plot>& plots, const std::string& name) {
   for (const Plot& p : plots)
@@ -166,6 +129,63 @@ void data_section(Document& doc, const FitData& data) {
   if (!data.notes.empty()) doc.list(data.notes);
 }
 
+// Where approach 1's envelope points come from (docs/fit.md, "Approach 1").
+void approach1_paragraph(Document& doc, const Analysis& analysis) {
+  const Envelope& e = analysis.laws.envelope;
+  if (e.flops.empty()) return;
+  const int64_t ends = e.run_ends(), total = static_cast<int64_t>(e.flops.size());
+  if (e.mode == EnvelopeMode::kEnds) {
+    doc.paragraph(
+        "Approach 1 (--envelope ends) uses annealed run ends only: " + std::to_string(total) +
+        " envelope points, each the final point of a run whose cosine schedule had "
+        "finished (each budget's lowest, where lower than every smaller budget's).");
+    return;
+  }
+  doc.paragraph("Approach 1's envelope has " + std::to_string(total) +
+                " points: " + std::to_string(ends) +
+                " are annealed run ends (within the last 1% of a run's FLOPs, its cosine "
+                "schedule finished) and " +
+                std::to_string(total - ends) +
+                " are mid-schedule points of longer runs, whose learning rate had not decayed "
+                "yet (--envelope ends uses run ends only).");
+}
+
+// Approach 3's law with its intervals, and its L-BFGS summary; an unusable
+// optimum is described, never shown as a law.
+void approach3_summary(Document& doc, const Analysis& analysis) {
+  const LawSet& laws = analysis.laws;
+  if (!laws.a3) return;
+  const ParametricFit& fit = *laws.a3;
+  if (!fit.usable()) {
+    doc.paragraph("Approach 3's optimum is not used as a law: " + fit.why_unusable() +
+                  ". L-BFGS: " + fit.brief_report() + ".");
+    return;
+  }
+  const ParametricLaw& law = fit.law;
+  Table parameters({"Parameter", "Value"});
+  const std::pair<const char*, const char*> names3[] = {{"E", "E (irreducible loss, nats)"},
+                                                        {"A", "A"},
+                                                        {"B", "B"},
+                                                        {"alpha", "α (N exponent)"},
+                                                        {"beta", "β (D exponent)"}};
+  const double values[] = {law.E, law.A, law.B, law.alpha, law.beta};
+  for (int i = 0; i < 5; ++i) {
+    const Quantity* q = analysis.find(std::string("a3.") + names3[i].first);
+    parameters.rows.push_back(
+        {names3[i].second, q ? with_interval(*q, general) : general(values[i])});
+  }
+  doc.paragraph("Approach 3 fits L(N, D) = E + A/N^α + B/D^β to every run:");
+  doc.table(parameters, "");
+  doc.paragraph("L-BFGS from " + std::to_string(fit.starts) + " starts, " +
+                std::to_string(fit.converged) +
+                " of which converged; Huber objective at the optimum " + general(fit.objective) +
+                "; the best start ended with " + to_string(fit.termination) + ".");
+  if (fit.few_converged())
+    doc.paragraph("Warning: fewer than " +
+                  std::to_string(static_cast<int>(kFewConvergedShare * 100)) +
+                  "% of the starts converged; the optimum may not be the best there is.");
+}
+
 void headline_section(Document& doc, const FitData& data, const Analysis& analysis) {
   doc.heading("Compute-optimal scaling");
   const LawSet& laws = analysis.laws;
@@ -203,28 +223,8 @@ void headline_section(Document& doc, const FitData& data, const Analysis& analys
       "For comparison, Hoffmann et al. (2022, Table 2) found a = 0.50, 0.49, 0.46 and b = 0.50, "
       "0.51, 0.54 with approaches 1, 2 and 3; Kaplan et al. (2020) found a = 0.73, b = 0.27.");
 
-  // Approach 3's law itself: the numbers from the analysis when it reports
-  // them (with intervals), else the fitted law's.
-  if (!laws.a3) return;
-  const ParametricLaw& law = laws.a3->law;
-  Table parameters({"Parameter", "Value"});
-  const std::pair<const char*, const char*> names3[] = {{"E", "E (irreducible loss, nats)"},
-                                                        {"A", "A"},
-                                                        {"B", "B"},
-                                                        {"alpha", "α (N exponent)"},
-                                                        {"beta", "β (D exponent)"}};
-  const double values[] = {law.E, law.A, law.B, law.alpha, law.beta};
-  for (int i = 0; i < 5; ++i) {
-    const Quantity* q = analysis.find(std::string("a3.") + names3[i].first);
-    parameters.rows.push_back(
-        {names3[i].second, q ? with_interval(*q, general) : general(values[i])});
-  }
-  doc.paragraph("Approach 3 fits L(N, D) = E + A/N^α + B/D^β to every run:");
-  doc.table(parameters, "");
-  doc.paragraph("L-BFGS from " + std::to_string(laws.a3->starts) + " starts, " +
-                std::to_string(laws.a3->converged) +
-                " of which converged; Huber objective at the optimum " +
-                general(laws.a3->objective) + ".");
+  approach1_paragraph(doc, analysis);
+  approach3_summary(doc, analysis);
 }
 
 void profiles_table(Document& doc, const Analysis& analysis) {
@@ -273,7 +273,8 @@ void backtest_section(Document& doc, const Analysis& analysis, const std::vector
   doc.paragraph("Laws fitted to the budgets " + fitted + " FLOPs predict the held-out " +
                 (backtest.held_out_budgets.size() == 1 ? "budget " : "budgets ") + held_out +
                 " FLOPs; \"covered\" means the observed value lies inside the prediction's "
-                "interval.");
+                "interval (\"no interval\" without a bootstrap). k = C/(N·D) = " +
+                general(backtest.flops_per_param_token) + ", from the fitted runs only.");
   Table table({"Budget C (FLOPs)", "Approach", "Observed N_opt", "Predicted N_opt", "N error",
                "Covered", "Observed loss", "Predicted loss", "Loss error (nats)", "Covered"},
               /*align=*/"r");
@@ -282,10 +283,10 @@ void backtest_section(Document& doc, const Analysis& analysis, const std::vector
         {flops(r.budget), std::to_string(r.approach), count(r.observed_params),
          with_interval(r.predicted_params, count),
          std::isfinite(r.params_error) ? printf_number("%+.1f%%", 100 * r.params_error) : kMissing,
-         r.params_covered ? "yes" : "no", loss(r.observed_loss),
+         coverage_text(r.params_covered), loss(r.observed_loss),
          with_interval(r.predicted_loss, loss),
          std::isfinite(r.loss_error) ? printf_number("%+.3f", r.loss_error) : kMissing,
-         r.loss_covered ? "yes" : "no"});
+         std::isfinite(r.loss_error) ? coverage_text(r.loss_covered) : kMissing});
   doc.table(table, "");
   if (const Plot* plot = find_plot(plots, "backtest")) doc.plot(*plot);
 }
@@ -293,7 +294,12 @@ void backtest_section(Document& doc, const Analysis& analysis, const std::vector
 void warnings_section(Document& doc, const Analysis& analysis) {
   doc.heading("Warnings and failures");
   std::vector<std::string> items = analysis.warnings;
-  for (const auto& [law, why] : analysis.laws.why) items.push_back(law + " not fitted: " + why);
+  for (const auto& [law, why] : analysis.laws.why) {
+    // "a2" repeats the warning "approach 2 not fitted: ..." when there is one.
+    const std::string approach = "approach " + law.substr(1) + " not fitted: " + why;
+    if (std::find(items.begin(), items.end(), approach) == items.end())
+      items.push_back(law + " not fitted: " + why);
+  }
   if (items.empty()) items.push_back("No warnings.");
   doc.list(items);
   Table failures({"Law", "Replicates that failed", "Replicates run"});
@@ -318,13 +324,47 @@ void quantities_section(Document& doc, const Analysis& analysis) {
   doc.table(table, "The analysis reported no quantities.");
 }
 
+// Kaplan's single-variable laws through approach 2's minima; a law that could
+// not be fitted (or contradicted its definition) is a row with the reason.
+void kaplan_section(Document& doc, const Analysis& analysis) {
+  doc.heading("Kaplan-style laws on the compute frontier");
+  doc.paragraph(
+      "L(x) = E + (x_c/x)^α through approach 2's IsoFLOP minima, for x = N_opt, "
+      "D_opt and C; without and with the irreducible term E.");
+  Table table({"Law", "α", "x_c", "E"}, /*align=*/"lrrr");
+  const std::pair<const char*, const char*> forms[] = {{"kaplan", ""},
+                                                       {"kaplan_offset", " with E"}};
+  const std::pair<const char*, const char*> variables[] = {
+      {"params", "L(N)"}, {"tokens", "L(D)"}, {"compute", "L(C)"}};
+  for (const auto& [form, suffix] : forms) {
+    for (const auto& [x, name] : variables) {
+      const std::string key = std::string(form) + "." + x;
+      const Quantity* exponent_q = analysis.find(key + ".exponent");
+      if (exponent_q == nullptr) continue;
+      const Quantity* e = analysis.find(key + ".E");
+      table.rows.push_back({std::string(name) + suffix, with_interval(*exponent_q, exponent),
+                            with_interval(analysis.find(key + ".scale"), flops),
+                            e ? with_interval(*e, loss) : "0"});
+    }
+    const auto why = analysis.laws.why.find(form);
+    if (why != analysis.laws.why.end())
+      table.rows.push_back({std::string("not fitted") + suffix, kMissing, kMissing, why->second});
+  }
+  doc.table(table, "");
+}
+
+// The report's blocks; a terminal's (`sweepd fit`) has no plots (`plots`
+// empty) and no table of every quantity (`all_quantities` false).
 Document build_document(const FitData& data, const Analysis& analysis,
-                        const std::vector<Plot>& plots, const std::string& json_name) {
+                        const std::vector<Plot>& plots, const std::string& json_name,
+                        bool all_quantities = true) {
   Document doc;
   data_section(doc, data);
   headline_section(doc, data, analysis);
   plot_section(doc, plots, "profiles");
+  if (find_plot(plots, "profiles") == nullptr) doc.heading("IsoFLOP profiles (approach 2)");
   profiles_table(doc, analysis);
+  kaplan_section(doc, analysis);
   plot_section(doc, plots, "optimal-params");
   plot_section(doc, plots, "optimal-tokens");
   plot_section(doc, plots, "frontier");
@@ -333,191 +373,10 @@ Document build_document(const FitData& data, const Analysis& analysis,
   plot_section(doc, plots, "residuals");
   backtest_section(doc, analysis, plots);
   warnings_section(doc, analysis);
-  quantities_section(doc, analysis);
+  if (all_quantities) quantities_section(doc, analysis);
   doc.paragraph("Analysis time " + format_duration(analysis.seconds) +
                 ". Every number above is in " + json_name + ".");
   return doc;
-}
-
-// ---------------------------------------------------------------- HTML
-
-std::string html_escape(const std::string& text) {
-  std::string out;
-  for (char c : text) {
-    switch (c) {
-      case '&':
-        out += "&amp;";
-        break;
-      case '<':
-        out += "&lt;";
-        break;
-      case '>':
-        out += "&gt;";
-        break;
-      case '"':
-        out += "&quot;";
-        break;
-      default:
-        out += c;
-    }
-  }
-  return out;
-}
-
-std::string anchor(const std::string& heading) {
-  std::string id;
-  for (char c : heading) {
-    if (std::isalnum(static_cast<unsigned char>(c)))
-      id += char(std::tolower(static_cast<unsigned char>(c)));
-    else if (!id.empty() && id.back() != '-')
-      id += '-';
-  }
-  while (!id.empty() && id.back() == '-') id.pop_back();
-  return id;
-}
-
-constexpr const char* kStyle = R"(
-body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,"Helvetica Neue",Arial,sans-serif;
-max-width:1100px;margin:2em auto;padding:0 1em;color:#222;line-height:1.45}
-h1{font-size:1.7em;margin-bottom:.3em}
-h2{font-size:1.3em;margin-top:2em;padding-bottom:.2em;border-bottom:1px solid #ddd}
-nav{font-size:.9em;color:#555}nav a{color:#1f5f99;text-decoration:none;margin-right:.9em}
-.scroll{overflow-x:auto}
-table{border-collapse:collapse;margin:.8em 0;font-size:.9em}
-th,td{padding:.3em .7em;text-align:left;vertical-align:top;border-bottom:1px solid #e6e6e6}
-th{background:#f4f4f4;border-bottom:2px solid #ccc}
-.num{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
-figure{margin:1em 0}figure svg{display:block;width:100%;height:auto;max-width:1000px}
-figcaption{color:#555;font-size:.9em;margin-top:.3em;max-width:1000px}
-.omitted{color:#777;font-style:italic}
-)";
-
-std::string render_html(const std::string& title, const Document& doc) {
-  std::string nav, body;
-  for (const Block& block : doc.blocks()) {
-    switch (block.kind) {
-      case Block::Kind::kHeading:
-        nav += "<a href=\"#" + anchor(block.text) + "\">" + html_escape(block.text) + "</a> ";
-        body += "<h2 id=\"" + anchor(block.text) + "\">" + html_escape(block.text) + "</h2>\n";
-        break;
-      case Block::Kind::kParagraph:
-        body += "<p>" + html_escape(block.text) + "</p>\n";
-        break;
-      case Block::Kind::kList:
-        body += "<ul>\n";
-        for (const std::string& item : block.items) body += "<li>" + html_escape(item) + "</li>\n";
-        body += "</ul>\n";
-        break;
-      case Block::Kind::kTable: {
-        const Table& t = block.table;
-        auto cell = [&](const char* tag, size_t column, const std::string& text) {
-          const bool number = t.numeric(column);
-          return std::string("<") + tag + (number ? " class=\"num\"" : "") + ">" +
-                 html_escape(text) + "</" + tag + ">";
-        };
-        body += "<div class=\"scroll\"><table>\n<thead><tr>";
-        for (size_t c = 0; c < t.header.size(); ++c) body += cell("th", c, t.header[c]);
-        body += "</tr></thead>\n<tbody>\n";
-        for (const auto& row : t.rows) {
-          body += "<tr>";
-          for (size_t c = 0; c < row.size(); ++c) body += cell("td", c, row[c]);
-          body += "</tr>\n";
-        }
-        body += "</tbody>\n</table></div>\n";
-        break;
-      }
-      case Block::Kind::kPlot: {
-        const Plot& plot = *block.plot;
-        if (plot.svg.empty()) {
-          body += "<p class=\"omitted\">Plot omitted: " + html_escape(plot.why) + "</p>\n";
-        } else {
-          body += "<figure id=\"plot-" + plot.name + "\">\n" +
-                  inline_svg(plot.svg, plot.name + "-") + "\n<figcaption>" +
-                  html_escape(plot.caption) + "</figcaption>\n</figure>\n";
-        }
-        break;
-      }
-    }
-  }
-  return "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
-         "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n<title>" +
-         html_escape(title) + "</title>\n<style>" + kStyle + "</style>\n</head>\n<body>\n<h1>" +
-         html_escape(title) + "</h1>\n<nav>" + nav + "</nav>\n" + body + "</body>\n</html>\n";
-}
-
-// ---------------------------------------------------------------- Markdown
-
-// Keeps text literal in Markdown: no emphasis, no HTML, no table breaks.
-std::string md_escape(const std::string& text) {
-  std::string out;
-  for (char c : text) {
-    switch (c) {
-      case '|':
-        out += "\\|";
-        break;
-      case '*':
-        out += "\\*";
-        break;
-      case '`':
-        out += "\\`";
-        break;
-      case '<':
-        out += "&lt;";
-        break;
-      case '>':
-        out += "&gt;";
-        break;
-      case '\n':
-        out += ' ';
-        break;
-      default:
-        out += c;
-    }
-  }
-  return out;
-}
-
-std::string render_markdown(const std::string& title, const Document& doc,
-                            const std::string& svg_prefix) {
-  std::string out = "# " + md_escape(title) + "\n";
-  for (const Block& block : doc.blocks()) {
-    out += "\n";
-    switch (block.kind) {
-      case Block::Kind::kHeading:
-        out += "## " + md_escape(block.text) + "\n";
-        break;
-      case Block::Kind::kParagraph:
-        out += md_escape(block.text) + "\n";
-        break;
-      case Block::Kind::kList:
-        for (const std::string& item : block.items) out += "- " + md_escape(item) + "\n";
-        break;
-      case Block::Kind::kTable: {
-        const Table& t = block.table;
-        auto row_text = [](const std::vector<std::string>& cells) {
-          std::string line = "|";
-          for (const std::string& c : cells) line += " " + md_escape(c) + " |";
-          return line + "\n";
-        };
-        out += row_text(t.header) + "|";
-        for (size_t c = 0; c < t.header.size(); ++c) out += t.numeric(c) ? "---:|" : "---|";
-        out += "\n";
-        for (const auto& row : t.rows) out += row_text(row);
-        break;
-      }
-      case Block::Kind::kPlot: {
-        const Plot& plot = *block.plot;
-        if (plot.svg.empty()) {
-          out += "*Plot omitted: " + md_escape(plot.why) + "*\n";
-        } else {
-          out += "![" + md_escape(plot.title) + "](" + svg_prefix + plot.name + ".svg)\n\n" +
-                 md_escape(plot.caption) + "\n";
-        }
-        break;
-      }
-    }
-  }
-  return out;
 }
 
 // ---------------------------------------------------------------- files
@@ -556,6 +415,12 @@ void write_files(const std::vector<std::pair<std::string, std::string>>& files) 
 }
 
 }  // namespace
+
+std::string fit_text(const FitData& data, const Analysis& analysis) {
+  const Document doc =
+      build_document(data, analysis, /*plots=*/{}, "the --json output", /*all_quantities=*/false);
+  return data.source + "\n" + render_text(doc);
+}
 
 ReportFiles write_report(const FitData& data, const Analysis& analysis,
                          const ReportOptions& options) {

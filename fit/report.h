@@ -29,6 +29,10 @@ struct ReportFiles {
   std::vector<std::string> plots;  // the SVG files beside the Markdown
 };
 
+// The report's text without plots (and without the table of every quantity),
+// for a terminal: what `sweepd fit` prints.
+std::string fit_text(const FitData& data, const Analysis& analysis);
+
 // Throws std::runtime_error when gnuplot fails; UserError when the output
 // cannot be written. Files are written to temporaries and renamed, so a
 // failure leaves no half-written report.

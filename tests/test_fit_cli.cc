@@ -47,11 +47,34 @@ std::string chinchilla_table() {
 TEST(FitCli, FitsATableAndPrintsEveryApproachItCan) {
   const Result r = run("fit " + chinchilla_table() + " --bootstrap 100", false);
   ASSERT_EQ(r.exit_code, 0) << r.out;
-  EXPECT_NE(r.out.find("Compute-optimal allocation"), std::string::npos) << r.out;
-  EXPECT_NE(r.out.find("2 IsoFLOP parabolas"), std::string::npos);
-  EXPECT_NE(r.out.find("3 parametric"), std::string::npos);
-  EXPECT_NE(r.out.find("Backtest: fit on 3 budgets"), std::string::npos) << r.out;
+  // The report's own sections, as text.
+  EXPECT_NE(r.out.find("Compute-optimal scaling"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("2: IsoFLOP profiles"), std::string::npos);
+  EXPECT_NE(r.out.find("3: parametric L(N, D)"), std::string::npos);
+  EXPECT_NE(r.out.find("IsoFLOP profiles (approach 2)"), std::string::npos);
+  EXPECT_NE(r.out.find("Kaplan-style laws on the compute frontier"), std::string::npos);
+  EXPECT_NE(r.out.find("the best start ended with CONVERGENCE"), std::string::npos);
+  EXPECT_NE(r.out.find("Laws fitted to the budgets 1e18, 3e18, 1e19 FLOPs predict the held-out "
+                       "budget 3e19"),
+            std::string::npos)
+      << r.out;
   EXPECT_NE(r.out.find("approach 1 not fitted: needs training curves"), std::string::npos) << r.out;
+  EXPECT_EQ(r.out.find("a1 not fitted"), std::string::npos) << "said once, not twice";
+}
+
+TEST(FitCli, WithoutBootstrapTheBacktestSaysNoIntervalInTextAndJson) {
+  const Result text = run("fit " + chinchilla_table() + " --bootstrap 0 --approaches 2", false);
+  ASSERT_EQ(text.exit_code, 0) << text.out;
+  EXPECT_NE(text.out.find("no interval"), std::string::npos) << text.out;
+  const Result json =
+      run("fit " + chinchilla_table() + " --bootstrap 0 --approaches 2 --json", false);
+  ASSERT_EQ(json.exit_code, 0) << json.out;
+  const nlohmann::json j = nlohmann::json::parse(json.out);
+  ASSERT_FALSE(j["backtest"]["rows"].empty());
+  for (const auto& row : j["backtest"]["rows"]) {
+    EXPECT_TRUE(row["params_covered"].is_null()) << row.dump();
+    EXPECT_EQ(row["params_coverage"], "no interval");
+  }
 }
 
 TEST(FitCli, JsonHasTheLawWithIntervals) {

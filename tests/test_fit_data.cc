@@ -1,15 +1,19 @@
 // Reading fit inputs (fit/fit_data.h): CSV tables from elsewhere, with one
-// clear error per bad cell, and a sweep's HDF5 file with its done runs only.
+// clear error per bad cell; budgets grouped from FLOPs where none are given.
+// (A sweep's HDF5 file is read by orchestrator/sweep_fit_data.h, tested in
+// test_sweep_fit_data.cc: this executable links no HDF5.)
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <map>
+#include <random>
 
 #include "common/error.h"
 #include "fit/fit_data.h"
-#include "storage/store.h"
 
 namespace sweep::fit {
 namespace {
@@ -32,7 +36,7 @@ class FitDataTest : public ::testing::Test {
   // The UserError message of reading `text`, or "" when it reads.
   std::string error_of(const std::string& text, const InputOptions& options = {}) {
     try {
-      load_fit_data(table(text), options);
+      read_csv_table(table(text), options);
     } catch (const UserError& e) {
       return e.what();
     }
@@ -43,14 +47,14 @@ class FitDataTest : public ::testing::Test {
 };
 
 TEST_F(FitDataTest, ReadsParamsTokensLossAndInfersBudgets) {
-  const FitData data = load_fit_data(table("# from another framework\n"
-                                           "params,tokens,loss\n"
-                                           "1e6,1.6e7,3.1\n"
-                                           "2e6,8.0e6,3.0\n"
-                                           "4e6,4.0e6,3.2\n"
-                                           "1e6,1.6e8,2.8\n"
-                                           "4e6,4.0e7,2.7\n"),
-                                     {});
+  const FitData data = read_csv_table(table("# from another framework\n"
+                                            "params,tokens,loss\n"
+                                            "1e6,1.6e7,3.1\n"
+                                            "2e6,8.0e6,3.0\n"
+                                            "4e6,4.0e6,3.2\n"
+                                            "1e6,1.6e8,2.8\n"
+                                            "4e6,4.0e7,2.7\n"),
+                                      {});
   ASSERT_EQ(data.points.size(), 5u);
   ASSERT_EQ(data.budgets.size(), 2u) << "6ND = 9.6e13 (x3, within 5%) and 9.6e14 (x2)";
   EXPECT_NEAR(data.budgets[0] / 9.6e13, 1, 0.01);
@@ -63,16 +67,16 @@ TEST_F(FitDataTest, ReadsParamsTokensLossAndInfersBudgets) {
 }
 
 TEST_F(FitDataTest, FlopsColumnGivesTokensAsFlopsOverSixN) {
-  const FitData data = load_fit_data(table("params,flops,loss,budget\n2e6,1.2e14,3.0,1e14\n"), {});
+  const FitData data = read_csv_table(table("params,flops,loss,budget\n2e6,1.2e14,3.0,1e14\n"), {});
   ASSERT_EQ(data.points.size(), 1u);
   EXPECT_DOUBLE_EQ(data.points[0].tokens, 1e7);
   EXPECT_EQ(data.points[0].budget, 1e14) << "the budget column groups profiles as given";
 }
 
 TEST_F(FitDataTest, TokensAndFlopsTogetherSetK) {
-  const FitData data = load_fit_data(table("run,params,tokens,flops,loss\na,1e6,1e7,8e13,3\nb,2e6,"
-                                           "5e6,8e13,3.1\nc,4e6,2.5e6,8e13,3.3\n"),
-                                     {});
+  const FitData data = read_csv_table(table("run,params,tokens,flops,loss\na,1e6,1e7,8e13,3\nb,2e6,"
+                                            "5e6,8e13,3.1\nc,4e6,2.5e6,8e13,3.3\n"),
+                                      {});
   EXPECT_DOUBLE_EQ(data.flops_per_param_token, 8);
   EXPECT_EQ(data.points[1].run_id, "b");
 }
@@ -105,7 +109,7 @@ TEST_F(FitDataTest, DropsTheHighestLossesAndSelectsBudgets) {
       "1e6,1e8,2.8,6e14\n2e6,5e7,2.6,6e14\n";
   InputOptions drop;
   drop.drop_highest = 1;
-  const FitData dropped = load_fit_data(table(text), drop);
+  const FitData dropped = read_csv_table(table(text), drop);
   EXPECT_EQ(dropped.points.size(), 4u);
   ASSERT_EQ(dropped.excluded.size(), 1u);
   EXPECT_EQ(dropped.excluded[0].run_id, "line 3");
@@ -113,66 +117,12 @@ TEST_F(FitDataTest, DropsTheHighestLossesAndSelectsBudgets) {
 
   InputOptions select;
   select.budgets = {6.1e14};
-  const FitData selected = load_fit_data(table(text), select);
+  const FitData selected = read_csv_table(table(text), select);
   EXPECT_EQ(selected.points.size(), 2u);
   EXPECT_EQ(selected.budgets, std::vector<double>{6e14});
   select.budgets = {1e20};
   EXPECT_NE(error_of(text, select).find("budget 1e20 matches no runs"), std::string::npos)
       << error_of(text, select);
-}
-
-TEST_F(FitDataTest, SweepFileGivesDoneRunsWithCurvesAndListsTheOthers) {
-  const std::string path = dir_ + "/sweep.h5";
-  SweepInfo info;
-  info.sweep_name = "t";
-  info.job_path = "t.toml";
-  info.job_text = "";
-  info.sweepd_version = "test";
-  info.flop_convention = "chinchilla";
-  info.fingerprint = "grid";
-  std::vector<RunInfo> runs;
-  const RunState states[] = {RunState::kDone, RunState::kDiverged, RunState::kDone,
-                             RunState::kPending};
-  for (int i = 0; i < 4; ++i) {
-    RunInfo r;
-    r.run_id = "run" + std::to_string(i);
-    r.index = i;
-    r.budget = 1e12;
-    r.params_total = 10000 * (i + 1);
-    r.tokens = 1000000;
-    r.flops = 8.0 * r.params_total * r.tokens;
-    runs.push_back(r);
-  }
-  {
-    SweepStore store = SweepStore::open(path, info, runs);
-    store.start_writing();
-    for (int i = 0; i < 4; ++i) {
-      store.append_train(i, {10, 1000, 1e9, 4.0, 1e-3, 1, 1});
-      store.append_train(i, {20, 2000, 2e9, 3.5 - 0.1 * i, 1e-3, 1, 2});
-      RunProgress p;
-      p.state = states[i];
-      p.reason = states[i] == RunState::kDiverged ? "loss 9.1 at step 20" : "";
-      p.final_eval_loss = 3.4 - 0.1 * i;
-      store.set_progress(i, p);
-    }
-    store.flush();
-  }
-  const FitData data = load_fit_data(path, {});
-  ASSERT_EQ(data.points.size(), 2u);
-  EXPECT_EQ(data.points[0].run_id, "run0");
-  EXPECT_EQ(data.points[1].run_id, "run2");
-  EXPECT_DOUBLE_EQ(data.points[1].loss, 3.2);
-  EXPECT_DOUBLE_EQ(data.points[1].params, 30000);
-  EXPECT_DOUBLE_EQ(data.flops_per_param_token, 8);
-  EXPECT_EQ(data.flop_convention, "chinchilla");
-  ASSERT_EQ(data.curves.size(), 2u);
-  EXPECT_EQ(data.curves[1].observation, 1);
-  EXPECT_EQ(data.curves[1].loss, (std::vector<double>{4.0, 3.3}));
-  ASSERT_EQ(data.excluded.size(), 2u);
-  EXPECT_EQ(data.excluded[0].run_id, "run1");
-  EXPECT_NE(data.excluded[0].reason.find("diverged: loss 9.1"), std::string::npos)
-      << data.excluded[0].reason;
-  EXPECT_NE(data.excluded[1].reason.find("not finished"), std::string::npos);
 }
 
 TEST(InferBudgets, GroupsFlopsWithinAFactorOf126) {
@@ -183,6 +133,53 @@ TEST(InferBudgets, GroupsFlopsWithinAFactorOf126) {
   EXPECT_NE(b[0], b[3]);
   EXPECT_NE(b[4], b[5]);
   EXPECT_NEAR(b[0] / 1.0e18, 1, 0.05);
+}
+
+// Compute spread continuously (log-uniform over 1e18..1e22, as in a published
+// table of runs) must not chain neighbour to neighbour into a few "budgets"
+// spanning an order of magnitude: no group spans more than a factor of 1.26.
+TEST(InferBudgets, ContinuousComputeIsNotChainedIntoWideGroups) {
+  std::mt19937_64 rng(3);
+  std::uniform_real_distribution<double> log_compute(18, 22);
+  std::vector<double> flops;
+  for (int i = 0; i < 240; ++i) flops.push_back(std::pow(10, log_compute(rng)));
+  const std::vector<double> budgets = infer_budgets(flops);
+  std::map<double, std::pair<double, double>> span;  // budget -> smallest, largest C
+  for (size_t i = 0; i < flops.size(); ++i) {
+    auto [it, added] = span.emplace(budgets[i], std::make_pair(flops[i], flops[i]));
+    it->second.first = std::min(it->second.first, flops[i]);
+    it->second.second = std::max(it->second.second, flops[i]);
+  }
+  for (const auto& [budget, range] : span)
+    EXPECT_LE(range.second / range.first, std::pow(10, kBudgetGroupLog10) * (1 + 1e-12))
+        << "budget " << budget << " spans " << range.first << " to " << range.second;
+  // Each group starts more than 0.1 decade above the previous one's start.
+  EXPECT_LE(span.size(), 40u);
+  EXPECT_GE(span.size(), 20u) << "4 decades in groups of at most 0.1 decade";
+}
+
+// Runs given by N and D (budget 0: a sweep's explicit [[grid.runs]]) get
+// budgets from their FLOPs, and a note says so; runs with a budget keep it.
+TEST(FinishFitData, RunsWithoutABudgetAreGroupedByTheirFlops) {
+  FitData data;
+  data.source = "sweep.h5";
+  for (double c : {1e18, 1.05e18, 4e18, 4.1e18}) {
+    Observation p;
+    p.params = 1e8, p.tokens = c / 6e8, p.flops = c, p.loss = 3;
+    p.budget = 0;
+    data.points.push_back(p);
+  }
+  Observation budgeted = data.points[0];
+  budgeted.budget = 1e18;
+  data.points.push_back(budgeted);
+  finish_fit_data(data, {}, {});
+  ASSERT_EQ(data.points.size(), 5u);
+  for (const Observation& p : data.points) EXPECT_GT(p.budget, 0);
+  EXPECT_EQ(data.budgets.size(), 3u) << "1e18 (nominal), ~1.02e18 and ~4.05e18 (grouped)";
+  ASSERT_EQ(data.notes.size(), 1u);
+  EXPECT_NE(data.notes[0].find("4 runs have no nominal budget"), std::string::npos)
+      << data.notes[0];
+  EXPECT_DOUBLE_EQ(median_flops_per_param_token(data.points), 6);
 }
 
 }  // namespace

@@ -83,6 +83,44 @@ TEST(ParametricFit, RecoversTheLawFromExactData) {
   EXPECT_NEAR(fit.law.a(), kTruth.a(), 1e-3);
   EXPECT_LT(fit.objective, 1e-9);
   ASSERT_FALSE(fit.optima.empty());
+  // The summary: the verdict travels with the law.
+  EXPECT_EQ(fit.termination, Termination::kConvergence);
+  EXPECT_FALSE(fit.message.empty());
+  EXPECT_TRUE(fit.usable()) << fit.why_unusable();
+  EXPECT_FALSE(fit.few_converged()) << fit.brief_report();
+  EXPECT_NE(fit.brief_report().find("CONVERGENCE; "), std::string::npos) << fit.brief_report();
+  EXPECT_NE(fit.brief_report().find(" of 4,500 starts converged"), std::string::npos);
+}
+
+TEST(ParametricFit, FewConvergedStartsAreFlagged) {
+  const Runs runs = synthetic_runs(kTruth, 0.005, 11);
+  ParametricFitOptions options;
+  options.max_iterations = 2;  // stops nearly every start before a tolerance is met
+  const std::vector<StartPoint> grid = chinchilla_start_grid();
+  for (size_t i = 0; i < grid.size(); i += 45) options.starts.push_back(grid[i]);
+  const ParametricFit fit = fit_parametric(runs.params, runs.tokens, runs.loss, options);
+  EXPECT_EQ(fit.starts, 100);
+  EXPECT_TRUE(fit.few_converged()) << fit.brief_report();
+  EXPECT_LT(fit.converged, 50);
+}
+
+TEST(ParametricFit, AFailedOrTrendlessOptimumIsNotUsable) {
+  const Runs runs = synthetic_runs(kTruth, 0, 0);
+  ParametricFitOptions options;
+  options.starts = {{NAN, NAN, NAN, NAN, NAN}};
+  const ParametricFit failed = fit_parametric(runs.params, runs.tokens, runs.loss, options);
+  EXPECT_EQ(failed.termination, Termination::kFailure);
+  EXPECT_FALSE(failed.usable());
+  EXPECT_NE(failed.why_unusable().find("L-BFGS failed"), std::string::npos)
+      << failed.why_unusable();
+
+  ParametricFit trendless;
+  trendless.law = {1.7, 400, 410, 1e-5, 0.28};
+  trendless.termination = Termination::kConvergence;
+  trendless.objective = 1e-4;
+  EXPECT_FALSE(trendless.usable());
+  EXPECT_NE(trendless.why_unusable().find("no trend in N"), std::string::npos)
+      << trendless.why_unusable();
 }
 
 TEST(ParametricFit, RecoversTheLawFromNoisyData) {

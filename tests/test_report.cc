@@ -179,6 +179,7 @@ Analysis synthetic_analysis(const FitData& data, bool full) {
   fit.objective = 1.2e-4;
   fit.starts = 3750;
   fit.converged = 3612;
+  fit.termination = Termination::kConvergence;
   laws.a3 = fit;
 
   analysis.quantities.push_back(quantity("a1.a", "a (approach 1)", a, 0.02, true));
@@ -230,8 +231,8 @@ Analysis synthetic_analysis(const FitData& data, bool full) {
         quantity("backtest.l", "L", minima_loss.back() + 0.01 * approach, 0.01, true);
     row.params_error = row.predicted_params.value / row.observed_params - 1;
     row.loss_error = row.predicted_loss.value - row.observed_loss;
-    row.params_covered = true;
-    row.loss_covered = approach == 2;
+    row.params_covered = Coverage::kCovered;
+    row.loss_covered = approach == 2 ? Coverage::kCovered : Coverage::kNotCovered;
     backtest.rows.push_back(row);
   }
   analysis.replicate_failures["a2"] = 3;
@@ -429,6 +430,80 @@ TEST_F(ReportTest, WithoutBootstrapValuesStandAloneAndNothingReadsNan) {
   std::string found;
   EXPECT_FALSE(has_nan_or_inf(html, &found)) << found;
   EXPECT_FALSE(has_nan_or_inf(read(files.markdown), &found)) << found;
+}
+
+// Without a bootstrap a prediction has no interval: "no interval", not "no".
+TEST_F(ReportTest, BacktestWithoutIntervalsSaysNoIntervalInHtmlAndJson) {
+  const FitData data = synthetic_data(/*table=*/false);
+  Analysis analysis = synthetic_analysis(data, true);
+  for (BacktestRow& row : analysis.backtest.rows) {
+    row.predicted_params.lo = row.predicted_params.hi = NAN;
+    row.predicted_loss.lo = row.predicted_loss.hi = NAN;
+    row.params_covered = row.loss_covered = Coverage::kNoInterval;
+  }
+  const ReportFiles files = write_report(data, analysis, options_);
+  const std::string html = read(files.html);
+  EXPECT_EQ(count_of(html, "<td class=\"num\">no interval</td>"), 4u) << "2 rows x (N_opt, loss)";
+  const nlohmann::json json = nlohmann::json::parse(read(files.json));
+  for (const auto& row : json["backtest"]["rows"]) {
+    EXPECT_TRUE(row["params_covered"].is_null()) << row.dump();
+    EXPECT_EQ(row["params_coverage"], "no interval");
+    EXPECT_EQ(row["loss_coverage"], "no interval");
+  }
+  const nlohmann::json covered = to_json(data, synthetic_analysis(data, true))["backtest"];
+  EXPECT_EQ(covered["rows"][0]["params_covered"], true);
+  EXPECT_EQ(covered["rows"][0]["loss_coverage"], "covered");
+  EXPECT_EQ(covered["rows"][1]["loss_covered"], false);
+}
+
+// Approach 3's summary is reported; an unusable optimum is described, never
+// shown as a law, drawn or projected.
+TEST_F(ReportTest, Approach3SummaryIsShownAndAnUnusableOptimumIsNotALaw) {
+  const FitData data = synthetic_data(/*table=*/false);
+  Analysis analysis = synthetic_analysis(data, true);
+  std::string html = read(write_report(data, analysis, options_).html);
+  EXPECT_NE(html.find("the best start ended with CONVERGENCE"), std::string::npos);
+  EXPECT_EQ(html.find("fewer than 50% of the starts converged"), std::string::npos);
+  nlohmann::json a3 = to_json(data, analysis)["laws"]["approach3"];
+  EXPECT_EQ(a3["summary"]["termination"], "CONVERGENCE");
+  EXPECT_EQ(a3["summary"]["usable"], true);
+  EXPECT_TRUE(a3["summary"]["warning"].is_null());
+  EXPECT_TRUE(a3.contains("alpha"));
+
+  analysis.laws.a3->converged = 100;  // of 3,750
+  html = read(write_report(data, analysis, options_).html);
+  EXPECT_NE(html.find("fewer than 50% of the starts converged"), std::string::npos);
+  EXPECT_EQ(to_json(data, analysis)["laws"]["approach3"]["summary"]["warning"],
+            "few starts converged");
+
+  analysis.laws.a3->termination = Termination::kFailure;
+  analysis.laws.a3->message = "line search failed";
+  html = read(write_report(data, analysis, options_).html);
+  EXPECT_NE(html.find("Approach 3's optimum is not used as a law: L-BFGS failed"),
+            std::string::npos)
+      << "";
+  EXPECT_EQ(html.find("Approach 3 fits L(N, D)"), std::string::npos);
+  EXPECT_NE(html.find("Plot omitted: Approach 3"), std::string::npos) << "no residuals plot";
+  a3 = to_json(data, analysis)["laws"]["approach3"];
+  EXPECT_EQ(a3["summary"]["usable"], false);
+  EXPECT_FALSE(a3.contains("alpha"));
+}
+
+// Approach 1's envelope says how many of its points are annealed run ends.
+TEST_F(ReportTest, EnvelopeProvenanceIsStated) {
+  const FitData data = synthetic_data(/*table=*/false);
+  Analysis analysis = synthetic_analysis(data, true);
+  Envelope& e = analysis.laws.envelope;
+  e.run_end.assign(e.flops.size(), false);
+  for (size_t i = 0; i < e.run_end.size(); i += 10) e.run_end[i] = true;  // 5 of 41
+  const std::string html = read(write_report(data, analysis, options_).html);
+  EXPECT_NE(html.find("Approach 1's envelope has 41 points: 5 are annealed run ends"),
+            std::string::npos);
+  EXPECT_NE(html.find("36 are mid-schedule points of longer runs"), std::string::npos);
+  const nlohmann::json a1 = to_json(data, analysis)["laws"]["approach1"];
+  EXPECT_EQ(a1["envelope"], "all");
+  EXPECT_EQ(a1["envelope_points"], 41);
+  EXPECT_EQ(a1["envelope_run_ends"], 5);
 }
 
 TEST_F(ReportTest, FailingGnuplotThrowsAndLeavesNoFiles) {
