@@ -20,9 +20,10 @@
 #include <string>
 #include <vector>
 
-#include "orchestrator/grid.h"
-#include "orchestrator/job_spec.h"
+#include "spec/grid.h"
+#include "spec/job_spec.h"
 #include "orchestrator/scheduler.h"
+#include "spec/slots.h"
 
 using namespace sweep;
 
@@ -46,11 +47,11 @@ Outcome simulate(const std::vector<double>& flops, const std::vector<int>& ranks
   while (!events.empty()) {
     auto [time, slot, finished] = events.top();
     events.pop();
-    if (finished >= 0) scheduler.transition(finished, RunEvent::kFinish);
+    if (finished >= 0) scheduler.finish(finished, RunOutcome::kDone);
     makespan = std::max(makespan, time);
     const int size = slot_sizes[size_t(slot)];
     if (auto run = scheduler.next_for(size)) {
-      scheduler.transition(*run, RunEvent::kStart);
+      scheduler.start(*run);
       const double duration = flops[size_t(*run)] / (size * rank_flops) * jitters[size_t(*run)];
       busy += duration * size;
       events.push({time + duration, slot, *run});

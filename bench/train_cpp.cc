@@ -85,7 +85,7 @@ int main(int argc, char** argv) {
     const double per_step =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count() / 20;
     c.steps = std::max<int64_t>(20, int64_t(seconds / per_step));
-    const TrainResult result = train_run(c, data, {});
+    const RunResult result = train_run(c, data, {});
     out["runs"].push_back({{"shape", std::to_string(n_layer) + "x" + std::to_string(d_model)},
                            {"params", count_params(c.model).total},
                            {"flops_per_token", c.flops_per_token},

@@ -5,8 +5,9 @@
 //  * UserError: the user's input is wrong (bad job file, missing corpus,
 //    unreadable HDF5). main() prints what() as one line and exits with
 //    kExitUserError; nothing is written.
-//  * everything else (std::runtime_error from SWEEP_CHECK, library failures) is
-//    a fault of the program or the machine and carries file:line.
+//  * FatalError: a fault of the program or the machine (a check macro of
+//    common/check.h: a broken invariant, a failing MPI/NCCL/CUDA/HDF5 call);
+//    it carries host, rank and file:line.
 // A failure inside one training run is neither: the worker captures it and the
 // sweep records it and goes on.
 
@@ -24,16 +25,13 @@ class UserError : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
-// "file.cc:42: message" — used by the check macros below.
+class FatalError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+// "host rank 3: file.cc:42: message" (the rank once set_log_rank() knows it)
+// — used by the check macros of common/check.h.
 std::string located_message(const char* file, int line, const std::string& message);
 
 }  // namespace sweep
-
-// Throws std::runtime_error naming file and line when `cond` is false.
-#define SWEEP_CHECK(cond, message)                                                        \
-  do {                                                                                    \
-    if (!(cond)) {                                                                        \
-      throw std::runtime_error(::sweep::located_message(                                  \
-          __FILE__, __LINE__, std::string("check failed: ") + #cond + ": " + (message))); \
-    }                                                                                     \
-  } while (0)

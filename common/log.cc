@@ -27,6 +27,8 @@ void set_log_rank(int rank, int world_size) {
   g_world_size = world_size;
 }
 
+int log_rank() { return g_world_size > 1 ? g_rank : -1; }
+
 void set_log_level(LogLevel level) { g_level = level; }
 
 void log(LogLevel level, const std::string& message) {

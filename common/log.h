@@ -11,6 +11,8 @@ enum class LogLevel { kDebug, kInfo, kWarn, kError };
 // Set once at start-up: the MPI rank appears in every line when the job has
 // more than one process.
 void set_log_rank(int rank, int world_size);
+// -1 until set_log_rank() is called with more than one process.
+int log_rank();
 void set_log_level(LogLevel level);
 
 void log(LogLevel level, const std::string& message);

@@ -14,6 +14,7 @@
 #include <filesystem>
 #include <fstream>
 
+#include "common/check.h"
 #include "common/error.h"
 
 namespace sweep {

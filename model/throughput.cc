@@ -9,6 +9,7 @@
 #include <cstdlib>
 #include <vector>
 
+#include "common/check.h"
 #include "common/error.h"
 #include "model/data.h"
 #include "model/train.h"
@@ -78,7 +79,7 @@ double measure_step_seconds(const GPTConfig& model, int64_t batch_tokens,
     c.steps = 6;  // warm-up: allocations, thread pools, kernels
     train_run(c, probe_data, {});
     c.steps = steps;
-    const TrainResult result = train_run(c, probe_data, {});
+    const RunResult result = train_run(c, probe_data, {});
     seconds = double(batch_tokens) / result.tokens_per_second;
   } catch (...) {
     std::remove(path);

@@ -4,12 +4,16 @@
 #include <ATen/autocast_mode.h>
 #include <torch/version.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
+#include <limits>
+#include <optional>
 #include <tuple>
 
+#include "common/check.h"
 #include "common/error.h"
 #include "model/gpt.h"
 
@@ -206,44 +210,140 @@ CheckpointCurves read_checkpoint_curves(const std::string& path) {
   return read_meta(archive);
 }
 
+torch::Tensor FaultInjection::inject(const torch::Tensor& loss, int64_t completing_step,
+                                     int rank) const {
+  const std::string where =
+      "at step " + std::to_string(completing_step) + " on rank " + std::to_string(rank);
+  switch (kind) {
+    case Kind::kThrow:
+      throw std::runtime_error("injected fault (SWEEP_FAULT): throw " + where);
+    case Kind::kNan:
+      return loss * std::numeric_limits<double>::quiet_NaN();
+    case Kind::kExit:
+      std::fprintf(stderr, "injected fault (SWEEP_FAULT): process exits %s\n", where.c_str());
+      std::fflush(stderr);
+      std::_Exit(kExitFailure);
+    case Kind::kNone:
+      break;
+  }
+  return loss;
+}
+
 double lr_at(const TrainConfig& c, int64_t step) {
   // 1) linear warmup
   if (step < c.warmup_steps) return c.lr * double(step + 1) / double(c.warmup_steps);
   // 2) cosine from peak to the floor over the rest of this run
   const double min_lr = c.min_lr_ratio * c.lr;
-  const int64_t decay_steps = std::max<int64_t>(1, c.steps - c.warmup_steps);
+  const int64_t decay_steps = std::max<int64_t>(1, c.steps - 1 - c.warmup_steps);
   const double progress = std::min(1.0, double(step - c.warmup_steps) / double(decay_steps));
-  // 3) the floor is reached at the end of the run (progress = 1)
+  // 3) the floor, reached by the run's last step (step = steps - 1)
   return min_lr + 0.5 * (1.0 + std::cos(M_PI * progress)) * (c.lr - min_lr);
 }
 
-TrainResult train_run(const TrainConfig& c, const TokenData& data, const TrainHooks& hooks) {
+namespace {
+
+// A rank whose work throws must not leave its peers waiting in a collective it
+// will never join. It keeps calling the loop's collectives in the same order,
+// doing no work, with a flag set; the flag travels in the last element of the
+// small reductions (the per-step control, the logged loss, the validation
+// sums), and every rank of the slot leaves the run at the first of them that
+// carries it. The gradient all-reduce carries no flag: a failing rank joins it
+// with stale gradients, and the next small reduction (at the latest the next
+// step's control) ends the run before anything computed from them is used.
+class SlotFailure {
+ public:
+  explicit SlotFailure(std::function<void(torch::Tensor&)> all_reduce, int rank)
+      : all_reduce_(std::move(all_reduce)), rank_(rank) {}
+
+  // Runs `work` unless this rank has failed; an exception becomes the flag.
+  // FatalError (a broken library call, common/check.h) is not one run's
+  // failure and goes through.
+  template <typename F>
+  void guard(F&& work) {
+    if (failed_here_) return;
+    try {
+      work();
+    } catch (const FatalError&) {
+      throw;
+    } catch (const c10::OutOfMemoryError& e) {
+      fail(std::string("out of memory: ") + e.what_without_backtrace());
+    } catch (const c10::Error& e) {
+      fail(e.what_without_backtrace());
+    } catch (const std::exception& e) {
+      fail(e.what());
+    }
+  }
+
+  // Sums `values` over the slot with this rank's flag as an extra last element;
+  // `values` becomes the sum, on the host. True when any rank has failed.
+  bool sum(torch::Tensor& values) {
+    // On the host for every rank alike (MPI, even in an NCCL slot): a failed
+    // rank's device may be what failed.
+    torch::Tensor flagged =
+        torch::cat({values.reshape({-1}).to(torch::kCPU, torch::kFloat32),
+                    torch::full({1}, failed_here_ ? 1.0f : 0.0f, torch::kFloat32)});
+    if (all_reduce_) all_reduce_(flagged);
+    values = flagged.narrow(0, 0, values.numel()).reshape(values.sizes());
+    any_failed_ = flagged[-1].item<float>() > 0;
+    return any_failed_;
+  }
+
+  bool failed_here() const { return failed_here_; }
+  bool any_failed() const { return any_failed_; }
+  const std::string& reason() const { return reason_; }
+
+ private:
+  void fail(std::string reason) {
+    std::replace(reason.begin(), reason.end(), '\n', ' ');
+    failed_here_ = true;
+    reason_ = "rank " + std::to_string(rank_) + " of the slot: " + reason;
+  }
+
+  std::function<void(torch::Tensor&)> all_reduce_;
+  int rank_;
+  bool failed_here_ = false, any_failed_ = false;
+  std::string reason_;
+};
+
+}  // namespace
+
+RunResult train_run(const TrainConfig& c, const TokenData& data, const TrainHooks& hooks) {
   const torch::Device device(c.device);
-  if (c.threads > 0) torch::set_num_threads(c.threads);
   const int64_t seq_len = c.model.seq_len;
-  SWEEP_CHECK(data.seq_len() == seq_len, "token data and model disagree on seq_len");
   const int64_t batch_sequences = c.batch_tokens / seq_len;
-  SWEEP_CHECK(batch_sequences % c.world == 0, "batch must split evenly over the slot's ranks");
   const int64_t rank_sequences = batch_sequences / c.world;  // this rank's share of a step
-  const int64_t micro_sequences = c.micro_batch_tokens > 0
-                                      ? std::min(rank_sequences, c.micro_batch_tokens / seq_len)
-                                      : rank_sequences;
-  SWEEP_CHECK(rank_sequences % micro_sequences == 0, "micro-batches must divide the rank's share");
+  const int64_t micro_sequences =
+      std::max<int64_t>(1, c.micro_batch_tokens > 0
+                               ? std::min(rank_sequences, c.micro_batch_tokens / seq_len)
+                               : rank_sequences);
   const int64_t accumulation = rank_sequences / micro_sequences;
   const int64_t first_sequence = int64_t(c.rank) * rank_sequences;
-
-  torch::manual_seed(c.seed);
-  GPT model(c.model);
-  model->to(device);
-  FlatState state(model, device);
-
-  TrainResult result;
-  Checkpoint progress;
   const bool leader = c.rank == 0;
-  if (!hooks.checkpoint_path.empty() && std::filesystem::exists(hooks.checkpoint_path)) {
-    progress = load_checkpoint(hooks.checkpoint_path, state);
-    result.resumed = true;
-  }
+
+  RunResult result;
+  SlotFailure failure(hooks.all_reduce_sum, c.rank);
+  std::optional<GPT> model;
+  std::optional<FlatState> state;
+  Checkpoint progress;
+  // Setup can fail too (a bad checkpoint, out of memory): the first control
+  // reduction below then ends the run on every rank.
+  failure.guard([&] {
+    SWEEP_CHECK(data.seq_len() == seq_len, "token data and model disagree on seq_len");
+    SWEEP_CHECK(batch_sequences % c.world == 0, "batch must split evenly over the slot's ranks");
+    SWEEP_CHECK(rank_sequences % micro_sequences == 0,
+                "micro-batches must divide the rank's share");
+    if (c.threads > 0) torch::set_num_threads(c.threads);
+    torch::manual_seed(c.seed);
+    model.emplace(c.model);
+    (*model)->to(device);
+    state.emplace(*model, device);
+    if (!hooks.checkpoint_path.empty()) {
+      const std::filesystem::path parent = std::filesystem::path(hooks.checkpoint_path).parent_path();
+      if (!parent.empty()) std::filesystem::create_directories(parent);
+      if (std::filesystem::exists(hooks.checkpoint_path))
+        progress = load_checkpoint(hooks.checkpoint_path, *state);
+    }
+  });
 
   const auto session_start = Clock::now();
   auto wall_time = [&] {
@@ -253,96 +353,129 @@ TrainResult train_run(const TrainConfig& c, const TokenData& data, const TrainHo
   auto checkpoint = [&](int64_t step) {
     if (hooks.checkpoint_path.empty()) return;
     if (leader) {
-      Checkpoint meta = progress;
-      meta.step = step;
-      meta.wall_time = wall_time();
-      save_checkpoint(hooks.checkpoint_path, state, meta);
+      failure.guard([&] {
+        Checkpoint meta = progress;
+        meta.step = step;
+        meta.wall_time = wall_time();
+        save_checkpoint(hooks.checkpoint_path, *state, meta);
+      });
     }
     last_checkpoint = Clock::now();
   };
 
-  // Mean validation loss over the fixed validation set (split over the slot).
+  // Mean validation loss over the fixed validation set (split over the slot);
+  // nullopt when a rank of the slot has failed.
   const int64_t eval_sequences = std::max<int64_t>(1, c.eval_tokens / seq_len);
-  auto evaluate = [&]() -> double {
-    torch::NoGradGuard no_grad;
-    AutocastGuard autocast(device);
-    model->eval();
-    const int64_t share = (eval_sequences + c.world - 1) / c.world;
-    const int64_t begin = std::min(eval_sequences, int64_t(c.rank) * share);
-    const int64_t end = std::min(eval_sequences, begin + share);
-    auto sums = torch::zeros({2}, torch::TensorOptions().dtype(torch::kFloat32).device(device));
-    for (int64_t first = begin; first < end; first += micro_sequences) {
-      const int64_t n = std::min(micro_sequences, end - first);
-      torch::Tensor x, y;
-      data.validation_batch(eval_sequences, first, n, x, y);
-      const torch::Tensor loss = model->loss(x.to(device), y.to(device));
-      sums[0] += loss.detach().to(torch::kFloat32) * double(n);
-      sums[1] += double(n);
-    }
-    if (hooks.all_reduce_sum) hooks.all_reduce_sum(sums);
-    model->train();
+  auto evaluate = [&]() -> std::optional<double> {
+    torch::Tensor sums = torch::zeros({2});  // loss x sequences, sequences
+    failure.guard([&] {
+      torch::Tensor on_device =
+          torch::zeros({2}, torch::TensorOptions().dtype(torch::kFloat32).device(device));
+      torch::NoGradGuard no_grad;
+      AutocastGuard autocast(device);
+      (*model)->eval();
+      const int64_t share = (eval_sequences + c.world - 1) / c.world;
+      const int64_t begin = std::min(eval_sequences, int64_t(c.rank) * share);
+      const int64_t end = std::min(eval_sequences, begin + share);
+      for (int64_t first = begin; first < end; first += micro_sequences) {
+        const int64_t n = std::min(micro_sequences, end - first);
+        torch::Tensor x, y;
+        data.validation_batch(eval_sequences, first, n, x, y);
+        const torch::Tensor loss = (*model)->loss(x.to(device), y.to(device));
+        on_device[0] += loss.detach().to(torch::kFloat32) * double(n);
+        on_device[1] += double(n);
+      }
+      (*model)->train();
+      sums = on_device.cpu();
+    });
+    if (failure.sum(sums)) return std::nullopt;
     return (sums[0] / sums[1]).item<double>();
   };
 
   const double loss_limit = c.divergence_factor * std::log(double(c.model.vocab_size));
   int64_t step = progress.step;
-  const int64_t start_step = step;
-  double last_loss = NAN;
+  result.start_step = step;
   auto tokens_after = [&](int64_t s) { return s * c.batch_tokens; };
-  auto record_eval = [&](int64_t s) {
-    const double loss = evaluate();
-    result.final_eval_loss = loss;
-    EvalRecord r{s, tokens_after(s), c.flops_per_token * double(tokens_after(s)), loss,
+  auto record_eval = [&](int64_t s) -> bool {
+    const std::optional<double> loss = evaluate();
+    if (!loss) return false;
+    result.final_eval_loss = *loss;
+    EvalRecord r{s, tokens_after(s), c.flops_per_token * double(tokens_after(s)), *loss,
                  wall_time()};
     if (leader) {
       progress.eval.push_back(r);
       if (hooks.on_eval) hooks.on_eval(r);
     }
-    return loss;
+    return true;
   };
 
-  if (step == 0) record_eval(0);
-  while (step < c.steps) {
-    if (hooks.stop_requested && hooks.stop_requested()) {
+  bool evaluated_start = step > 0;
+  torch::Tensor grad_norm;
+  while (true) {
+    // 1) The per-step control reduction (on the host): has any rank failed
+    //    (in setup, the last step's checkpoint or evaluation) or been asked to stop?
+    torch::Tensor control = torch::zeros({1});
+    if (hooks.stop_requested && hooks.stop_requested()) control[0] = 1.0;
+    if (failure.sum(control)) break;
+    if (!evaluated_start) {
+      if (!record_eval(0)) break;
+      evaluated_start = true;
+    }
+    if (step >= c.steps) break;
+    // A periodic checkpoint only here, after the control reduction has shown
+    // that no rank failed during the last step (a state a failed rank's stale
+    // gradients reached must never be saved).
+    if (step > result.start_step &&
+        std::chrono::duration<double>(Clock::now() - last_checkpoint).count() >=
+            hooks.checkpoint_interval) {
       checkpoint(step);
-      result.status = RunStatus::kStopped;
+    }
+    if (control[0].item<float>() > 0) {
+      checkpoint(step);
+      torch::Tensor saved = torch::zeros({1});
+      if (failure.sum(saved)) break;  // the leader's checkpoint failed: every rank says so
+      result.outcome = RunOutcome::kStopped;
       result.reason = "stopped at step " + std::to_string(step) + " (checkpointed)";
       break;
     }
+    // 2) Forward and backward over this rank's micro-batches, then the
+    //    gradient all-reduce (every rank joins it, a failed one too).
     const double lr = lr_at(c, step);
-    state.grads.zero_();
-    torch::Tensor loss_sum = torch::zeros({}, state.params.options());
-    {
+    torch::Tensor loss_sum;
+    failure.guard([&] {
+      state->grads.zero_();
+      loss_sum = torch::zeros({}, state->params.options());
       AutocastGuard autocast(device);
       for (int64_t micro = 0; micro < accumulation; ++micro) {
         torch::Tensor x, y;
         data.train_batch(c.seed, step, first_sequence + micro * micro_sequences, micro_sequences, x,
                          y);
-        torch::Tensor loss = model->loss(x.to(device, /*non_blocking=*/true), y.to(device, true));
+        torch::Tensor loss = (*model)->loss(x.to(device, /*non_blocking=*/true), y.to(device, true));
+        if (c.fault.fires(step + 1)) loss = c.fault.inject(loss, step + 1, c.rank);
         (loss / double(accumulation)).backward();
         loss_sum += loss.detach().to(torch::kFloat32);
       }
-    }
-    if (hooks.all_reduce_sum) {
-      hooks.all_reduce_sum(state.grads);
-      state.grads.div_(double(c.world));
-    }
-    const torch::Tensor grad_norm = state.grads.norm();
-    if (c.grad_clip > 0) {
-      state.grads.mul_(torch::clamp_max(c.grad_clip / (grad_norm + 1e-6), 1.0));
-    }
-    state.adamw_step(step + 1, lr, c);
+    });
+    if (hooks.all_reduce_sum && state) hooks.all_reduce_sum(state->grads);
+    // 3) Clip and step.
+    failure.guard([&] {
+      if (hooks.all_reduce_sum) state->grads.div_(double(c.world));
+      grad_norm = state->grads.norm();
+      if (c.grad_clip > 0) {
+        state->grads.mul_(torch::clamp_max(c.grad_clip / (grad_norm + 1e-6), 1.0));
+      }
+      state->adamw_step(step + 1, lr, c);
+    });
     ++step;
 
+    // 4) Records: the slot's mean train loss, divergence, evaluation.
     const bool log_now = step == 1 || step % c.log_interval == 0 || step == c.steps;
     const bool eval_now = step % c.eval_interval == 0 || step == c.steps;
     if (log_now || eval_now) {
-      torch::Tensor mean_loss = loss_sum / double(accumulation);
-      if (hooks.all_reduce_sum) {
-        hooks.all_reduce_sum(mean_loss);
-        mean_loss.div_(double(c.world));
-      }
-      last_loss = mean_loss.item<double>();
+      torch::Tensor mean_loss = torch::zeros({1});
+      failure.guard([&] { mean_loss = (loss_sum / double(accumulation)).reshape({1}).cpu(); });
+      if (failure.sum(mean_loss)) break;
+      const double last_loss = mean_loss.item<double>() / double(c.world);
       const double norm = grad_norm.item<double>();
       result.final_train_loss = last_loss;
       TrainRecord r{
@@ -354,7 +487,7 @@ TrainResult train_run(const TrainConfig& c, const TokenData& data, const TrainHo
       }
       const bool blown_up = step > c.warmup_steps && last_loss > loss_limit;
       if (!std::isfinite(last_loss) || !std::isfinite(norm) || blown_up) {
-        result.status = RunStatus::kDiverged;
+        result.outcome = RunOutcome::kDiverged;
         char reason[160];
         std::snprintf(reason, sizeof(reason), "%s at step %lld (train loss %.4g, grad norm %.4g)",
                       blown_up ? "loss blew up" : "non-finite loss or gradient", (long long)step,
@@ -363,20 +496,23 @@ TrainResult train_run(const TrainConfig& c, const TokenData& data, const TrainHo
         break;
       }
     }
-    if (eval_now) record_eval(step);
-    if (step < c.steps && std::chrono::duration<double>(Clock::now() - last_checkpoint).count() >=
-                              hooks.checkpoint_interval) {
-      checkpoint(step);
-    }
+    if (eval_now && !record_eval(step)) break;
   }
   result.steps_done = step;
   result.wall_time = wall_time();
+  if (failure.any_failed() || failure.failed_here()) {
+    // No checkpoint is written now: the state may be half-updated. The next
+    // attempt continues from the last periodic checkpoint.
+    result.outcome = RunOutcome::kFailed;
+    result.reason = failure.failed_here() ? failure.reason() : kPeerFailed;
+    return result;
+  }
   const double session_seconds =
       std::chrono::duration<double>(Clock::now() - session_start).count();
   if (session_seconds > 0) {
-    result.tokens_per_second = double((step - start_step) * c.batch_tokens) / session_seconds;
+    result.tokens_per_second = double((step - result.start_step) * c.batch_tokens) / session_seconds;
   }
-  if (result.status != RunStatus::kStopped && leader && !hooks.checkpoint_path.empty()) {
+  if (result.outcome != RunOutcome::kStopped && leader && !hooks.checkpoint_path.empty()) {
     std::error_code ignored;
     std::filesystem::remove(hooks.checkpoint_path, ignored);  // finished: nothing to resume
   }

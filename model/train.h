@@ -17,7 +17,10 @@
 //
 // A step whose loss or gradient norm is not finite, or whose loss exceeds
 // divergence_factor x ln(vocab) after warmup, ends the run as diverged with
-// its step: a result, not an exception.
+// its step: a result, not an exception. An exception on any rank (out of
+// memory, a bad checkpoint, an injected fault) ends the run as failed on
+// every rank of the slot at the same point: a flag travels with the loop's
+// reductions, so no rank is left waiting in a collective (see train.cc).
 //
 // Checkpoints (parameters, optimizer moments, step, RNG state and the curve so
 // far) are written atomically every checkpoint_interval seconds and on a stop
@@ -35,6 +38,21 @@
 #include "model/data.h"
 
 namespace sweep {
+
+// A fault to inject at one optimizer step of one rank (SWEEP_FAULT, parsed by
+// worker/fault.h): a throw (the run fails on every rank), a NaN loss (the run
+// diverges) or the process exiting (the MPI job ends; a rerun resumes).
+struct FaultInjection {
+  enum class Kind { kNone, kThrow, kNan, kExit };
+  Kind kind = Kind::kNone;
+  int64_t step = 0;  // 1-based: the forward/backward that would complete this step
+
+  bool fires(int64_t completing_step) const {
+    return kind != Kind::kNone && completing_step == step;
+  }
+  // Throws, exits, or returns the loss made NaN.
+  torch::Tensor inject(const torch::Tensor& loss, int64_t completing_step, int rank) const;
+};
 
 struct TrainConfig {
   GPTConfig model;
@@ -56,19 +74,7 @@ struct TrainConfig {
   int threads = 0;                 // intra-op threads on CPU; 0 = leave as is
   int rank = 0, world = 1;         // this rank's place in its data-parallel slot
   double divergence_factor = 1.5;  // loss > factor * ln(vocab) after warmup = diverged
-};
-
-enum class RunStatus { kDone, kDiverged, kStopped };
-
-struct TrainResult {
-  RunStatus status = RunStatus::kDone;
-  std::string reason;  // why diverged or stopped
-  int64_t steps_done = 0;
-  double final_eval_loss = NAN;
-  double final_train_loss = NAN;
-  double wall_time = 0;          // seconds, summed over resumes
-  bool resumed = false;          // started from a checkpoint
-  double tokens_per_second = 0;  // this session's training throughput
+  FaultInjection fault;            // none unless SWEEP_FAULT names this run and rank
 };
 
 struct TrainHooks {
@@ -76,13 +82,19 @@ struct TrainHooks {
   std::function<void(torch::Tensor&)> all_reduce_sum;
   std::function<void(const TrainRecord&)> on_train;
   std::function<void(const EvalRecord&)> on_eval;
-  // Polled every step: true = checkpoint now and return kStopped.
+  // Polled every step on each rank (no collective); when it is true on any
+  // rank, the slot checkpoints and returns kStopped.
   std::function<bool()> stop_requested;
   std::string checkpoint_path;       // "" = no checkpoints
   double checkpoint_interval = 600;  // seconds of wall time between checkpoints
 };
 
-TrainResult train_run(const TrainConfig& config, const TokenData& data, const TrainHooks& hooks);
+// The reason a rank gives when another rank of its slot failed.
+inline constexpr const char* kPeerFailed = "another rank of the slot failed";
+
+// Never throws for what happens inside the run (FatalError from a broken
+// collective aside): the result says done, diverged, failed or stopped.
+RunResult train_run(const TrainConfig& config, const TokenData& data, const TrainHooks& hooks);
 
 // The curve stored in a checkpoint: what a resumed run has already reported.
 // A store truncates the run's curves to it before resuming, so no step appears
@@ -94,7 +106,8 @@ struct CheckpointCurves {
 };
 CheckpointCurves read_checkpoint_curves(const std::string& path);
 
-// Learning rate at `step` (0-based): warmup, cosine, floor.
+// Learning rate at `step` (0-based): warmup, cosine, and the floor at the
+// run's last step.
 double lr_at(const TrainConfig& config, int64_t step);
 
 }  // namespace sweep

@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "fit/options.h"
 #include "model/config.h"
 
 namespace sweep {
@@ -52,13 +53,14 @@ struct FitCommandOptions {
   bool json = false;
   std::vector<int> approaches;  // empty = the job's, else 1, 2, 3
   int64_t bootstrap = -1;       // -1 = the job's, else 1000
-  double confidence = 0.9;
+  double confidence = fit::AnalysisOptions{}.confidence;
   int64_t holdout_budgets = -1;  // -1 = the job's, else 1 with >= 3 budgets
   int64_t drop_highest = 0;
   std::vector<double> budgets;  // fit only these budgets
   std::vector<double> targets;  // compute targets (FLOPs), added to the job's
   bool job_targets = true;      // project to the sweep's [fit] targets too
-  uint64_t seed = 20220329;
+  uint64_t seed = fit::AnalysisOptions{}.seed;
+  fit::EnvelopeMode envelope = fit::AnalysisOptions{}.envelope;  // approach 1: all points or annealed run ends
   int threads = 0;  // 0 = all cores
 };
 int fit_command(const FitCommandOptions& options);

@@ -6,6 +6,7 @@
 #include <CLI/CLI.hpp>
 #include <algorithm>
 #include <iostream>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -148,10 +149,17 @@ int main(int argc, char** argv) {
         ->check(CLI::Range(1, 3))
         ->delimiter(',');
     cmd->add_option("--bootstrap", o.bootstrap,
-                    "bootstrap replicates for the intervals (default: the sweep's, else 1000; 0 = none)")
+                    "bootstrap replicates for the intervals (default: the sweep's, else " +
+                        std::to_string(sweep::fit::AnalysisOptions{}.bootstrap) + "; 0 = none)")
         ->check(CLI::Range(int64_t{0}, int64_t{100000}));
-    cmd->add_option("--confidence", o.confidence, "interval level (default 0.9)")
-        ->check(CLI::Range(0.5, 0.999));
+    cmd->add_option("--confidence", o.confidence, "interval level")
+        ->check(CLI::Range(0.5, 0.999))
+        ->capture_default_str();
+    cmd->add_option("--envelope", o.envelope,
+                    "approach 1's points: all (default) or ends (annealed run ends only)")
+        ->transform(CLI::CheckedTransformer(
+            std::map<std::string, sweep::fit::EnvelopeMode>{{"all", sweep::fit::EnvelopeMode::kAll},
+                                                            {"ends", sweep::fit::EnvelopeMode::kEnds}}));
     cmd->add_option("--holdout", o.holdout_budgets,
                     "largest budgets held out for the backtest (default: the sweep's, else 1 with\n"
                     ">= 3 budgets)")
@@ -160,7 +168,7 @@ int main(int argc, char** argv) {
         ->check(CLI::Range(int64_t{0}, int64_t{1000000}));
     cmd->add_option("--budgets", o.budgets, "fit only these budgets (FLOPs, matched within 5%)")
         ->delimiter(',');
-    cmd->add_option("--seed", o.seed, "bootstrap seed");
+    cmd->add_option("--seed", o.seed, "bootstrap seed")->capture_default_str();
     cmd->add_option("--threads", o.threads, "threads (default: all cores)")
         ->check(CLI::Range(0, 4096));
   };

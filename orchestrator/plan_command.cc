@@ -11,7 +11,7 @@
 #include "common/table.h"
 #include "model/throughput.h"
 #include "orchestrator/commands.h"
-#include "orchestrator/grid.h"
+#include "spec/grid.h"
 #include "worker/worker.h"
 
 namespace sweep {

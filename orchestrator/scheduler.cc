@@ -6,77 +6,50 @@
 
 namespace sweep {
 
-const char* to_string(RunEvent event) {
-  switch (event) {
-    case RunEvent::kStart:
-      return "start";
-    case RunEvent::kFinish:
-      return "finish";
-    case RunEvent::kDiverge:
-      return "diverge";
-    case RunEvent::kFail:
-      return "fail";
-    case RunEvent::kStop:
-      return "stop";
-  }
-  return "?";
-}
-
-std::vector<int> cut_into_slots(int workers, const std::vector<int64_t>& sizes) {
-  std::vector<int> slots;
-  int used = 0;
-  for (size_t turn = 0, misses = 0; misses < sizes.size(); ++turn) {
-    const int size = int(sizes[turn % sizes.size()]);
-    if (size < 1 || used + size > workers) {
-      ++misses;
-      continue;
-    }
-    misses = 0;
-    slots.push_back(size);
-    used += size;
-  }
-  return slots;
-}
-
-Scheduler::Scheduler(std::vector<double> flops, std::vector<RunState> states,
-                     std::vector<int> ranks_needed)
-    : flops_(std::move(flops)), states_(std::move(states)), ranks_needed_(std::move(ranks_needed)) {
-  if (states_.size() != flops_.size()) throw std::invalid_argument("one state per run");
+Scheduler::Scheduler(std::vector<double> flops, const std::vector<RunState>& stored,
+                     std::vector<int> ranks_needed, int max_attempts)
+    : flops_(std::move(flops)),
+      ranks_needed_(std::move(ranks_needed)),
+      failures_(flops_.size(), 0),
+      max_attempts_(std::max(1, max_attempts)) {
+  if (stored.size() != flops_.size()) throw std::invalid_argument("one state per run");
   if (ranks_needed_.empty()) ranks_needed_.assign(flops_.size(), 1);
-  for (RunState& s : states_) {
-    if (s == RunState::kRunning) s = RunState::kPending;  // a sweep that died mid-run resumes it
-  }
+  for (RunState s : stored) states_.push_back(restart_state(s));
   by_flops_.resize(flops_.size());
   std::iota(by_flops_.begin(), by_flops_.end(), 0);
   std::stable_sort(by_flops_.begin(), by_flops_.end(),
                    [&](int a, int b) { return flops_[size_t(a)] > flops_[size_t(b)]; });
 }
 
-void Scheduler::transition(int run, RunEvent event) {
+void Scheduler::start(int run) {
   RunState& s = states_.at(size_t(run));
-  RunState next = s;
-  switch (event) {
-    case RunEvent::kStart:
-      if (s == RunState::kPending) next = RunState::kRunning;
+  if (s != RunState::kPending) {
+    throw std::logic_error("run " + std::to_string(run) + ": cannot start when " + to_string(s));
+  }
+  s = RunState::kRunning;
+}
+
+RunState Scheduler::finish(int run, RunOutcome outcome) {
+  RunState& s = states_.at(size_t(run));
+  if (s != RunState::kRunning) {
+    throw std::logic_error("run " + std::to_string(run) + ": cannot end as " + to_string(outcome) +
+                           " when " + to_string(s));
+  }
+  switch (outcome) {
+    case RunOutcome::kDone:
+      s = RunState::kDone;
       break;
-    case RunEvent::kFinish:
-      if (s == RunState::kRunning) next = RunState::kDone;
+    case RunOutcome::kDiverged:
+      s = RunState::kDiverged;
       break;
-    case RunEvent::kDiverge:
-      if (s == RunState::kRunning) next = RunState::kDiverged;
+    case RunOutcome::kFailed:
+      s = ++failures_[size_t(run)] < max_attempts_ ? RunState::kPending : RunState::kFailed;
       break;
-    case RunEvent::kFail:
-      if (s == RunState::kRunning) next = RunState::kFailed;
-      break;
-    case RunEvent::kStop:
-      if (s == RunState::kRunning) next = RunState::kPending;
+    case RunOutcome::kStopped:
+      s = RunState::kPending;
       break;
   }
-  if (next == s) {
-    throw std::logic_error(std::string("run ") + std::to_string(run) + ": cannot " +
-                           to_string(event) + " when " + to_string(s));
-  }
-  s = next;
+  return s;
 }
 
 std::optional<int> Scheduler::next_for(int slot_ranks) const {

@@ -12,73 +12,8 @@
 #include "common/format.h"
 #include "common/log.h"
 #include "common/table.h"
-#include "model/train.h"
-#include "orchestrator/scheduler.h"
 
 namespace sweep {
-
-ResumeState resume_store(SweepStore& store, const SweepSetup& setup) {
-  ResumeState resume;
-  for (const RunSpec& run : setup.grid.runs) {
-    const RunProgress p = store.progress(run.index);
-    if (is_final(p.state)) {
-      resume.flops_done += run.flops;
-      ++resume.runs_done;
-      continue;
-    }
-    const std::string checkpoint = checkpoint_path(setup.output, run);
-    if (std::filesystem::exists(checkpoint)) {
-      const CheckpointCurves curves = read_checkpoint_curves(checkpoint);
-      store.reset_curves(run.index, curves.train, curves.eval);
-      resume.flops_done += run.flops_per_token * double(curves.step * setup.job.train.batch_tokens);
-    } else {
-      store.reset_curves(run.index, {}, {});
-    }
-  }
-  return resume;
-}
-
-bool is_final(RunState state) { return state == RunState::kDone || state == RunState::kDiverged; }
-
-RunState state_after(Outcome outcome) {
-  switch (outcome) {
-    case Outcome::kDone:
-      return RunState::kDone;
-    case Outcome::kDiverged:
-      return RunState::kDiverged;
-    case Outcome::kStopped:
-      return RunState::kPending;
-    case Outcome::kFailed:
-      return RunState::kFailed;
-  }
-  return RunState::kFailed;
-}
-
-RunProgress progress_of(const WorkerResult& result) {
-  RunProgress p;
-  p.state = state_after(result.outcome);
-  p.reason = result.reason;
-  p.steps_done = result.train.steps_done;
-  p.final_eval_loss = result.train.final_eval_loss;
-  p.final_train_loss = result.train.final_train_loss;
-  p.wall_seconds = result.train.wall_time;
-  p.tokens_per_second = result.train.tokens_per_second;
-  return p;
-}
-
-RunEvent event_of(Outcome outcome) {
-  switch (outcome) {
-    case Outcome::kDone:
-      return RunEvent::kFinish;
-    case Outcome::kDiverged:
-      return RunEvent::kDiverge;
-    case Outcome::kFailed:
-      return RunEvent::kFail;
-    case Outcome::kStopped:
-      return RunEvent::kStop;
-  }
-  return RunEvent::kFail;
-}
 
 Progress::Progress(size_t runs, double total_flops, double flops_at_start)
     : runs_(runs),

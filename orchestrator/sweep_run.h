@@ -1,34 +1,16 @@
 #pragma once
-// Pieces of a sweep shared by the one-process path (run_command.cc) and the
-// MPI coordinator (mpi_sweep.cc): resuming the store, progress display, the
-// closing results.
+// Pieces of a sweep's display shared by the coordinator and the commands:
+// progress, the closing results.
 
 #include <chrono>
 #include <string>
 
 #include "orchestrator/commands.h"
-#include "orchestrator/grid.h"
-#include "orchestrator/scheduler.h"
 #include "orchestrator/sweep_setup.h"
+#include "spec/grid.h"
 #include "storage/store.h"
-#include "worker/worker.h"
 
 namespace sweep {
-
-struct ResumeState {
-  double flops_done = 0;  // finished runs' FLOPs plus partial runs' up to their checkpoints
-  size_t runs_done = 0;   // done or diverged
-};
-
-// Before SWMR writing starts: cuts every unfinished run's curves back to its
-// checkpoint (or to nothing), and counts what is already done.
-ResumeState resume_store(SweepStore& store, const SweepSetup& setup);
-
-bool is_final(RunState state);  // done or diverged: never trained again
-
-RunState state_after(Outcome outcome);
-RunEvent event_of(Outcome outcome);                   // the scheduler's transition for it
-RunProgress progress_of(const WorkerResult& result);  // the summary row for it
 
 // The sweep under mpirun (mpi_sweep.cc); run_command() calls it when started
 // with several ranks.

@@ -8,8 +8,8 @@
 #include <vector>
 
 #include "model/data.h"
-#include "orchestrator/grid.h"
-#include "orchestrator/job_spec.h"
+#include "spec/grid.h"
+#include "spec/job_spec.h"
 #include "storage/store.h"
 
 namespace sweep {

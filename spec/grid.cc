@@ -1,4 +1,4 @@
-#include "orchestrator/grid.h"
+#include "spec/grid.h"
 
 #include <algorithm>
 #include <cmath>
@@ -82,13 +82,23 @@ Grid expand_grid(const JobSpec& job) {
     std::set<std::pair<int64_t, int64_t>> seen;  // (n_layer, d_model) per budget
     size_t kept = 0;
     for (double target : target_sizes(job, b)) {
+      if (!(target <= kMaxParams))  // only tokens_per_param can get here: params are bounded
+        job.fail("grid.tokens_per_param",
+                 "budget " + format_sci(budget) + " asks for models of " + format_sci(target) +
+                     " parameters; allowed: targets up to " + format_sci(kMaxParams));
       const GPTConfig model = shape_for_params(target, job.model.shape);
       if (!seen.insert({model.n_layer, model.d_model}).second) {
         grid.dropped.push_back({budget, target, "same shape as another size at this budget"});
         continue;
       }
-      RunSpec run =
-          make_run(job, model, budget / training_flops_per_token(model, g.flop_convention));
+      const double tokens = budget / training_flops_per_token(model, g.flop_convention);
+      if (!(tokens <= kMaxTokens))
+        job.fail("grid.budgets", "budget " + format_sci(budget) + " would train the model of " +
+                                     format_count(double(count_params(model).total)) +
+                                     " parameters on " + format_sci(tokens) +
+                                     " tokens; allowed: runs of up to " + format_sci(kMaxTokens) +
+                                     " tokens (larger sizes or smaller budgets)");
+      RunSpec run = make_run(job, model, tokens);
       if (run.steps < g.min_steps) {
         grid.dropped.push_back({budget, target,
                                 "only " + std::to_string(run.steps) + " steps (grid.min_steps = " +
@@ -106,7 +116,7 @@ Grid expand_grid(const JobSpec& job) {
     }
     if (kept == 0) {
       const double fpt = training_flops_per_token(smallest, g.flop_convention);
-      const double needed = fpt * double(g.min_steps * job.train.batch_tokens);
+      const double needed = fpt * double(g.min_steps) * double(job.train.batch_tokens);
       job.fail("grid.budgets",
                "budget " + format_sci(budget) +
                    " FLOPs is too small for any model: the smallest (" +

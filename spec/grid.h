@@ -15,7 +15,7 @@
 
 #include "model/config.h"
 #include "model/counting.h"
-#include "orchestrator/job_spec.h"
+#include "spec/job_spec.h"
 
 namespace sweep {
 

@@ -1,4 +1,4 @@
-#include "orchestrator/job_spec.h"
+#include "spec/job_spec.h"
 
 #include <glob.h>
 
@@ -13,7 +13,7 @@
 
 #include "common/error.h"
 #include "common/format.h"
-#include "orchestrator/toml_reader.h"
+#include "spec/toml_reader.h"
 
 namespace sweep {
 namespace {
@@ -82,6 +82,7 @@ void read_sweep(TomlSection& s, JobSpec& job) {
   if (ext != ".h5" && ext != ".hdf5") s.fail("output", "must end in .h5 or .hdf5");
   job.sweep.seed = uint64_t(s.integer("seed", 1234, Bounds::at_least(0)));
   job.sweep.checkpoint_interval = s.number("checkpoint_interval", 600, Bounds::positive());
+  job.sweep.max_attempts = s.integer("max_attempts", 2, Bounds::closed(1, 100));
   s.reject_unknown();
 }
 
@@ -157,7 +158,8 @@ void read_grid(TomlSection& s, JobSpec& job) {
         if (!row.is_array()) s.fail("params", "mixes lists and numbers; use one list per budget");
         std::vector<double> sizes;
         for (const auto& item : *row.as_array()) {
-          sizes.push_back(s.check_number(item, s.full_key("params"), Bounds::at_least(1), false));
+          sizes.push_back(
+              s.check_number(item, s.full_key("params"), Bounds::closed(1, kMaxParams), false));
         }
         if (sizes.empty()) s.fail("params", "a budget's list of sizes is empty");
         g.params.push_back(sizes);
@@ -170,7 +172,7 @@ void read_grid(TomlSection& s, JobSpec& job) {
     } else {
       g.size_mode = SizeMode::kParams;
       g.params.assign(std::max<size_t>(1, g.budgets.size()),
-                      read_number_list(s, "params", Bounds::at_least(1)));
+                      read_number_list(s, "params", Bounds::closed(1, kMaxParams)));
     }
   }
 
@@ -183,8 +185,8 @@ void read_grid(TomlSection& s, JobSpec& job) {
       if (!table) s.fail("runs", "every run must be a table { params = ..., tokens = ... }");
       TomlSection run(*table, s.full_key("runs"), s.path());
       ExplicitRun r;
-      r.params = run.optional_number("params", Bounds::at_least(1)).value_or(0);
-      r.tokens = run.optional_number("tokens", Bounds::at_least(1)).value_or(0);
+      r.params = run.optional_number("params", Bounds::closed(1, kMaxParams)).value_or(0);
+      r.tokens = run.optional_number("tokens", Bounds::closed(1, kMaxTokens)).value_or(0);
       run.reject_unknown();
       if (r.params == 0 || r.tokens == 0) {
         s.fail_at(item, s.full_key("runs"), "every run needs params and tokens");
@@ -272,11 +274,19 @@ void read_resources(TomlSection& s, JobSpec& job) {
       r.slot_sizes.push_back(
           int64_t(s.check_number(*n, s.full_key("ranks_per_run"), slot_bounds, true)));
     }
+    const int64_t micro = job.train.micro_batch_tokens / job.data.seq_len;  // sequences
     for (int64_t size : r.slot_sizes) {
       if (sequences % size != 0) {
         s.fail("ranks_per_run", "slot size " + std::to_string(size) + " must divide the batch of " +
                                     std::to_string(sequences) +
                                     " sequences (train.batch_tokens / data.seq_len)");
+      }
+      const int64_t share = sequences / size;  // each rank's sequences per step
+      if (micro > 0 && micro < share && share % micro != 0) {
+        s.fail("ranks_per_run",
+               "slot size " + std::to_string(size) + " gives each rank " + std::to_string(share) +
+                   " sequences per step, which train.micro_batch_tokens (" +
+                   std::to_string(micro) + " sequences) does not divide");
       }
     }
   }
@@ -324,10 +334,10 @@ void read_fit(TomlSection& s, JobSpec& job) {
       f.approaches.push_back(a);
     }
   }
-  f.bootstrap = s.integer("bootstrap", 1000, Bounds::closed(0, 100000));
-  // Default: hold out the largest budget when at least 2 remain to fit.
+  f.bootstrap = s.integer("bootstrap", fit::AnalysisOptions{}.bootstrap, Bounds::closed(0, 100000));
   const int64_t budgets = int64_t(job.grid.budgets.size());
-  f.holdout_budgets = s.integer("holdout_budgets", budgets >= 3 ? 1 : 0, Bounds::at_least(0));
+  f.holdout_budgets = s.integer("holdout_budgets", fit::default_holdout_budgets(size_t(budgets)),
+                                Bounds::at_least(0));
   if (f.holdout_budgets > 0 && budgets - f.holdout_budgets < 2) {
     s.fail("holdout_budgets", "leaves " + std::to_string(budgets - f.holdout_budgets) + " of " +
                                   std::to_string(budgets) +

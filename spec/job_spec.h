@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "fit/options.h"
 #include "model/counting.h"
 #include "model/shapes.h"
 
@@ -21,6 +22,7 @@ struct SweepSection {
   std::string output;                // HDF5 path; default "runs/<name>.h5"
   uint64_t seed = 1234;              // data order and initialisation of every run
   double checkpoint_interval = 600;  // seconds of training between checkpoints of a run
+  int64_t max_attempts = 2;  // tries per failed run in one invocation (from its checkpoint)
 };
 
 enum class Tokenizer { kBytes, kTokensU16 };
@@ -46,6 +48,11 @@ struct ExplicitRun {
   double params = 0;  // target total parameters
   double tokens = 0;  // training tokens
 };
+
+// The largest target N and D a job may ask for: far beyond any model trained,
+// and small enough that parameter, token and step counts stay exact in int64.
+inline constexpr double kMaxParams = 1e15;
+inline constexpr double kMaxTokens = 1e18;
 
 struct GridSection {
   FlopConvention flop_convention = FlopConvention::kSixN;
@@ -112,10 +119,11 @@ struct FitTarget {
 };
 
 struct FitSection {
-  std::vector<int> approaches = {1, 2, 3};  // Chinchilla approaches
-  int64_t bootstrap = 1000;                 // resamples for confidence intervals
-  int64_t holdout_budgets = 1;              // largest budgets held out for the backtest
-                                            // (default 1 with >= 3 budgets, else 0)
+  // Defaults are fit::AnalysisOptions' (fit/options.h), the one place they are set.
+  std::vector<int> approaches = fit::AnalysisOptions{}.approaches;  // Chinchilla approaches
+  int64_t bootstrap = fit::AnalysisOptions{}.bootstrap;  // resamples for confidence intervals
+  int64_t holdout_budgets = fit::kDefaultHoldout;  // largest budgets held out for the backtest
+                                                   // (read_fit: default_holdout_budgets())
   std::vector<FitTarget> targets;
 };
 

@@ -1,4 +1,4 @@
-#include "orchestrator/toml_reader.h"
+#include "spec/toml_reader.h"
 
 #include <cmath>
 #include <sstream>

@@ -1,33 +1,47 @@
 #include "storage/store.h"
 
 #include <fcntl.h>
+#include <hdf5.h>
 #include <sys/file.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cmath>
 #include <cstddef>
 #include <cstring>
 #include <ctime>
 #include <filesystem>
+#include <type_traits>
 
+#include "common/check.h"
 #include "common/error.h"
 
-// Every HDF5 call that can fail goes through this: a negative return is a
-// fault (the file was already validated), reported with file and line.
-#define SWEEP_H5(call)                                                                        \
-  ([&]() {                                                                                    \
-    auto _status = (call);                                                                    \
-    if (_status < 0) {                                                                        \
-      throw std::runtime_error(::sweep::located_message(__FILE__, __LINE__, "HDF5: " #call)); \
-    }                                                                                         \
-    return _status;                                                                           \
-  }())
+static_assert(std::is_same_v<hid_t, int64_t>, "store.h keeps HDF5 handles as int64_t");
 
 namespace sweep {
+
+std::string hdf5_error_stack() {
+  std::string text;
+  // The innermost three entries say what went wrong; the rest is the call chain.
+  auto visit = [](unsigned n, const H5E_error2_t* e, void* out) -> herr_t {
+    if (n >= 3) return 0;
+    std::string& t = *static_cast<std::string*>(out);
+    if (!t.empty()) t += "; ";
+    t += std::string(e->func_name ? e->func_name : "?") + ": " + (e->desc ? e->desc : "");
+    return 0;
+  };
+  H5Ewalk2(H5E_DEFAULT, H5E_WALK_UPWARD, visit, &text);
+  return text.empty() ? "no HDF5 error stack" : text;
+}
+
 namespace {
 
-constexpr size_t kRunIdSize = 64, kStatusSize = 16, kReasonSize = 192;
+constexpr size_t kRunIdSize = 64, kStatusSize = 16, kReasonSize = 192, kTimeSize = 24;
+// A live writer's readers retry a metadata read that fails its checksum (a
+// torn read of a block being rewritten) this many times; HDF5's default for
+// SWMR readers is 100 with growing sleeps, which on a damaged file is minutes.
+constexpr unsigned kLiveReadAttempts = 8;
 constexpr hsize_t kCurveChunk = 256;
 
 // /summary row as stored. Fixed-length strings keep the row a plain struct
@@ -42,6 +56,17 @@ struct SummaryRow {
   char reason[kReasonSize];
   int64_t steps_done;
   double final_eval_loss, final_train_loss, wall_seconds, tokens_per_second;
+  int64_t attempts;  // schema 2
+};
+
+// /attempts row: one per ended attempt, appended, never rewritten.
+struct AttemptRow {
+  int64_t run, attempt;
+  char outcome[kStatusSize];
+  int64_t start_step, end_step;
+  double wall_seconds;
+  char reason[kReasonSize];
+  char ended[kTimeSize];
 };
 
 struct EvalRow {
@@ -77,7 +102,8 @@ hid_t string_type(size_t size) {
   return t;
 }
 
-hid_t summary_type() {
+// `with_attempts`: schema 2's column (schema 1 files are read without it).
+hid_t summary_type(bool with_attempts = true) {
   hid_t t = H5Tcreate(H5T_COMPOUND, sizeof(SummaryRow));
   Handle id(string_type(kRunIdSize), H5Tclose), status(string_type(kStatusSize), H5Tclose),
       reason(string_type(kReasonSize), H5Tclose);
@@ -100,8 +126,31 @@ hid_t summary_type() {
   FIELD(final_train_loss, H5T_NATIVE_DOUBLE);
   FIELD(wall_seconds, H5T_NATIVE_DOUBLE);
   FIELD(tokens_per_second, H5T_NATIVE_DOUBLE);
+  if (with_attempts) FIELD(attempts, H5T_NATIVE_INT64);
 #undef FIELD
   return t;
+}
+
+hid_t attempt_type() {
+  hid_t t = H5Tcreate(H5T_COMPOUND, sizeof(AttemptRow));
+  Handle outcome(string_type(kStatusSize), H5Tclose), reason(string_type(kReasonSize), H5Tclose),
+      ended(string_type(kTimeSize), H5Tclose);
+  H5Tinsert(t, "run", HOFFSET(AttemptRow, run), H5T_NATIVE_INT64);
+  H5Tinsert(t, "attempt", HOFFSET(AttemptRow, attempt), H5T_NATIVE_INT64);
+  H5Tinsert(t, "outcome", HOFFSET(AttemptRow, outcome), outcome);
+  H5Tinsert(t, "start_step", HOFFSET(AttemptRow, start_step), H5T_NATIVE_INT64);
+  H5Tinsert(t, "end_step", HOFFSET(AttemptRow, end_step), H5T_NATIVE_INT64);
+  H5Tinsert(t, "wall_seconds", HOFFSET(AttemptRow, wall_seconds), H5T_NATIVE_DOUBLE);
+  H5Tinsert(t, "reason", HOFFSET(AttemptRow, reason), reason);
+  H5Tinsert(t, "ended", HOFFSET(AttemptRow, ended), ended);
+  return t;
+}
+
+std::string utc_now() {
+  char text[32];
+  const std::time_t now = std::time(nullptr);
+  std::strftime(text, sizeof(text), "%Y-%m-%dT%H:%M:%SZ", std::gmtime(&now));
+  return text;
 }
 
 hid_t train_type() {
@@ -147,7 +196,8 @@ void write_attribute(hid_t object, const char* name, T value, hid_t type) {
   SWEEP_H5(H5Awrite(attribute, type, &value));
 }
 
-bool has_attribute(hid_t object, const char* name) { return H5Aexists(object, name) > 0; }
+// A failing look-up (a damaged object header) is an error, not "absent".
+bool has_attribute(hid_t object, const char* name) { return SWEEP_H5(H5Aexists(object, name)) > 0; }
 
 std::string read_string_attribute(hid_t object, const char* name) {
   Handle attribute(SWEEP_H5(H5Aopen(object, name, H5P_DEFAULT)), H5Aclose);
@@ -180,6 +230,9 @@ hid_t create_curve(hid_t group, const char* name, hid_t type) {
   Handle space(H5Screate_simple(1, &zero, &unlimited), H5Sclose);
   Handle properties(H5Pcreate(H5P_DATASET_CREATE), H5Pclose);
   SWEEP_H5(H5Pset_chunk(properties, 1, &kCurveChunk));
+  // A checksum per chunk: damaged rows are an error on read, not numbers
+  // (the metadata of the latest file format is checksummed already).
+  SWEEP_H5(H5Pset_fletcher32(properties));
   return SWEEP_H5(H5Dcreate2(group, name, type, space, H5P_DEFAULT, properties, H5P_DEFAULT));
 }
 
@@ -213,6 +266,7 @@ hid_t file_access(bool clear_status_flags) {
   hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
   // SWMR needs the latest file format.
   H5Pset_libver_bounds(fapl, H5F_LIBVER_LATEST, H5F_LIBVER_LATEST);
+  H5Pset_metadata_read_attempts(fapl, kLiveReadAttempts);
   if (clear_status_flags) {
     // A sweep killed while writing leaves the superblock marked "open for SWMR
     // write"; we hold the lock, so no writer is alive. This is what h5clear -s
@@ -221,6 +275,20 @@ hid_t file_access(bool clear_status_flags) {
     H5Pset(fapl, "clear_status_flags", &clear);
   }
   return fapl;
+}
+
+// Runs `read` on a reader's store: a failing HDF5 call there means a damaged
+// file, which the user can do something about (one line, exit 2).
+template <typename F>
+auto guard_read(bool reader, const std::string& path, F&& read) -> decltype(read()) {
+  if (!reader) return read();
+  try {
+    return read();
+  } catch (const UserError&) {
+    throw;
+  } catch (const std::exception& e) {
+    throw UserError(path + ": damaged sweepd file: " + e.what());
+  }
 }
 
 SummaryRow summary_row(const RunInfo& run) {
@@ -301,8 +369,11 @@ SweepStore::SweepStore(SweepStore&& other) noexcept
       runs_(std::move(other.runs_)),
       train_sets_(std::move(other.train_sets_)),
       eval_sets_(std::move(other.eval_sets_)),
-      summary_(other.summary_) {
-  other.file_ = other.summary_ = -1;
+      summary_(other.summary_),
+      attempts_(other.attempts_),
+      schema_(other.schema_),
+      live_(other.live_) {
+  other.file_ = other.summary_ = other.attempts_ = -1;
   other.lock_fd_ = -1;
 }
 
@@ -314,9 +385,10 @@ void SweepStore::close() {
   train_sets_.clear();
   eval_sets_.clear();
   if (summary_ >= 0) H5Dclose(summary_);
+  if (attempts_ >= 0) H5Dclose(attempts_);
   if (file_ >= 0) H5Fclose(file_);
   if (lock_fd_ >= 0) ::close(lock_fd_);  // releases the flock
-  summary_ = file_ = -1;
+  summary_ = attempts_ = file_ = -1;
   lock_fd_ = -1;
 }
 
@@ -349,22 +421,27 @@ SweepStore SweepStore::open(const std::string& path, const SweepInfo& info,
     Handle fapl(file_access(/*clear_status_flags=*/true), H5Pclose);
     store.file_ = H5Fopen(path.c_str(), H5F_ACC_RDWR, fapl);
     if (store.file_ < 0) throw UserError(path + ": cannot open HDF5 file for writing (corrupt?)");
-    if (!has_attribute(store.file_, "schema_version")) {
-      throw UserError(path + ": an HDF5 file not written by sweepd; choose another --output");
-    }
-    const int64_t version =
-        read_attribute<int64_t>(store.file_, "schema_version", H5T_NATIVE_INT64);
-    if (version != kSchemaVersion) {
-      throw UserError(path + ": sweepd file schema " + std::to_string(version) +
-                      ", this sweepd writes " + std::to_string(kSchemaVersion));
-    }
-    const std::string fingerprint = read_string_attribute(store.file_, "fingerprint");
-    if (fingerprint != info.fingerprint) {
-      throw UserError(path + ": written by a sweep with a different grid or training settings (" +
-                      read_string_attribute(store.file_, "job_path") +
-                      "); resume needs the same job, or choose another --output");
-    }
-    store.load_runs();
+    guard_read(true, path, [&] {
+      if (!has_attribute(store.file_, "schema_version")) {
+        throw UserError(path + ": an HDF5 file not written by sweepd; choose another --output");
+      }
+      const int64_t version =
+          read_attribute<int64_t>(store.file_, "schema_version", H5T_NATIVE_INT64);
+      store.schema_ = version;
+      if (version != kSchemaVersion) {
+        throw UserError(path + ": sweepd file schema " + std::to_string(version) +
+                        ", this sweepd writes " + std::to_string(kSchemaVersion) +
+                        " (status, fit and report still read it); resume needs a file of this "
+                        "schema: choose another --output");
+      }
+      const std::string fingerprint = read_string_attribute(store.file_, "fingerprint");
+      if (fingerprint != info.fingerprint) {
+        throw UserError(path + ": written by a sweep with a different grid or training settings (" +
+                        read_string_attribute(store.file_, "job_path") +
+                        "); resume needs the same job, or choose another --output");
+      }
+      store.load_runs();
+    });
     store.info_ = info;
     return store;
   }
@@ -384,10 +461,7 @@ SweepStore SweepStore::open(const std::string& path, const SweepInfo& info,
     write_attribute(store.file_, "flop_convention", info.flop_convention);
     write_attribute(store.file_, "param_convention", std::string("total"));
     write_attribute(store.file_, "bytes_per_token", info.bytes_per_token, H5T_NATIVE_DOUBLE);
-    char created[32];
-    const std::time_t now = std::time(nullptr);
-    std::strftime(created, sizeof(created), "%Y-%m-%dT%H:%M:%SZ", std::gmtime(&now));
-    write_attribute(store.file_, "created", std::string(created));
+    write_attribute(store.file_, "created", utc_now());
 
     Handle runs_group(
         SWEEP_H5(H5Gcreate2(store.file_, "runs", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT)), H5Gclose);
@@ -402,11 +476,16 @@ SweepStore SweepStore::open(const std::string& path, const SweepInfo& info,
       store.eval_sets_.push_back(create_curve(group, "eval", eval));
       summary.push_back(summary_row(run));
     }
+    Handle attempt(attempt_type(), H5Tclose);
+    store.attempts_ = create_curve(store.file_, "attempts", attempt);
     Handle type(summary_type(), H5Tclose);
-    const hsize_t n = summary.size();
+    const hsize_t n = summary.size(), chunk = std::max<hsize_t>(1, std::min<hsize_t>(n, 256));
     Handle space(H5Screate_simple(1, &n, nullptr), H5Sclose);
+    Handle properties(H5Pcreate(H5P_DATASET_CREATE), H5Pclose);
+    SWEEP_H5(H5Pset_chunk(properties, 1, &chunk));
+    SWEEP_H5(H5Pset_fletcher32(properties));
     store.summary_ = SWEEP_H5(
-        H5Dcreate2(store.file_, "summary", type, space, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT));
+        H5Dcreate2(store.file_, "summary", type, space, H5P_DEFAULT, properties, H5P_DEFAULT));
     if (n > 0)
       SWEEP_H5(H5Dwrite(store.summary_, type, H5S_ALL, H5S_ALL, H5P_DEFAULT, summary.data()));
     SWEEP_H5(H5Fflush(store.file_, H5F_SCOPE_GLOBAL));
@@ -421,6 +500,22 @@ SweepStore SweepStore::open(const std::string& path, const SweepInfo& info,
   return store;
 }
 
+namespace {
+
+// True while a sweepd process holds the writer's lock on `path`. Readers open
+// SWMR only then: a file nobody writes is read as a plain file, where a bad
+// checksum is an error at once instead of HDF5's SWMR retry loop.
+bool writer_alive(const std::string& path) {
+  const std::string lock_path = path + ".lock";
+  const int fd = ::open(lock_path.c_str(), O_RDONLY);
+  if (fd < 0) return false;
+  const bool held = ::flock(fd, LOCK_SH | LOCK_NB) != 0 && errno == EWOULDBLOCK;
+  ::close(fd);  // releases the shared lock at once
+  return held;
+}
+
+}  // namespace
+
 SweepStore SweepStore::open_read_only(const std::string& path) {
   H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr);
   if (!std::filesystem::exists(path)) throw UserError(path + ": no such file");
@@ -429,31 +524,61 @@ SweepStore SweepStore::open_read_only(const std::string& path) {
   }
   SweepStore store;
   store.path_ = path;
+  store.live_ = writer_alive(path);
   Handle fapl(file_access(false), H5Pclose);
-  store.file_ = H5Fopen(path.c_str(), H5F_ACC_RDONLY | H5F_ACC_SWMR_READ, fapl);
-  if (store.file_ < 0) store.file_ = H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT);
-  if (store.file_ < 0) throw UserError(path + ": cannot open HDF5 file (corrupt?)");
-  if (!has_attribute(store.file_, "schema_version")) {
-    throw UserError(path + ": an HDF5 file not written by sweepd");
+  const unsigned flags = H5F_ACC_RDONLY | (store.live_ ? H5F_ACC_SWMR_READ : 0u);
+  store.file_ = H5Fopen(path.c_str(), flags, fapl);
+  if (store.file_ < 0 && !store.live_) {
+    // A sweep killed while writing leaves the superblock marked for SWMR
+    // writing; a SWMR reader (with bounded retries) still opens it.
+    store.file_ = H5Fopen(path.c_str(), H5F_ACC_RDONLY | H5F_ACC_SWMR_READ, fapl);
+    store.live_ = store.file_ >= 0;
   }
-  store.info_.sweep_name = read_string_attribute(store.file_, "sweep_name");
-  store.info_.job_path = read_string_attribute(store.file_, "job_path");
-  store.info_.job_text = read_string_attribute(store.file_, "job_text");
-  store.info_.sweepd_version = read_string_attribute(store.file_, "sweepd_version");
-  store.info_.flop_convention = read_string_attribute(store.file_, "flop_convention");
-  store.info_.fingerprint = read_string_attribute(store.file_, "fingerprint");
-  store.info_.bytes_per_token =
-      read_attribute<double>(store.file_, "bytes_per_token", H5T_NATIVE_DOUBLE);
-  store.load_runs();
+  if (store.file_ < 0) throw UserError(path + ": cannot open HDF5 file (corrupt?)");
+  guard_read(true, path, [&] {
+    if (!has_attribute(store.file_, "schema_version")) {
+      throw UserError(path + ": an HDF5 file not written by sweepd");
+    }
+    store.schema_ = read_attribute<int64_t>(store.file_, "schema_version", H5T_NATIVE_INT64);
+    if (store.schema_ < 1 || store.schema_ > kSchemaVersion) {
+      throw UserError(path + ": sweepd file schema " + std::to_string(store.schema_) +
+                      ", this sweepd reads 1 to " + std::to_string(kSchemaVersion));
+    }
+    store.info_.sweep_name = read_string_attribute(store.file_, "sweep_name");
+    store.info_.job_path = read_string_attribute(store.file_, "job_path");
+    store.info_.job_text = read_string_attribute(store.file_, "job_text");
+    store.info_.sweepd_version = read_string_attribute(store.file_, "sweepd_version");
+    store.info_.flop_convention = read_string_attribute(store.file_, "flop_convention");
+    store.info_.fingerprint = read_string_attribute(store.file_, "fingerprint");
+    store.info_.bytes_per_token =
+        read_attribute<double>(store.file_, "bytes_per_token", H5T_NATIVE_DOUBLE);
+    store.load_runs();
+    // Nobody writes it: read it all once, so that a damaged file is refused
+    // here, by every command alike, rather than halfway through a fit.
+    if (!store.live_) store.verify();
+  });
   return store;
+}
+
+void SweepStore::verify() const {
+  for (size_t i = 0; i < runs_.size(); ++i) {
+    progress(int64_t(i));
+    train_curve(int64_t(i));
+    eval_curve(int64_t(i));
+  }
+  attempts();
 }
 
 void SweepStore::load_runs() {
   summary_ = H5Dopen2(file_, "summary", H5P_DEFAULT);
   if (summary_ < 0) throw UserError(path_ + ": sweepd file without /summary (corrupt)");
+  if (schema_ >= 2) {
+    attempts_ = H5Dopen2(file_, "attempts", H5P_DEFAULT);
+    if (attempts_ < 0) throw UserError(path_ + ": sweepd file without /attempts (corrupt)");
+  }
   const hsize_t n = rows(summary_);
   std::vector<SummaryRow> summary(n);
-  Handle type(summary_type(), H5Tclose);
+  Handle type(summary_type(schema_ >= 2), H5Tclose);
   if (n > 0) SWEEP_H5(H5Dread(summary_, type, H5S_ALL, H5S_ALL, H5P_DEFAULT, summary.data()));
   for (const SummaryRow& row : summary) {
     const std::string group_path = std::string("runs/") + row.run_id;
@@ -469,19 +594,22 @@ void SweepStore::load_runs() {
 }
 
 RunProgress SweepStore::progress(int64_t index) const {
-  if (!writable_) H5Drefresh(summary_);
-  SummaryRow row{};
-  Handle type(summary_type(), H5Tclose);
-  read_rows(summary_, type, hsize_t(index), 1, &row);
-  RunProgress p;
-  p.state = parse_run_state(row.status);
-  p.reason = row.reason;
-  p.steps_done = row.steps_done;
-  p.final_eval_loss = row.final_eval_loss;
-  p.final_train_loss = row.final_train_loss;
-  p.wall_seconds = row.wall_seconds;
-  p.tokens_per_second = row.tokens_per_second;
-  return p;
+  return guard_read(!writable_, path_, [&] {
+    if (live_) H5Drefresh(summary_);
+    SummaryRow row{};
+    Handle type(summary_type(schema_ >= 2), H5Tclose);
+    read_rows(summary_, type, hsize_t(index), 1, &row);
+    RunProgress p;
+    p.state = parse_run_state(row.status);
+    p.reason = row.reason;
+    p.steps_done = row.steps_done;
+    p.final_eval_loss = row.final_eval_loss;
+    p.final_train_loss = row.final_train_loss;
+    p.wall_seconds = row.wall_seconds;
+    p.tokens_per_second = row.tokens_per_second;
+    p.attempts = row.attempts;
+    return p;
+  });
 }
 
 void SweepStore::set_progress(int64_t index, const RunProgress& p) {
@@ -493,6 +621,7 @@ void SweepStore::set_progress(int64_t index, const RunProgress& p) {
   row.final_train_loss = p.final_train_loss;
   row.wall_seconds = p.wall_seconds;
   row.tokens_per_second = p.tokens_per_second;
+  row.attempts = p.attempts;
   Handle type(summary_type(), H5Tclose);
   write_rows(summary_, type, hsize_t(index), 1, &row);
 }
@@ -529,23 +658,65 @@ void SweepStore::append_eval(int64_t index, const EvalRecord& r) {
 void SweepStore::flush() { SWEEP_H5(H5Fflush(file_, H5F_SCOPE_GLOBAL)); }
 
 std::vector<TrainRecord> SweepStore::train_curve(int64_t index) const {
-  const hid_t d = train_sets_[size_t(index)];
-  if (!writable_) H5Drefresh(d);
-  std::vector<TrainRecord> out(rows(d));
-  Handle type(train_type(), H5Tclose);
-  read_rows(d, type, 0, out.size(), out.data());
-  return out;
+  return guard_read(!writable_, path_, [&] {
+    const hid_t d = train_sets_[size_t(index)];
+    if (live_) H5Drefresh(d);
+    std::vector<TrainRecord> out(rows(d));
+    Handle type(train_type(), H5Tclose);
+    read_rows(d, type, 0, out.size(), out.data());
+    return out;
+  });
 }
 
 std::vector<EvalRecord> SweepStore::eval_curve(int64_t index) const {
-  const hid_t d = eval_sets_[size_t(index)];
-  if (!writable_) H5Drefresh(d);
-  std::vector<EvalRow> stored(rows(d));
-  Handle type(eval_type(), H5Tclose);
-  read_rows(d, type, 0, stored.size(), stored.data());
-  std::vector<EvalRecord> out;
-  for (const EvalRow& r : stored) out.push_back({r.step, r.tokens, r.flops, r.loss, r.wall_time});
-  return out;
+  return guard_read(!writable_, path_, [&] {
+    const hid_t d = eval_sets_[size_t(index)];
+    if (live_) H5Drefresh(d);
+    std::vector<EvalRow> stored(rows(d));
+    Handle type(eval_type(), H5Tclose);
+    read_rows(d, type, 0, stored.size(), stored.data());
+    std::vector<EvalRecord> out;
+    for (const EvalRow& r : stored) out.push_back({r.step, r.tokens, r.flops, r.loss, r.wall_time});
+    return out;
+  });
+}
+
+void SweepStore::append_attempt(const AttemptRecord& a) {
+  AttemptRow row{};
+  row.run = a.run;
+  row.attempt = a.attempt;
+  copy_string(row.outcome, kStatusSize, to_string(a.outcome));
+  row.start_step = a.start_step;
+  row.end_step = a.end_step;
+  row.wall_seconds = a.wall_seconds;
+  copy_string(row.reason, kReasonSize, a.reason);
+  copy_string(row.ended, kTimeSize, a.ended.empty() ? utc_now() : a.ended);
+  Handle type(attempt_type(), H5Tclose);
+  write_rows(attempts_, type, rows(attempts_), 1, &row);
+}
+
+std::vector<AttemptRecord> SweepStore::attempts() const {
+  if (attempts_ < 0) return {};  // schema 1: no history
+  return guard_read(!writable_, path_, [&] {
+    if (live_) H5Drefresh(attempts_);
+    std::vector<AttemptRow> stored(rows(attempts_));
+    Handle type(attempt_type(), H5Tclose);
+    read_rows(attempts_, type, 0, stored.size(), stored.data());
+    std::vector<AttemptRecord> out;
+    for (const AttemptRow& r : stored) {
+      AttemptRecord a;
+      a.run = r.run;
+      a.attempt = r.attempt;
+      a.outcome = parse_run_outcome(std::string(r.outcome, strnlen(r.outcome, kStatusSize)));
+      a.start_step = r.start_step;
+      a.end_step = r.end_step;
+      a.wall_seconds = r.wall_seconds;
+      a.reason = std::string(r.reason, strnlen(r.reason, kReasonSize));
+      a.ended = std::string(r.ended, strnlen(r.ended, kTimeSize));
+      out.push_back(a);
+    }
+    return out;
+  });
 }
 
 }  // namespace sweep

@@ -12,6 +12,9 @@
 //                          loss, lr, grad_norm, wall_time
 //   /runs/<run_id>/eval    append-only curve: step, tokens, flops, loss,
 //                          bits_per_byte, wall_time
+//   /attempts              one row per ended attempt at a run (compound): run,
+//                          attempt, outcome, start_step, end_step,
+//                          wall_seconds, reason, ended; appended, never rewritten
 //
 // The file is written in SWMR mode (HDF5's single-writer/multiple-reader), so
 // `sweepd status` and h5py (`h5py.File(path, "r", swmr=True)`) can read it while
@@ -25,10 +28,13 @@
 // runs' curves to their checkpoints before SWMR writing starts.
 //
 // A second process writing the same file is stopped by an advisory lock on
-// "<file>.lock". Errors the user can fix (foreign or corrupt file, another
-// grid, a held lock) are UserError.
-
-#include <hdf5.h>
+// "<file>.lock". Errors the user can fix (foreign, corrupt or damaged file,
+// another grid, a held lock) are UserError. Readers open SWMR only while a
+// writer holds that lock, and then retry a torn metadata read a few times; a
+// file nobody writes is read as a plain file, so a damaged one is refused at
+// once (HDF5's SWMR retry loop would sleep for minutes on it).
+//
+// HDF5's own header stays inside store.cc: handles are plain int64_t here.
 
 #include <cmath>
 #include <cstdint>
@@ -39,7 +45,9 @@
 
 namespace sweep {
 
-inline constexpr int kSchemaVersion = 1;
+// 2: /attempts and the summary's attempts column. Schema 1 files are read
+// (without history) but not resumed.
+inline constexpr int kSchemaVersion = 2;
 
 // What the file says about the sweep as a whole (root attributes).
 struct SweepInfo {
@@ -66,6 +74,19 @@ struct RunProgress {
   std::string reason;
   int64_t steps_done = 0;
   double final_eval_loss = NAN, final_train_loss = NAN, wall_seconds = 0, tokens_per_second = 0;
+  int64_t attempts = 0;  // attempts ended so far, over every invocation
+};
+
+// One ended attempt at a run (/attempts).
+struct AttemptRecord {
+  int64_t run = 0;      // run index
+  int64_t attempt = 0;  // 1, 2, ... over the run's life in this file
+  RunOutcome outcome = RunOutcome::kFailed;
+  int64_t start_step = 0;  // resumed from this step (0: from scratch)
+  int64_t end_step = 0;    // steps done when it ended
+  double wall_seconds = 0;  // this attempt's own time
+  std::string reason;
+  std::string ended;  // UTC, ISO 8601; "" = now (when appended)
 };
 
 class SweepStore {
@@ -86,8 +107,8 @@ class SweepStore {
   const std::vector<RunInfo>& runs() const { return runs_; }
   RunProgress progress(int64_t index) const;  // the summary row's status part
 
-  // Before start_writing(): make a run's curves exactly `train` and `eval`
-  // (the checkpoint's curve, or nothing for a fresh start).
+  // Make a run's curves exactly `train` and `eval` (the checkpoint's curve,
+  // or nothing for a fresh start); before or during SWMR writing.
   void reset_curves(int64_t index, const std::vector<TrainRecord>& train,
                     const std::vector<EvalRecord>& eval);
   // Switches to SWMR writing: from here on readers can follow along.
@@ -96,26 +117,31 @@ class SweepStore {
   void append_train(int64_t index, const TrainRecord& record);
   void append_eval(int64_t index, const EvalRecord& record);
   void set_progress(int64_t index, const RunProgress& progress);
+  void append_attempt(const AttemptRecord& attempt);
   // Makes everything written so far visible to readers and durable.
   void flush();
 
   std::vector<TrainRecord> train_curve(int64_t index) const;
   std::vector<EvalRecord> eval_curve(int64_t index) const;
+  std::vector<AttemptRecord> attempts() const;  // in the order they ended
 
  private:
   SweepStore() = default;
   void close();
   void load_runs();
-  hid_t run_dataset(int64_t index, const char* name) const;
+  void verify() const;  // reads every row; throws on a damaged file
+  using hid = int64_t;  // hid_t
 
   std::string path_;
-  hid_t file_ = -1;
+  hid file_ = -1;
   int lock_fd_ = -1;
   bool created_ = false, writable_ = false;
   SweepInfo info_;
   std::vector<RunInfo> runs_;
-  std::vector<hid_t> train_sets_, eval_sets_;  // open dataset handles, per run
-  hid_t summary_ = -1;
+  std::vector<hid> train_sets_, eval_sets_;  // open dataset handles, per run
+  hid summary_ = -1, attempts_ = -1;
+  int64_t schema_ = kSchemaVersion;
+  bool live_ = false;  // a reader of a file some writer holds: SWMR, refresh before reads
 };
 
 }  // namespace sweep

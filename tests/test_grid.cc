@@ -6,8 +6,8 @@
 #include <map>
 #include <set>
 
-#include "orchestrator/grid.h"
-#include "orchestrator/job_spec.h"
+#include "spec/grid.h"
+#include "spec/job_spec.h"
 
 namespace sweep {
 namespace {

@@ -3,10 +3,25 @@
 // and a deterministic generator, so every run of a test sees the same bytes.
 
 #include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <random>
 #include <fstream>
 #include <string>
 
 namespace sweep::testing_helpers {
+
+// The seed of a randomized test: SWEEP_TEST_SEED when set (to replay a
+// failure), else a fresh one. Printed either way, so a failing run says how
+// to replay it.
+inline unsigned test_seed() {
+  const char* env = std::getenv("SWEEP_TEST_SEED");
+  const unsigned seed = env && *env ? unsigned(std::strtoul(env, nullptr, 10))
+                                    : unsigned(std::random_device{}());
+  std::printf("random seed %u (replay with SWEEP_TEST_SEED=%u)\n", seed, seed);
+  std::fflush(stdout);
+  return seed;
+}
 
 inline std::string english_like_text(size_t bytes, uint64_t seed = 1) {
   static const char* kWords[] = {

@@ -5,8 +5,8 @@
 #include <string>
 
 #include "common/error.h"
-#include "orchestrator/grid.h"
-#include "orchestrator/job_spec.h"
+#include "spec/grid.h"
+#include "spec/job_spec.h"
 
 namespace sweep {
 namespace {

@@ -102,8 +102,8 @@ TEST_F(ModelTest, TrainingLowersValidationLoss) {
   std::vector<EvalRecord> evals;
   TrainHooks hooks;
   hooks.on_eval = [&](const EvalRecord& r) { evals.push_back(r); };
-  const TrainResult result = train_run(config(200), *data_, hooks);
-  ASSERT_EQ(result.status, RunStatus::kDone) << result.reason;
+  const RunResult result = train_run(config(200), *data_, hooks);
+  ASSERT_EQ(result.outcome, RunOutcome::kDone) << result.reason;
   ASSERT_GE(evals.size(), 2u);
   EXPECT_EQ(evals.front().step, 0);
   EXPECT_EQ(evals.back().step, 200);
@@ -117,15 +117,15 @@ TEST_F(ModelTest, ResumedRunFollowsTheUninterruptedCurveBitwise) {
   std::vector<TrainRecord> straight;
   TrainHooks plain;
   plain.on_train = [&](const TrainRecord& r) { straight.push_back(r); };
-  ASSERT_EQ(train_run(c, *data_, plain).status, RunStatus::kDone);
+  ASSERT_EQ(train_run(c, *data_, plain).outcome, RunOutcome::kDone);
 
   std::vector<TrainRecord> pieces;
   TrainHooks first;
   first.checkpoint_path = dir_ + "/run.ckpt";
   first.on_train = [&](const TrainRecord& r) { pieces.push_back(r); };
   first.stop_requested = [&] { return pieces.size() >= 25; };
-  const TrainResult stopped = train_run(c, *data_, first);
-  ASSERT_EQ(stopped.status, RunStatus::kStopped);
+  const RunResult stopped = train_run(c, *data_, first);
+  ASSERT_EQ(stopped.outcome, RunOutcome::kStopped);
   ASSERT_TRUE(std::filesystem::exists(first.checkpoint_path));
 
   // What a store does before resuming: keep the checkpoint's curve.
@@ -134,9 +134,9 @@ TEST_F(ModelTest, ResumedRunFollowsTheUninterruptedCurveBitwise) {
   pieces.resize(replayed);
   TrainHooks second = first;
   second.stop_requested = nullptr;
-  const TrainResult resumed = train_run(c, *data_, second);
-  ASSERT_EQ(resumed.status, RunStatus::kDone);
-  EXPECT_TRUE(resumed.resumed);
+  const RunResult resumed = train_run(c, *data_, second);
+  ASSERT_EQ(resumed.outcome, RunOutcome::kDone);
+  EXPECT_GT(resumed.start_step, 0);
   EXPECT_EQ(replayed, 25u);
   EXPECT_FALSE(std::filesystem::exists(first.checkpoint_path))
       << "finished runs drop their checkpoint";
@@ -152,23 +152,25 @@ TEST_F(ModelTest, DivergingLearningRateIsCaughtAndRecorded) {
   TrainConfig c = config(100);
   c.lr = 50.0;
   c.grad_clip = 0;
-  const TrainResult result = train_run(c, *data_, {});
-  EXPECT_EQ(result.status, RunStatus::kDiverged);
+  const RunResult result = train_run(c, *data_, {});
+  EXPECT_EQ(result.outcome, RunOutcome::kDiverged);
   EXPECT_LT(result.steps_done, 100);
   EXPECT_NE(result.reason.find("at step"), std::string::npos) << result.reason;
 }
 
-TEST(Schedule, WarmupCosineFloor) {
+TEST(Schedule, WarmupCosineAndTheFloorAtTheLastStep) {
   TrainConfig c;
   c.lr = 1.0;
   c.min_lr_ratio = 0.1;
-  c.steps = 110;
+  c.steps = 111;  // steps 0..110; the cosine runs over steps 10..110
   c.warmup_steps = 10;
   EXPECT_DOUBLE_EQ(lr_at(c, 0), 0.1);
   EXPECT_DOUBLE_EQ(lr_at(c, 9), 1.0);
   EXPECT_DOUBLE_EQ(lr_at(c, 10), 1.0);
   EXPECT_NEAR(lr_at(c, 60), 0.55, 1e-12);  // halfway down the cosine
-  EXPECT_NEAR(lr_at(c, 110), 0.1, 1e-12);
+  // The last step the loop runs is steps - 1: it trains at the floor.
+  EXPECT_NEAR(lr_at(c, c.steps - 1), 0.1, 1e-12);
+  EXPECT_GT(lr_at(c, c.steps - 2), 0.1);
 }
 
 }  // namespace

@@ -40,7 +40,7 @@ TEST_F(RunTest, TrainsEveryRunIntoTheHdf5File) {
 TEST_F(RunTest, KilledSweepResumesWithoutRetrainingOrDuplicates) {
   // Kill at random points (printed, to replay a failure), then let it finish.
   replace_in_job("budgets = [3e9, 1e10]", "budgets = [1e10, 3e10]");
-  std::mt19937 random(std::random_device{}());
+  std::mt19937 random(testing_helpers::test_seed());
   for (int kill = 0; kill < 3; ++kill) {
     const int after_ms = std::uniform_int_distribution<int>(1500, 6000)(random);
     std::printf("SIGKILL after %d ms\n", after_ms);

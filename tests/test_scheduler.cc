@@ -2,25 +2,27 @@
 
 #include <gtest/gtest.h>
 
-#include "orchestrator/protocol.h"
+#include "worker/protocol.h"
 #include "orchestrator/scheduler.h"
+#include "spec/slots.h"
 
 namespace sweep {
 namespace {
 
 TEST(Scheduler, GivesTheLargestPendingRunFirst) {
-  Scheduler s({1e12, 5e12, 3e12}, {RunState::kPending, RunState::kPending, RunState::kPending});
+  Scheduler s({1e12, 5e12, 3e12}, {RunState::kPending, RunState::kPending, RunState::kPending},
+              {}, /*max_attempts=*/1);
   EXPECT_EQ(s.next_for(1), 1);
-  s.transition(1, RunEvent::kStart);
+  s.start(1);
   EXPECT_EQ(s.next_for(1), 2);
-  s.transition(2, RunEvent::kStart);
+  s.start(2);
   EXPECT_EQ(s.next_for(1), 0);
-  s.transition(0, RunEvent::kStart);
+  s.start(0);
   EXPECT_FALSE(s.next_for(1).has_value());
   EXPECT_FALSE(s.finished());
-  s.transition(0, RunEvent::kFinish);
-  s.transition(1, RunEvent::kDiverge);
-  s.transition(2, RunEvent::kFail);
+  EXPECT_EQ(s.finish(0, RunOutcome::kDone), RunState::kDone);
+  EXPECT_EQ(s.finish(1, RunOutcome::kDiverged), RunState::kDiverged);
+  EXPECT_EQ(s.finish(2, RunOutcome::kFailed), RunState::kFailed);
   EXPECT_TRUE(s.finished());
   EXPECT_EQ(s.count(RunState::kDone), 1);
   EXPECT_EQ(s.count(RunState::kDiverged), 1);
@@ -29,20 +31,54 @@ TEST(Scheduler, GivesTheLargestPendingRunFirst) {
 
 TEST(Scheduler, IllegalTransitionsThrow) {
   Scheduler s({1.0, 2.0}, {RunState::kPending, RunState::kDone});
-  EXPECT_THROW(s.transition(0, RunEvent::kFinish), std::logic_error);  // not running
-  EXPECT_THROW(s.transition(1, RunEvent::kStart), std::logic_error);   // done is final
-  s.transition(0, RunEvent::kStart);
-  EXPECT_THROW(s.transition(0, RunEvent::kStart), std::logic_error);
+  EXPECT_THROW(s.finish(0, RunOutcome::kDone), std::logic_error);  // not running
+  EXPECT_THROW(s.start(1), std::logic_error);                      // done is final
+  s.start(0);
+  EXPECT_THROW(s.start(0), std::logic_error);
 }
 
-TEST(Scheduler, StoppedRunsArePendingAgainAndResumedRunsRestart) {
-  // A file from a killed sweep says "running": that run is pending again.
-  Scheduler s({1.0, 2.0}, {RunState::kRunning, RunState::kDone});
-  EXPECT_EQ(s.state(0), RunState::kPending);
-  s.transition(0, RunEvent::kStart);
-  s.transition(0, RunEvent::kStop);
-  EXPECT_EQ(s.state(0), RunState::kPending);
+TEST(Scheduler, StoppedRunsArePendingAgainAndDoNotCountAsAttempts) {
+  Scheduler s({1.0}, {RunState::kPending}, {}, /*max_attempts=*/1);
+  for (int i = 0; i < 3; ++i) {
+    s.start(0);
+    EXPECT_EQ(s.finish(0, RunOutcome::kStopped), RunState::kPending);
+  }
+  EXPECT_EQ(s.failures(0), 0);
   EXPECT_EQ(s.next_for(1), 0);
+}
+
+TEST(Scheduler, FailedRunIsRetriedUpToMaxAttemptsThenLeftFailed) {
+  Scheduler s({1.0, 2.0}, {RunState::kPending, RunState::kPending}, {}, /*max_attempts=*/3);
+  s.start(1);
+  EXPECT_EQ(s.finish(1, RunOutcome::kFailed), RunState::kPending);  // attempt 1 of 3
+  EXPECT_EQ(s.next_for(1), 1);  // still the largest: retried first
+  s.start(1);
+  EXPECT_EQ(s.finish(1, RunOutcome::kFailed), RunState::kPending);  // 2 of 3
+  s.start(1);
+  EXPECT_EQ(s.finish(1, RunOutcome::kFailed), RunState::kFailed);  // 3 of 3: left failed
+  EXPECT_EQ(s.failures(1), 3);
+  EXPECT_EQ(s.next_for(1), 0);  // the others go on
+  EXPECT_FALSE(s.finished());
+  s.start(0);
+  s.finish(0, RunOutcome::kDone);
+  EXPECT_TRUE(s.finished());
+}
+
+TEST(Scheduler, RestartKeepsFinalStatesAndRetriesEverythingElse) {
+  // What a new invocation makes of the file: a run that was running when the
+  // sweep died, and a run that failed in the last invocation, are pending
+  // with a fresh set of attempts; done and diverged are never trained again.
+  Scheduler s({1.0, 2.0, 3.0, 4.0, 5.0},
+              {RunState::kRunning, RunState::kFailed, RunState::kDone, RunState::kDiverged,
+               RunState::kPending});
+  EXPECT_EQ(s.state(0), RunState::kPending);
+  EXPECT_EQ(s.state(1), RunState::kPending);
+  EXPECT_EQ(s.state(2), RunState::kDone);
+  EXPECT_EQ(s.state(3), RunState::kDiverged);
+  EXPECT_EQ(s.state(4), RunState::kPending);
+  EXPECT_EQ(s.failures(1), 0);
+  EXPECT_EQ(restart_state(RunState::kFailed), RunState::kPending);
+  EXPECT_EQ(restart_state(RunState::kDiverged), RunState::kDiverged);
 }
 
 TEST(Scheduler, RunsGoOnlyToSlotsLargeEnough) {

@@ -2,23 +2,16 @@
 
 #include <algorithm>
 
+#include "common/check.h"
 #include "common/error.h"
 #include "common/log.h"
-#include "orchestrator/scheduler.h"
+#include "spec/slots.h"
 
 #ifdef SWEEP_WITH_CUDA
 #include <c10/cuda/CUDAStream.h>
 #include <cuda_runtime.h>
 #include <nccl.h>
 
-#define SWEEP_NCCL(call)                                                                    \
-  do {                                                                                      \
-    const ncclResult_t _rc = (call);                                                        \
-    if (_rc != ncclSuccess) {                                                               \
-      throw std::runtime_error(::sweep::located_message(                                    \
-          __FILE__, __LINE__, std::string("NCCL: " #call ": ") + ncclGetErrorString(_rc))); \
-    }                                                                                       \
-  } while (0)
 #endif
 
 namespace sweep {
@@ -116,16 +109,6 @@ std::function<void(torch::Tensor&)> slot_all_reduce(const SlotLayout& layout) {
     (void)nccl;
     SWEEP_CHECK(!t.is_cuda(), "CUDA tensor in a CPU-only build");
     SWEEP_MPI(MPI_Allreduce(MPI_IN_PLACE, t.data_ptr(), int(t.numel()), MPI_FLOAT, MPI_SUM, comm));
-  };
-}
-
-std::function<bool()> slot_stop_flag(const SlotLayout& layout, std::function<bool()> local) {
-  if (layout.slot_size <= 1) return local;
-  const MPI_Comm comm = layout.slot_comm;
-  return [comm, local] {
-    int mine = local() ? 1 : 0, any = 0;
-    SWEEP_MPI(MPI_Allreduce(&mine, &any, 1, MPI_INT, MPI_MAX, comm));
-    return any != 0;
   };
 }
 

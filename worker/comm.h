@@ -15,6 +15,8 @@
 #include <mpi.h>
 #include <torch/torch.h>
 
+#include "common/check.h"
+
 #include <functional>
 #include <string>
 #include <vector>
@@ -49,22 +51,6 @@ void init_slot_nccl(SlotLayout& layout, const std::string& device);
 // tensors, MPI_Allreduce otherwise. Empty for one-rank slots.
 std::function<void(torch::Tensor&)> slot_all_reduce(const SlotLayout& layout);
 
-// True on every rank of the slot when any of them was asked to stop: a slot
-// must stop at the same step on all ranks, or its next all-reduce would hang.
-std::function<bool()> slot_stop_flag(const SlotLayout& layout, std::function<bool()> local);
-
 void release_slot_communicators(SlotLayout& layout);
 
 }  // namespace sweep
-
-#define SWEEP_MPI(call)                                                                           \
-  do {                                                                                            \
-    const int _rc = (call);                                                                       \
-    if (_rc != MPI_SUCCESS) {                                                                     \
-      char _text[MPI_MAX_ERROR_STRING];                                                           \
-      int _length = 0;                                                                            \
-      MPI_Error_string(_rc, _text, &_length);                                                     \
-      throw std::runtime_error(                                                                   \
-          ::sweep::located_message(__FILE__, __LINE__, std::string("MPI: " #call ": ") + _text)); \
-    }                                                                                             \
-  } while (0)

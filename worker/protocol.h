@@ -6,8 +6,9 @@
 //   kRequest   an idle slot asks for a run
 //   kRecords   a batch of train and eval records of one run
 //   kResult    a run ended (done, diverged, failed, or stopped at a checkpoint)
-// Coordinator -> leader, on kTagAssign: one int, the run index, or -1 (no more
-// work: the slot exits).
+// Coordinator -> leader, on kTagAssign: an Assignment (run index and attempt
+// number; run -1: no more work, the slot exits). On kTagStop: one int, "checkpoint
+// the run in progress and stop".
 //
 // A message is a Header followed by n_train TrainRecords, n_eval EvalRecords and
 // reason_length bytes of text, sent as MPI_BYTE (all ranks run the same binary).
@@ -22,6 +23,12 @@ namespace sweep {
 
 inline constexpr int kTagToCoordinator = 11;
 inline constexpr int kTagAssign = 12;
+inline constexpr int kTagStop = 13;
+
+struct Assignment {
+  int32_t run = -1;     // -1: no more work
+  int32_t attempt = 0;  // 1, 2, ... over the run's life in the file
+};
 
 enum class MessageKind : int32_t { kRequest = 1, kRecords = 2, kResult = 3 };
 
@@ -30,8 +37,9 @@ struct MessageHeader {
   int32_t slot = 0;
   int32_t run = -1;
   int32_t n_train = 0, n_eval = 0, reason_length = 0;
-  int32_t outcome = 0;  // worker Outcome, for kResult
-  int64_t steps_done = 0;
+  // kResult: the RunResult without its reason (which follows as text).
+  RunOutcome outcome = RunOutcome::kDone;
+  int64_t start_step = 0, steps_done = 0;
   double final_eval_loss = 0, final_train_loss = 0, wall_seconds = 0, tokens_per_second = 0;
 };
 
@@ -44,5 +52,9 @@ struct Message {
 
 std::vector<char> pack(const Message& message);
 Message unpack(const std::vector<char>& bytes);
+
+// A kResult message for `result`, and the result it carries.
+Message result_message(int slot, int run, const RunResult& result);
+RunResult result_of(const Message& message);
 
 }  // namespace sweep

@@ -54,11 +54,10 @@ std::string checkpoint_path(const std::string& output, const RunSpec& run) {
   return (dir / (run.run_id + ".pt")).string();
 }
 
-WorkerResult run_one(const TrainConfig& config, const TokenData& data, const RunSink& sink,
-                     const std::string& checkpoint, double checkpoint_interval,
-                     const std::function<bool()>& stop_requested,
-                     const std::function<void(torch::Tensor&)>& all_reduce) {
-  WorkerResult result;
+RunResult run_one(const TrainConfig& config, const TokenData& data, const RunSink& sink,
+                  const std::string& checkpoint, double checkpoint_interval,
+                  const std::function<bool()>& stop_requested,
+                  const std::function<void(torch::Tensor&)>& all_reduce) {
   TrainHooks hooks;
   hooks.all_reduce_sum = all_reduce;
   hooks.on_train = sink.on_train;
@@ -66,38 +65,7 @@ WorkerResult run_one(const TrainConfig& config, const TokenData& data, const Run
   hooks.stop_requested = stop_requested;
   hooks.checkpoint_path = checkpoint;
   hooks.checkpoint_interval = checkpoint_interval;
-  try {
-    if (!checkpoint.empty()) {
-      std::filesystem::create_directories(std::filesystem::path(checkpoint).parent_path());
-    }
-    result.train = train_run(config, data, hooks);
-    switch (result.train.status) {
-      case RunStatus::kDone:
-        result.outcome = Outcome::kDone;
-        break;
-      case RunStatus::kDiverged:
-        result.outcome = Outcome::kDiverged;
-        break;
-      case RunStatus::kStopped:
-        result.outcome = Outcome::kStopped;
-        break;
-    }
-    result.reason = result.train.reason;
-  } catch (const c10::OutOfMemoryError& e) {
-    result.outcome = Outcome::kFailed;
-    result.reason = std::string("out of memory: ") + e.what_without_backtrace();
-  } catch (const c10::Error& e) {
-    result.outcome = Outcome::kFailed;
-    result.reason = e.what_without_backtrace();
-  } catch (const std::exception& e) {
-    result.outcome = Outcome::kFailed;
-    result.reason = e.what();
-  }
-  if (result.outcome == Outcome::kFailed) {
-    // Keep the reason to one line for the summary table.
-    std::replace(result.reason.begin(), result.reason.end(), '\n', ' ');
-  }
-  return result;
+  return train_run(config, data, hooks);
 }
 
 }  // namespace sweep

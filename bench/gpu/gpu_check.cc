@@ -89,7 +89,7 @@ TrainConfig tiny_config(int64_t steps, const std::string& device) {
 }
 
 struct Curve {
-  TrainResult result;
+  RunResult result;
   std::vector<TrainRecord> train;
   std::vector<EvalRecord> eval;
   double seconds = 0;
@@ -184,7 +184,7 @@ void check_nccl() {
 void check_training(const TokenData& data, int64_t steps, bool cuda) {
   const double ln_vocab = std::log(256.0);
   const Curve cpu = run(tiny_config(steps, "cpu"), data);
-  check(cpu.result.status == RunStatus::kDone && !cpu.eval.empty(), "train_cpu_runs",
+  check(cpu.result.outcome == RunOutcome::kDone && !cpu.eval.empty(), "train_cpu_runs",
         fmt("%.0f steps in %.2f s, eval loss %.4f -> %.4f", double(cpu.result.steps_done),
             cpu.seconds, cpu.eval.front().loss, cpu.eval.back().loss) +
             (cpu.result.reason.empty() ? "" : " (" + cpu.result.reason + ")"));
@@ -200,7 +200,7 @@ void check_training(const TokenData& data, int64_t steps, bool cuda) {
     check(false, "train_cuda_runs", "no records: " + gpu.result.reason);
     return;
   }
-  check(gpu.result.status == RunStatus::kDone, "train_cuda_runs",
+  check(gpu.result.outcome == RunOutcome::kDone, "train_cuda_runs",
         fmt("%.0f steps in %.2f s, eval loss %.4f -> %.4f", double(gpu.result.steps_done),
             gpu.seconds, gpu.eval.front().loss, gpu.eval.back().loss) +
             (gpu.result.reason.empty() ? "" : " (" + gpu.result.reason + ")"));
@@ -236,7 +236,7 @@ void check_training(const TokenData& data, int64_t steps, bool cuda) {
     const Curve a = run(whole, data), b = run(split, data);
     const double d = std::abs(a.train.back().loss - b.train.back().loss);
     const double d1 = std::abs(a.train.front().loss - b.train.front().loss);
-    check(b.result.status == RunStatus::kDone && d1 < 0.01 && d < 0.05,
+    check(b.result.outcome == RunOutcome::kDone && d1 < 0.01 && d < 0.05,
           "train_cuda_accumulation",
           fmt("step 1 loss %.5f vs %.5f, step 30 loss %.4f vs %.4f (1x8 vs 4x2 sequences)",
               a.train.front().loss, b.train.front().loss, a.train.back().loss,
@@ -256,12 +256,12 @@ void check_training(const TokenData& data, int64_t steps, bool cuda) {
     first.stop_requested = [&] { return seen >= 25; };
     std::vector<TrainRecord> pieces;
     first.on_train = [&](const TrainRecord& r) { pieces.push_back(r), ++seen; };
-    const TrainResult stopped = train_run(c, data, first);
+    const RunResult stopped = train_run(c, data, first);
     TrainHooks second;
     second.checkpoint_path = first.checkpoint_path;
     const Curve resumed = run(c, data, second);
-    const bool ok = stopped.status == RunStatus::kStopped && resumed.result.resumed &&
-                    resumed.result.status == RunStatus::kDone && !resumed.train.empty() &&
+    const bool ok = stopped.outcome == RunOutcome::kStopped && resumed.result.start_step > 0 &&
+                    resumed.result.outcome == RunOutcome::kDone && !resumed.train.empty() &&
                     std::abs(resumed.train.back().loss - straight.train.back().loss) < 0.05;
     check(ok, "train_cuda_resume",
           fmt("stopped at step %.0f; final train loss resumed %.5f, uninterrupted %.5f",
@@ -286,7 +286,7 @@ void check_training(const TokenData& data, int64_t steps, bool cuda) {
     c.lr = 6e-4;
     c.warmup_steps = 2;
     const Curve big = run(c, data);
-    const bool ok = big.result.status == RunStatus::kDone && big.eval.size() >= 2 &&
+    const bool ok = big.result.outcome == RunOutcome::kDone && big.eval.size() >= 2 &&
                     std::abs(big.eval.front().loss - ln_vocab) < 0.15 &&
                     big.eval.back().loss < big.eval.front().loss;
     check(ok, "train_cuda_gpt2_small_shape",

@@ -1,0 +1,176 @@
+#include "orchestrator/coordinator.h"
+
+#include <cstdio>
+
+#include "common/error.h"
+#include "common/format.h"
+#include "common/log.h"
+#include "common/signals.h"
+
+namespace sweep {
+
+namespace {
+
+std::vector<double> run_flops(const Grid& grid) {
+  std::vector<double> flops;
+  for (const RunSpec& run : grid.runs) flops.push_back(run.flops);
+  return flops;
+}
+
+std::vector<int> run_ranks(const SweepSetup& setup) {
+  std::vector<int> ranks;
+  for (const RunSpec& run : setup.grid.runs)
+    ranks.push_back(int(setup.job.resources.ranks_needed(run.params.total)));
+  return ranks;
+}
+
+}  // namespace
+
+Coordinator::Coordinator(const SweepSetup& setup, SweepStore& store, std::vector<int> slot_sizes)
+    : setup_(setup),
+      store_(store),
+      restart_(restart_sweep(store, setup)),
+      scheduler_(run_flops(setup.grid), restart_.stored, run_ranks(setup),
+                 int(setup.job.sweep.max_attempts)),
+      slot_sizes_(std::move(slot_sizes)),
+      slot_run_(slot_sizes_.size(), -1),
+      slot_flops_(slot_sizes_.size(), 0.0),
+      slot_since_(slot_sizes_.size()),
+      slot_busy_(slot_sizes_.size(), 0.0),
+      rewind_(setup.grid.runs.size(), false),
+      progress_(setup.grid.runs.size(), setup.grid.total_flops(), restart_.flops_done),
+      runs_done_(restart_.runs_done),
+      flops_done_(restart_.flops_done) {
+  for (const RunSpec& run : setup.grid.runs) attempts_.push_back(store.progress(run.index).attempts);
+  store_.start_writing();
+}
+
+std::optional<Assignment> Coordinator::on_start(int slot) {
+  if (stopping_) return std::nullopt;
+  const std::optional<int> next = scheduler_.next_for(slot_sizes_[size_t(slot)]);
+  if (!next) return std::nullopt;
+  const int run = *next;
+  scheduler_.start(run);
+  RunProgress p = store_.progress(run);
+  if (rewind_[size_t(run)]) {
+    // A retry in this invocation: continue from the last checkpoint, with
+    // the curves cut back to it (the failed attempt's later records go).
+    p.steps_done = rewind_to_checkpoint(store_, setup_, run);
+    rewind_[size_t(run)] = false;
+  }
+  p.state = RunState::kRunning;
+  store_.set_progress(run, p);
+  store_.flush();
+  slot_run_[size_t(slot)] = run;
+  slot_flops_[size_t(slot)] = 0;
+  slot_since_[size_t(slot)] = Clock::now();
+  return Assignment{run, int32_t(attempts_[size_t(run)] + 1)};
+}
+
+void Coordinator::on_records(int slot, int run, const std::vector<TrainRecord>& train,
+                             const std::vector<EvalRecord>& eval) {
+  for (const TrainRecord& r : train) store_.append_train(run, r);
+  for (const EvalRecord& r : eval) store_.append_eval(run, r);
+  if (!train.empty()) {
+    slot_flops_[size_t(slot)] = train.back().flops;
+    char detail[96];
+    std::snprintf(detail, sizeof(detail), "%s loss %.4f",
+                  setup_.grid.runs[size_t(run)].run_id.c_str(), train.back().loss);
+    last_detail_ = detail;
+  }
+  if (!eval.empty()) {
+    store_.flush();
+    last_flush_ = Clock::now();
+  }
+  tick();
+  update_progress();
+}
+
+void Coordinator::on_result(int slot, int run, const RunResult& result) {
+  const RunSpec& spec = setup_.grid.runs[size_t(run)];
+  const double seconds = std::chrono::duration<double>(Clock::now() - slot_since_[size_t(slot)]).count();
+  slot_busy_[size_t(slot)] += seconds;
+  slot_run_[size_t(slot)] = -1;
+  slot_flops_[size_t(slot)] = 0;
+
+  AttemptRecord attempt;
+  attempt.run = run;
+  attempt.attempt = ++attempts_[size_t(run)];
+  attempt.outcome = result.outcome;
+  attempt.start_step = result.start_step;
+  attempt.end_step = result.steps_done;
+  attempt.wall_seconds = seconds;
+  attempt.reason = result.reason;
+  store_.append_attempt(attempt);
+
+  const RunState state = scheduler_.finish(run, result.outcome);
+  RunProgress p;
+  p.state = state;
+  p.reason = result.reason;
+  p.steps_done = result.steps_done;
+  p.final_eval_loss = result.final_eval_loss;
+  p.final_train_loss = result.final_train_loss;
+  p.wall_seconds = result.wall_time;
+  p.tokens_per_second = result.tokens_per_second;
+  p.attempts = attempts_[size_t(run)];
+  store_.set_progress(run, p);
+  store_.flush();
+  last_flush_ = Clock::now();
+
+  if (is_final(state) || state == RunState::kFailed) {
+    flops_done_ += spec.flops;
+    ++runs_done_;
+  }
+  const std::string id = spec.run_id + " attempt " + std::to_string(attempt.attempt);
+  if (result.outcome == RunOutcome::kFailed && state == RunState::kPending) {
+    rewind_[size_t(run)] = true;
+    log_warn(id + " failed at step " + std::to_string(result.steps_done) + ": " + result.reason +
+             "; retrying from its last checkpoint (" + std::to_string(scheduler_.failures(run)) +
+             " of " + std::to_string(setup_.job.sweep.max_attempts) + " attempts used)");
+  } else if (state == RunState::kFailed) {
+    log_warn(id + " failed at step " + std::to_string(result.steps_done) + ": " + result.reason +
+             "; no attempts left in this invocation (a rerun retries it)");
+  } else if (state == RunState::kDiverged) {
+    log_warn(id + " diverged: " + result.reason);
+  }
+  update_progress();
+}
+
+void Coordinator::tick() {
+  if (std::chrono::duration<double>(Clock::now() - last_flush_).count() > 1.0) {
+    store_.flush();
+    last_flush_ = Clock::now();
+  }
+}
+
+double Coordinator::busy_seconds() const {
+  double busy = 0;
+  for (double b : slot_busy_) busy += b;
+  return busy;
+}
+
+void Coordinator::update_progress() {
+  double in_progress = 0;
+  for (double f : slot_flops_) in_progress += f;
+  progress_.update(runs_done_, flops_done_ + in_progress, last_detail_);
+}
+
+int Coordinator::finish(bool json) {
+  progress_.finish();
+  store_.flush();
+  if (stopping_) {
+    log_info("stopped (" + stop_reason() + "): runs checkpointed; rerun the same command to resume");
+    return kExitOk;
+  }
+  print_results(setup_.grid, store_, setup_, json);
+  const int failed = scheduler_.count(RunState::kFailed);
+  if (failed > 0) {
+    log_warn(std::to_string(failed) + " run" + (failed == 1 ? "" : "s") +
+             " failed (reasons in the table and the file's /attempts); rerun the same command "
+             "to retry " + (failed == 1 ? "it" : "them") + " from the last checkpoint");
+    return kExitFailure;
+  }
+  return kExitOk;
+}
+
+}  // namespace sweep
