@@ -35,38 +35,39 @@ std::string hdf5_error_stack();
     if (!(cond)) SWEEP_FAIL_AT(std::string("check failed: " #cond ": ") + (message)); \
   } while (0)
 
-#define SWEEP_MPI(call)                                                    \
-  do {                                                                     \
-    const int _rc = (call);                                                \
-    if (_rc != MPI_SUCCESS) {                                              \
-      char _text[MPI_MAX_ERROR_STRING];                                    \
-      int _length = 0;                                                     \
-      MPI_Error_string(_rc, _text, &_length);                              \
-      SWEEP_FAIL_AT(std::string("MPI: " #call ": ") + _text);              \
-    }                                                                      \
+#define SWEEP_MPI(call)                                       \
+  do {                                                        \
+    const int _rc = (call);                                   \
+    if (_rc != MPI_SUCCESS) {                                 \
+      char _text[MPI_MAX_ERROR_STRING];                       \
+      int _length = 0;                                        \
+      MPI_Error_string(_rc, _text, &_length);                 \
+      SWEEP_FAIL_AT(std::string("MPI: " #call ": ") + _text); \
+    }                                                         \
   } while (0)
 
-#define SWEEP_NCCL(call)                                                                   \
-  do {                                                                                     \
-    const ncclResult_t _rc = (call);                                                       \
-    if (_rc != ncclSuccess) {                                                              \
-      const char* _last = ncclGetLastError(nullptr);                                       \
-      SWEEP_FAIL_AT(std::string("NCCL: " #call ": ") + ncclGetErrorString(_rc) +           \
+#define SWEEP_NCCL(call)                                                                  \
+  do {                                                                                    \
+    const ncclResult_t _rc = (call);                                                      \
+    if (_rc != ncclSuccess) {                                                             \
+      const char* _last = ncclGetLastError(nullptr);                                      \
+      SWEEP_FAIL_AT(std::string("NCCL: " #call ": ") + ncclGetErrorString(_rc) +          \
                     (_last && *_last ? std::string(" (") + _last + ")" : std::string())); \
-    }                                                                                      \
+    }                                                                                     \
   } while (0)
 
-#define SWEEP_CUDA(call)                                                             \
-  do {                                                                               \
-    const cudaError_t _rc = (call);                                                  \
-    if (_rc != cudaSuccess)                                                          \
-      SWEEP_FAIL_AT(std::string("CUDA: " #call ": ") + cudaGetErrorString(_rc));     \
+#define SWEEP_CUDA(call)                                                         \
+  do {                                                                           \
+    const cudaError_t _rc = (call);                                              \
+    if (_rc != cudaSuccess)                                                      \
+      SWEEP_FAIL_AT(std::string("CUDA: " #call ": ") + cudaGetErrorString(_rc)); \
   } while (0)
 
 // An expression: the call's (non-negative) result.
-#define SWEEP_H5(call)                                                                        \
-  ([&]() {                                                                                    \
-    auto _status = (call);                                                                    \
-    if (_status < 0) SWEEP_FAIL_AT(std::string("HDF5: " #call ": ") + ::sweep::hdf5_error_stack()); \
-    return _status;                                                                           \
+#define SWEEP_H5(call)                                                               \
+  ([&]() {                                                                           \
+    auto _status = (call);                                                           \
+    if (_status < 0)                                                                 \
+      SWEEP_FAIL_AT(std::string("HDF5: " #call ": ") + ::sweep::hdf5_error_stack()); \
+    return _status;                                                                  \
   }())

@@ -13,8 +13,8 @@ std::string located_message(const char* file, int line, const std::string& messa
   gethostname(host, sizeof(host) - 1);
   const char* base = std::strrchr(file, '/');
   const int rank = log_rank();
-  return std::string(host) + (rank >= 0 ? " rank " + std::to_string(rank) : std::string()) + ": " + (base ? base + 1 : file) + ":" + std::to_string(line) + ": " +
-         message;
+  return std::string(host) + (rank >= 0 ? " rank " + std::to_string(rank) : std::string()) + ": " +
+         (base ? base + 1 : file) + ":" + std::to_string(line) + ": " + message;
 }
 
 }  // namespace sweep

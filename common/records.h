@@ -39,16 +39,19 @@ RunOutcome parse_run_outcome(const std::string& name);  // throws std::runtime_e
 RunState restart_state(RunState stored);
 bool is_final(RunState state);  // done or diverged: never trained again
 
-// One attempt's end, as the slot reports it.
-struct RunResult {
+// One attempt's end, as the slot reports it: the plain part (sent as bytes
+// between ranks, worker/protocol.h) and the reason.
+struct RunEnd {
   RunOutcome outcome = RunOutcome::kDone;
-  std::string reason;      // why diverged, failed or stopped; "" when done
   int64_t start_step = 0;  // the checkpoint's step this attempt began at (0: from scratch)
   int64_t steps_done = 0;
   double final_eval_loss = NAN;
   double final_train_loss = NAN;
   double wall_time = 0;          // seconds, summed over resumes
   double tokens_per_second = 0;  // this attempt's training throughput
+};
+struct RunResult : RunEnd {
+  std::string reason;  // why diverged, failed or stopped; "" when done
 };
 
 // One row of a run's training curve.

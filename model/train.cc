@@ -98,9 +98,9 @@ struct FlatState {
             std::tuple<int64_t, int64_t, double>{decayed, total - decayed, 0.0}}) {
         if (length == 0) continue;
         at::_fused_adamw_({params.narrow(0, begin, length)}, {grads.narrow(0, begin, length)},
-                          {exp_avg.narrow(0, begin, length)},
-                          {exp_avg_sq.narrow(0, begin, length)}, /*max_exp_avg_sqs=*/{}, {step},
-                          lr, c.beta1, c.beta2, decay, c.eps, /*amsgrad=*/false,
+                          {exp_avg.narrow(0, begin, length)}, {exp_avg_sq.narrow(0, begin, length)},
+                          /*max_exp_avg_sqs=*/{}, {step}, lr, c.beta1, c.beta2, decay, c.eps,
+                          /*amsgrad=*/false,
                           /*maximize=*/false);
       }
       return;
@@ -312,10 +312,9 @@ RunResult train_run(const TrainConfig& c, const TokenData& data, const TrainHook
   const int64_t seq_len = c.model.seq_len;
   const int64_t batch_sequences = c.batch_tokens / seq_len;
   const int64_t rank_sequences = batch_sequences / c.world;  // this rank's share of a step
-  const int64_t micro_sequences =
-      std::max<int64_t>(1, c.micro_batch_tokens > 0
-                               ? std::min(rank_sequences, c.micro_batch_tokens / seq_len)
-                               : rank_sequences);
+  const int64_t micro_sequences = std::max<int64_t>(
+      1, c.micro_batch_tokens > 0 ? std::min(rank_sequences, c.micro_batch_tokens / seq_len)
+                                  : rank_sequences);
   const int64_t accumulation = rank_sequences / micro_sequences;
   const int64_t first_sequence = int64_t(c.rank) * rank_sequences;
   const bool leader = c.rank == 0;
@@ -338,7 +337,8 @@ RunResult train_run(const TrainConfig& c, const TokenData& data, const TrainHook
     (*model)->to(device);
     state.emplace(*model, device);
     if (!hooks.checkpoint_path.empty()) {
-      const std::filesystem::path parent = std::filesystem::path(hooks.checkpoint_path).parent_path();
+      const std::filesystem::path parent =
+          std::filesystem::path(hooks.checkpoint_path).parent_path();
       if (!parent.empty()) std::filesystem::create_directories(parent);
       if (std::filesystem::exists(hooks.checkpoint_path))
         progress = load_checkpoint(hooks.checkpoint_path, *state);
@@ -450,7 +450,8 @@ RunResult train_run(const TrainConfig& c, const TokenData& data, const TrainHook
         torch::Tensor x, y;
         data.train_batch(c.seed, step, first_sequence + micro * micro_sequences, micro_sequences, x,
                          y);
-        torch::Tensor loss = (*model)->loss(x.to(device, /*non_blocking=*/true), y.to(device, true));
+        torch::Tensor loss =
+            (*model)->loss(x.to(device, /*non_blocking=*/true), y.to(device, true));
         if (c.fault.fires(step + 1)) loss = c.fault.inject(loss, step + 1, c.rank);
         (loss / double(accumulation)).backward();
         loss_sum += loss.detach().to(torch::kFloat32);
@@ -510,7 +511,8 @@ RunResult train_run(const TrainConfig& c, const TokenData& data, const TrainHook
   const double session_seconds =
       std::chrono::duration<double>(Clock::now() - session_start).count();
   if (session_seconds > 0) {
-    result.tokens_per_second = double((step - result.start_step) * c.batch_tokens) / session_seconds;
+    result.tokens_per_second =
+        double((step - result.start_step) * c.batch_tokens) / session_seconds;
   }
   if (result.outcome != RunOutcome::kStopped && leader && !hooks.checkpoint_path.empty()) {
     std::error_code ignored;

@@ -60,8 +60,9 @@ struct FitCommandOptions {
   std::vector<double> targets;  // compute targets (FLOPs), added to the job's
   bool job_targets = true;      // project to the sweep's [fit] targets too
   uint64_t seed = fit::AnalysisOptions{}.seed;
-  fit::EnvelopeMode envelope = fit::AnalysisOptions{}.envelope;  // approach 1: all points or annealed run ends
-  int threads = 0;  // 0 = all cores
+  fit::EnvelopeMode envelope =
+      fit::AnalysisOptions{}.envelope;  // approach 1: all points or annealed run ends
+  int threads = 0;                      // 0 = all cores
 };
 int fit_command(const FitCommandOptions& options);
 

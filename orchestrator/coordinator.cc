@@ -41,7 +41,8 @@ Coordinator::Coordinator(const SweepSetup& setup, SweepStore& store, std::vector
       progress_(setup.grid.runs.size(), setup.grid.total_flops(), restart_.flops_done),
       runs_done_(restart_.runs_done),
       flops_done_(restart_.flops_done) {
-  for (const RunSpec& run : setup.grid.runs) attempts_.push_back(store.progress(run.index).attempts);
+  for (const RunSpec& run : setup.grid.runs)
+    attempts_.push_back(store.progress(run.index).attempts);
   store_.start_writing();
 }
 
@@ -88,7 +89,8 @@ void Coordinator::on_records(int slot, int run, const std::vector<TrainRecord>& 
 
 void Coordinator::on_result(int slot, int run, const RunResult& result) {
   const RunSpec& spec = setup_.grid.runs[size_t(run)];
-  const double seconds = std::chrono::duration<double>(Clock::now() - slot_since_[size_t(slot)]).count();
+  const double seconds =
+      std::chrono::duration<double>(Clock::now() - slot_since_[size_t(slot)]).count();
   slot_busy_[size_t(slot)] += seconds;
   slot_run_[size_t(slot)] = -1;
   slot_flops_[size_t(slot)] = 0;
@@ -159,7 +161,8 @@ int Coordinator::finish(bool json) {
   progress_.finish();
   store_.flush();
   if (stopping_) {
-    log_info("stopped (" + stop_reason() + "): runs checkpointed; rerun the same command to resume");
+    log_info("stopped (" + stop_reason() +
+             "): runs checkpointed; rerun the same command to resume");
     return kExitOk;
   }
   print_results(setup_.grid, store_, setup_, json);
@@ -167,7 +170,8 @@ int Coordinator::finish(bool json) {
   if (failed > 0) {
     log_warn(std::to_string(failed) + " run" + (failed == 1 ? "" : "s") +
              " failed (reasons in the table and the file's /attempts); rerun the same command "
-             "to retry " + (failed == 1 ? "it" : "them") + " from the last checkpoint");
+             "to retry " +
+             (failed == 1 ? "it" : "them") + " from the last checkpoint");
     return kExitFailure;
   }
   return kExitOk;

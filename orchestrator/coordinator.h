@@ -62,12 +62,12 @@ class Coordinator {
   RestartState restart_;
   Scheduler scheduler_;
   std::vector<int> slot_sizes_;
-  std::vector<int> slot_run_;                 // run in progress per slot, -1 idle
-  std::vector<double> slot_flops_;            // FLOPs so far of that run
+  std::vector<int> slot_run_;                  // run in progress per slot, -1 idle
+  std::vector<double> slot_flops_;             // FLOPs so far of that run
   std::vector<Clock::time_point> slot_since_;  // when it started
-  std::vector<double> slot_busy_;             // seconds each slot spent on runs
-  std::vector<int64_t> attempts_;             // ended attempts per run, over the file's life
-  std::vector<bool> rewind_;                  // curves to cut back before the next attempt
+  std::vector<double> slot_busy_;              // seconds each slot spent on runs
+  std::vector<int64_t> attempts_;              // ended attempts per run, over the file's life
+  std::vector<bool> rewind_;                   // curves to cut back before the next attempt
   Progress progress_;
   size_t runs_done_;
   double flops_done_;

@@ -37,7 +37,8 @@ const char* kDescription =
     "  sweepd capacity --flops 3.15e23 --gpu a100 --gpus 1000 --mfu 0.4   days of training\n"
     "  sweepd report runs/quickstart.h5     HTML + Markdown + JSON report with plots\n\n"
     "Job files are documented key by key in docs/job-format.md, the HDF5 file in\n"
-    "docs/hdf5-layout.md, clusters in docs/cluster.md, fits in docs/fit.md. Results go to stdout (add --json\n"
+    "docs/hdf5-layout.md, clusters in docs/cluster.md, fits in docs/fit.md. Results go to stdout "
+    "(add --json\n"
     "for one JSON document); logs go to stderr. Exit codes: 0 ok, 1 failure, 2 bad input\n"
     "(the message names file:line:col and the key).";
 
@@ -54,9 +55,8 @@ std::string version_text() {
 // `sweepd JOB.toml ...` is `sweepd run JOB.toml ...`.
 std::vector<std::string> with_default_subcommand(int argc, char** argv) {
   std::vector<std::string> args(argv, argv + argc);
-  static const char* kSubcommands[] = {"run",     "plan",    "check",    "status",
-                                       "flops",   "fit",     "predict",  "capacity",
-                                       "report"};
+  static const char* kSubcommands[] = {"run", "plan",    "check",    "status", "flops",
+                                       "fit", "predict", "capacity", "report"};
   if (args.size() > 1 && args[1][0] != '-' &&
       std::none_of(std::begin(kSubcommands), std::end(kSubcommands),
                    [&](const char* s) { return args[1] == s; })) {
@@ -140,8 +140,9 @@ int main(int argc, char** argv) {
 
   // The fit stage: fit, predict, capacity, report (docs/fit.md).
   auto add_fit_options = [](CLI::App* cmd, sweep::FitCommandOptions& o) {
-    cmd->add_option("file", o.path, "a sweep's HDF5 file, or a CSV table (params,tokens,loss or "
-                                    "params,flops,loss; optional budget, run)")
+    cmd->add_option("file", o.path,
+                    "a sweep's HDF5 file, or a CSV table (params,tokens,loss or "
+                    "params,flops,loss; optional budget, run)")
         ->required();
     cmd->add_option("--approaches", o.approaches,
                     "Chinchilla approaches to fit: 1 envelope, 2 IsoFLOP parabolas, 3 parametric\n"
@@ -157,9 +158,8 @@ int main(int argc, char** argv) {
         ->capture_default_str();
     cmd->add_option("--envelope", o.envelope,
                     "approach 1's points: all (default) or ends (annealed run ends only)")
-        ->transform(CLI::CheckedTransformer(
-            std::map<std::string, sweep::fit::EnvelopeMode>{{"all", sweep::fit::EnvelopeMode::kAll},
-                                                            {"ends", sweep::fit::EnvelopeMode::kEnds}}));
+        ->transform(CLI::CheckedTransformer(std::map<std::string, sweep::fit::EnvelopeMode>{
+            {"all", sweep::fit::EnvelopeMode::kAll}, {"ends", sweep::fit::EnvelopeMode::kEnds}}));
     cmd->add_option("--holdout", o.holdout_budgets,
                     "largest budgets held out for the backtest (default: the sweep's, else 1 with\n"
                     ">= 3 budgets)")
@@ -213,11 +213,13 @@ int main(int argc, char** argv) {
   capacity_cmd->add_option("--flops", capacity.flops, "training compute in FLOPs");
   capacity_cmd->add_option("--params", capacity.params, "model size N (C = 6·N·D)");
   capacity_cmd->add_option("--tokens", capacity.tokens, "training tokens D");
-  capacity_cmd->add_option("--days", capacity.days, "the inverse: the FLOPs that fit in this many days");
+  capacity_cmd->add_option("--days", capacity.days,
+                           "the inverse: the FLOPs that fit in this many days");
   capacity_cmd->add_option("--gpu", capacity.gpu,
                            "a100 (312 TFLOP/s), h100 (989) or h200 (989): dense bf16 peak "
                            "(default h100)");
-  capacity_cmd->add_option("--peak-tflops", capacity.peak_tflops, "another accelerator's peak TFLOP/s");
+  capacity_cmd->add_option("--peak-tflops", capacity.peak_tflops,
+                           "another accelerator's peak TFLOP/s");
   capacity_cmd->add_option("--gpus", capacity.gpus, "number of GPUs (default 1)");
   capacity_cmd->add_option("--mfu", capacity.mfu, "model FLOPs utilisation (default 0.4)");
   capacity_cmd->add_option("--fit", capacity.fit_path,
@@ -230,8 +232,9 @@ int main(int argc, char** argv) {
       "Fit and write the report: <file>-report.html (self-contained, plots inline), .md (with\n"
       "SVG plots beside it) and .json. A sweep writes it by itself when its last run is done.");
   add_fit_options(report_cmd, report.fit);
-  report_cmd->add_option("--output,-o", report.output,
-                         "base path of the report files (default: <file without extension>-report)");
+  report_cmd->add_option(
+      "--output,-o", report.output,
+      "base path of the report files (default: <file without extension>-report)");
 
   std::vector<std::string> args = with_default_subcommand(argc, argv);
   std::reverse(args.begin(), args.end());

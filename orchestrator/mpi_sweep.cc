@@ -90,8 +90,8 @@ int coordinate(const SweepSetup& setup, SweepStore& store, const SlotLayout& lay
       case MessageKind::kRequest: {
         const Assignment next = coordinator.on_start(slot).value_or(Assignment{});
         if (next.run < 0) --active;  // no work for it now, and none will appear: the slot exits
-        SWEEP_MPI(MPI_Send(&next, sizeof(next), MPI_BYTE, status.MPI_SOURCE, kTagAssign,
-                           MPI_COMM_WORLD));
+        SWEEP_MPI(
+            MPI_Send(&next, sizeof(next), MPI_BYTE, status.MPI_SOURCE, kTagAssign, MPI_COMM_WORLD));
         break;
       }
       case MessageKind::kRecords:

@@ -38,7 +38,8 @@ RestartState restart_sweep(SweepStore& store, const SweepSetup& setup) {
       lost.outcome = RunOutcome::kFailed;
       const std::vector<TrainRecord> curve = store.train_curve(run.index);
       lost.end_step = curve.empty() ? 0 : curve.back().step;
-      lost.reason = "interrupted: the sweep ended while this attempt ran (killed, or a process died)";
+      lost.reason =
+          "interrupted: the sweep ended while this attempt ran (killed, or a process died)";
       store.append_attempt(lost);
     }
     const int64_t step = rewind_to_checkpoint(store, setup, int(run.index));

@@ -14,8 +14,8 @@ namespace sweep {
 
 struct RestartState {
   std::vector<RunState> stored;  // each run's state in the file, as found
-  double flops_done = 0;  // finished runs' FLOPs plus partial runs' up to their checkpoints
-  size_t runs_done = 0;   // done or diverged
+  double flops_done = 0;         // finished runs' FLOPs plus partial runs' up to their checkpoints
+  size_t runs_done = 0;          // done or diverged
 };
 
 // Before SWMR writing starts. For every run that is not final: a run the file

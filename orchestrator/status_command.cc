@@ -72,7 +72,8 @@ int status_command(const StatusOptions& options) {
       if (r.progress.state == RunState::kFailed || r.progress.state == RunState::kDiverged) {
         out["problems"].push_back({{"run_id", r.run->run_id},
                                    {"status", to_string(r.progress.state)},
-                                   {"reason", r.progress.reason}});
+                                   {"reason", r.progress.reason},
+                                   {"attempts", r.progress.attempts}});
       }
     }
     std::cout << out.dump(2) << "\n";
@@ -105,8 +106,9 @@ int status_command(const StatusOptions& options) {
   }
   for (const Row& r : rows) {
     if (r.progress.state == RunState::kFailed || r.progress.state == RunState::kDiverged) {
-      std::printf("  %s %s: %s\n", r.run->run_id.c_str(), to_string(r.progress.state),
-                  r.progress.reason.c_str());
+      std::printf("  %s %s after %lld attempt%s: %s\n", r.run->run_id.c_str(),
+                  to_string(r.progress.state), (long long)r.progress.attempts,
+                  r.progress.attempts == 1 ? "" : "s", r.progress.reason.c_str());
     }
   }
   return 0;

@@ -98,6 +98,7 @@ void print_final_json(const Grid& grid, const SweepStore& store, const std::stri
                            {"flops", run.flops},
                            {"status", to_string(p.state)},
                            {"reason", p.reason},
+                           {"attempts", p.attempts},
                            {"final_eval_loss", number(p.final_eval_loss)},
                            {"final_train_loss", number(p.final_train_loss)},
                            {"wall_seconds", p.wall_seconds}});

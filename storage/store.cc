@@ -103,11 +103,15 @@ hid_t string_type(size_t size) {
 }
 
 // `with_attempts`: schema 2's column (schema 1 files are read without it).
+// A member of a compound type, named as the struct's field.
+#define SWEEP_H5_MEMBER(type_id, Row, field, member_type) \
+  H5Tinsert(type_id, #field, HOFFSET(Row, field), member_type)
+
 hid_t summary_type(bool with_attempts = true) {
   hid_t t = H5Tcreate(H5T_COMPOUND, sizeof(SummaryRow));
   Handle id(string_type(kRunIdSize), H5Tclose), status(string_type(kStatusSize), H5Tclose),
       reason(string_type(kReasonSize), H5Tclose);
-#define FIELD(name, type) H5Tinsert(t, #name, HOFFSET(SummaryRow, name), type)
+#define FIELD(name, type) SWEEP_H5_MEMBER(t, SummaryRow, name, type)
   FIELD(run_id, id);
   FIELD(index, H5T_NATIVE_INT64);
   FIELD(budget, H5T_NATIVE_DOUBLE);
@@ -133,16 +137,18 @@ hid_t summary_type(bool with_attempts = true) {
 
 hid_t attempt_type() {
   hid_t t = H5Tcreate(H5T_COMPOUND, sizeof(AttemptRow));
+#define FIELD(name, type) SWEEP_H5_MEMBER(t, AttemptRow, name, type)
   Handle outcome(string_type(kStatusSize), H5Tclose), reason(string_type(kReasonSize), H5Tclose),
       ended(string_type(kTimeSize), H5Tclose);
-  H5Tinsert(t, "run", HOFFSET(AttemptRow, run), H5T_NATIVE_INT64);
-  H5Tinsert(t, "attempt", HOFFSET(AttemptRow, attempt), H5T_NATIVE_INT64);
-  H5Tinsert(t, "outcome", HOFFSET(AttemptRow, outcome), outcome);
-  H5Tinsert(t, "start_step", HOFFSET(AttemptRow, start_step), H5T_NATIVE_INT64);
-  H5Tinsert(t, "end_step", HOFFSET(AttemptRow, end_step), H5T_NATIVE_INT64);
-  H5Tinsert(t, "wall_seconds", HOFFSET(AttemptRow, wall_seconds), H5T_NATIVE_DOUBLE);
-  H5Tinsert(t, "reason", HOFFSET(AttemptRow, reason), reason);
-  H5Tinsert(t, "ended", HOFFSET(AttemptRow, ended), ended);
+  FIELD(run, H5T_NATIVE_INT64);
+  FIELD(attempt, H5T_NATIVE_INT64);
+  FIELD(outcome, outcome);
+  FIELD(start_step, H5T_NATIVE_INT64);
+  FIELD(end_step, H5T_NATIVE_INT64);
+  FIELD(wall_seconds, H5T_NATIVE_DOUBLE);
+  FIELD(reason, reason);
+  FIELD(ended, ended);
+#undef FIELD
   return t;
 }
 
@@ -155,24 +161,28 @@ std::string utc_now() {
 
 hid_t train_type() {
   hid_t t = H5Tcreate(H5T_COMPOUND, sizeof(TrainRecord));
-  H5Tinsert(t, "step", HOFFSET(TrainRecord, step), H5T_NATIVE_INT64);
-  H5Tinsert(t, "tokens", HOFFSET(TrainRecord, tokens), H5T_NATIVE_INT64);
-  H5Tinsert(t, "flops", HOFFSET(TrainRecord, flops), H5T_NATIVE_DOUBLE);
-  H5Tinsert(t, "loss", HOFFSET(TrainRecord, loss), H5T_NATIVE_DOUBLE);
-  H5Tinsert(t, "lr", HOFFSET(TrainRecord, lr), H5T_NATIVE_DOUBLE);
-  H5Tinsert(t, "grad_norm", HOFFSET(TrainRecord, grad_norm), H5T_NATIVE_DOUBLE);
-  H5Tinsert(t, "wall_time", HOFFSET(TrainRecord, wall_time), H5T_NATIVE_DOUBLE);
+#define FIELD(name, type) SWEEP_H5_MEMBER(t, TrainRecord, name, type)
+  FIELD(step, H5T_NATIVE_INT64);
+  FIELD(tokens, H5T_NATIVE_INT64);
+  FIELD(flops, H5T_NATIVE_DOUBLE);
+  FIELD(loss, H5T_NATIVE_DOUBLE);
+  FIELD(lr, H5T_NATIVE_DOUBLE);
+  FIELD(grad_norm, H5T_NATIVE_DOUBLE);
+  FIELD(wall_time, H5T_NATIVE_DOUBLE);
+#undef FIELD
   return t;
 }
 
 hid_t eval_type() {
   hid_t t = H5Tcreate(H5T_COMPOUND, sizeof(EvalRow));
-  H5Tinsert(t, "step", HOFFSET(EvalRow, step), H5T_NATIVE_INT64);
-  H5Tinsert(t, "tokens", HOFFSET(EvalRow, tokens), H5T_NATIVE_INT64);
-  H5Tinsert(t, "flops", HOFFSET(EvalRow, flops), H5T_NATIVE_DOUBLE);
-  H5Tinsert(t, "loss", HOFFSET(EvalRow, loss), H5T_NATIVE_DOUBLE);
-  H5Tinsert(t, "bits_per_byte", HOFFSET(EvalRow, bits_per_byte), H5T_NATIVE_DOUBLE);
-  H5Tinsert(t, "wall_time", HOFFSET(EvalRow, wall_time), H5T_NATIVE_DOUBLE);
+#define FIELD(name, type) SWEEP_H5_MEMBER(t, EvalRow, name, type)
+  FIELD(step, H5T_NATIVE_INT64);
+  FIELD(tokens, H5T_NATIVE_INT64);
+  FIELD(flops, H5T_NATIVE_DOUBLE);
+  FIELD(loss, H5T_NATIVE_DOUBLE);
+  FIELD(bits_per_byte, H5T_NATIVE_DOUBLE);
+  FIELD(wall_time, H5T_NATIVE_DOUBLE);
+#undef FIELD
   return t;
 }
 

@@ -31,8 +31,15 @@ class FaultTest : public SweepFixture {
     SweepFixture::TearDown();
   }
   void use_mpirun(int ranks) {
-    launcher_ = {MPIRUN,      "--oversubscribe", "--allow-run-as-root", "--bind-to", "none",
-                 "-x",        "SWEEP_FAULT",     "-np",                 std::to_string(ranks)};
+    launcher_ = {MPIRUN,
+                 "--oversubscribe",
+                 "--allow-run-as-root",
+                 "--bind-to",
+                 "none",
+                 "-x",
+                 "SWEEP_FAULT",
+                 "-np",
+                 std::to_string(ranks)};
   }
   static std::string capture(const std::string& command, int* exit_code = nullptr) {
     std::string out;

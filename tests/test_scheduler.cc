@@ -2,16 +2,18 @@
 
 #include <gtest/gtest.h>
 
-#include "worker/protocol.h"
+#include <cmath>
+
 #include "orchestrator/scheduler.h"
 #include "spec/slots.h"
+#include "worker/protocol.h"
 
 namespace sweep {
 namespace {
 
 TEST(Scheduler, GivesTheLargestPendingRunFirst) {
-  Scheduler s({1e12, 5e12, 3e12}, {RunState::kPending, RunState::kPending, RunState::kPending},
-              {}, /*max_attempts=*/1);
+  Scheduler s({1e12, 5e12, 3e12}, {RunState::kPending, RunState::kPending, RunState::kPending}, {},
+              /*max_attempts=*/1);
   EXPECT_EQ(s.next_for(1), 1);
   s.start(1);
   EXPECT_EQ(s.next_for(1), 2);
@@ -68,9 +70,8 @@ TEST(Scheduler, RestartKeepsFinalStatesAndRetriesEverythingElse) {
   // What a new invocation makes of the file: a run that was running when the
   // sweep died, and a run that failed in the last invocation, are pending
   // with a fresh set of attempts; done and diverged are never trained again.
-  Scheduler s({1.0, 2.0, 3.0, 4.0, 5.0},
-              {RunState::kRunning, RunState::kFailed, RunState::kDone, RunState::kDiverged,
-               RunState::kPending});
+  Scheduler s({1.0, 2.0, 3.0, 4.0, 5.0}, {RunState::kRunning, RunState::kFailed, RunState::kDone,
+                                          RunState::kDiverged, RunState::kPending});
   EXPECT_EQ(s.state(0), RunState::kPending);
   EXPECT_EQ(s.state(1), RunState::kPending);
   EXPECT_EQ(s.state(2), RunState::kDone);
@@ -100,7 +101,7 @@ TEST(Protocol, MessagesRoundTrip) {
   Message m;
   m.header.kind = MessageKind::kResult;
   m.header.run = 7;
-  m.header.final_eval_loss = 2.5;
+  m.header.end.final_eval_loss = 2.5;
   m.train = {{10, 100, 1e9, 3.0, 1e-3, 0.5, 1.0}, {20, 200, 2e9, 2.9, 1e-3, 0.4, 2.0}};
   m.eval = {{20, 200, 2e9, 2.95, 2.0}};
   m.reason = "loss blew up at step 20";
@@ -114,6 +115,26 @@ TEST(Protocol, MessagesRoundTrip) {
   std::vector<char> truncated = pack(m);
   truncated.pop_back();
   EXPECT_THROW(unpack(truncated), std::runtime_error);
+}
+
+TEST(Protocol, ResultsKeepEveryFieldOfTheOutcome) {
+  RunResult r;
+  r.outcome = RunOutcome::kFailed;
+  r.reason = "rank 1 of the slot: injected fault (SWEEP_FAULT): throw at step 8 on rank 1";
+  r.start_step = 4;
+  r.steps_done = 8;
+  r.final_train_loss = 3.25;
+  r.wall_time = 12.5;
+  const RunResult back = result_of(unpack(pack(result_message(/*slot=*/2, /*run=*/5, r))));
+  EXPECT_EQ(back.outcome, RunOutcome::kFailed);
+  EXPECT_EQ(back.reason, r.reason);
+  EXPECT_EQ(back.start_step, 4);
+  EXPECT_EQ(back.steps_done, 8);
+  EXPECT_DOUBLE_EQ(back.final_train_loss, 3.25);
+  EXPECT_TRUE(std::isnan(back.final_eval_loss));
+  EXPECT_DOUBLE_EQ(back.wall_time, 12.5);
+  EXPECT_EQ(to_string(back.outcome), std::string("failed"));
+  EXPECT_EQ(parse_run_outcome("stopped"), RunOutcome::kStopped);
 }
 
 }  // namespace

@@ -15,11 +15,11 @@
 #include <mpi.h>
 #include <torch/torch.h>
 
-#include "common/check.h"
-
 #include <functional>
 #include <string>
 #include <vector>
+
+#include "common/check.h"
 
 namespace sweep {
 

@@ -13,8 +13,8 @@ int64_t parse_count(const std::string& key, const std::string& value, int64_t le
   char* end = nullptr;
   const long long n = std::strtoll(value.c_str(), &end, 10);
   if (value.empty() || *end != '\0' || n < least) {
-    throw UserError("SWEEP_FAULT: " + key + "=" + value + ": expected an integer >= " +
-                    std::to_string(least));
+    throw UserError("SWEEP_FAULT: " + key + "=" + value +
+                    ": expected an integer >= " + std::to_string(least));
   }
   return n;
 }

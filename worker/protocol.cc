@@ -44,32 +44,18 @@ Message unpack(const std::vector<char>& bytes) {
 
 Message result_message(int slot, int run, const RunResult& result) {
   Message m;
-  MessageHeader& h = m.header;
-  h.kind = MessageKind::kResult;
-  h.slot = slot;
-  h.run = run;
-  h.outcome = result.outcome;
-  h.start_step = result.start_step;
-  h.steps_done = result.steps_done;
-  h.final_eval_loss = result.final_eval_loss;
-  h.final_train_loss = result.final_train_loss;
-  h.wall_seconds = result.wall_time;
-  h.tokens_per_second = result.tokens_per_second;
+  m.header.kind = MessageKind::kResult;
+  m.header.slot = slot;
+  m.header.run = run;
+  m.header.end = result;
   m.reason = result.reason;
   return m;
 }
 
 RunResult result_of(const Message& m) {
-  const MessageHeader& h = m.header;
   RunResult r;
-  r.outcome = h.outcome;
+  static_cast<RunEnd&>(r) = m.header.end;
   r.reason = m.reason;
-  r.start_step = h.start_step;
-  r.steps_done = h.steps_done;
-  r.final_eval_loss = h.final_eval_loss;
-  r.final_train_loss = h.final_train_loss;
-  r.wall_time = h.wall_seconds;
-  r.tokens_per_second = h.tokens_per_second;
   return r;
 }
 

@@ -37,10 +37,7 @@ struct MessageHeader {
   int32_t slot = 0;
   int32_t run = -1;
   int32_t n_train = 0, n_eval = 0, reason_length = 0;
-  // kResult: the RunResult without its reason (which follows as text).
-  RunOutcome outcome = RunOutcome::kDone;
-  int64_t start_step = 0, steps_done = 0;
-  double final_eval_loss = 0, final_train_loss = 0, wall_seconds = 0, tokens_per_second = 0;
+  RunEnd end;  // kResult: how the run ended (its reason follows as text)
 };
 
 struct Message {

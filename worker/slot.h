@@ -22,7 +22,7 @@ struct SlotWork {
   const JobSpec& job;
   const Grid& grid;
   const TokenData& data;
-  std::string output;               // the sweep's HDF5 path (checkpoints go beside it)
+  std::string output;              // the sweep's HDF5 path (checkpoints go beside it)
   std::optional<FaultSpec> fault;  // SWEEP_FAULT
 };
 

@@ -41,8 +41,8 @@ std::string checkpoint_path(const std::string& output, const RunSpec& run);
 // in it. On a failure every rank returns kFailed; the failing rank's reason
 // names it, the others say kPeerFailed.
 RunResult run_one(const TrainConfig& config, const TokenData& data, const RunSink& sink,
-                     const std::string& checkpoint, double checkpoint_interval,
-                     const std::function<bool()>& stop_requested,
-                     const std::function<void(torch::Tensor&)>& all_reduce = {});
+                  const std::string& checkpoint, double checkpoint_interval,
+                  const std::function<bool()>& stop_requested,
+                  const std::function<void(torch::Tensor&)>& all_reduce = {});
 
 }  // namespace sweep
