@@ -288,6 +288,14 @@ void backtest_section(Document& doc, const Analysis& analysis, const std::vector
          std::isfinite(r.loss_error) ? printf_number("%+.3f", r.loss_error) : kMissing,
          std::isfinite(r.loss_error) ? coverage_text(r.loss_covered) : kMissing});
   doc.table(table, "");
+  // An approach whose law on the smaller budgets failed has no row: say why.
+  for (int approach : analysis.options.approaches) {
+    const auto why = backtest.laws.why.find("a" + std::to_string(approach));
+    if (why != backtest.laws.why.end()) {
+      doc.paragraph("Approach " + std::to_string(approach) +
+                    " has no backtest row: on the fitted budgets " + why->second + ".");
+    }
+  }
   if (const Plot* plot = find_plot(plots, "backtest")) doc.plot(*plot);
 }
 

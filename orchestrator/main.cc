@@ -80,7 +80,11 @@ int main(int argc, char** argv) {
       "Train every run of a job's grid, writing the HDF5 file as it goes (`sweepd JOB.toml`\n"
       "is short for `sweepd run JOB.toml`). Rerun the same command to resume after an\n"
       "interruption: finished runs are kept, partial runs continue from their checkpoints.\n"
-      "Ctrl-C, SIGTERM or SIGUSR2 checkpoint the running run and exit cleanly.");
+      "A failed run is retried from its checkpoint up to sweep.max_attempts times; one\n"
+      "still failing is left failed (exit 1) and the next invocation retries it. Every\n"
+      "attempt is kept in the file (/attempts). Ctrl-C, SIGTERM or SIGUSR2 checkpoint the\n"
+      "running run and exit cleanly. SWEEP_FAULT=\"run=ID,step=K[,rank=R][,kind=throw|nan|exit]\n"
+      "[,attempt=A]\" injects a failure to try these paths (docs/training.md).");
   run_cmd->add_option("job", run.job_path, "job file (TOML)")->required();
   run_cmd->add_option("--output,-o", run.output,
                       "HDF5 file to write (default: the job's sweep.output)");
