@@ -187,6 +187,22 @@ TEST(JobSpec, SlotSizesAndLargeRunRules) {
   EXPECT_NE(e.find("slot size 3 must divide the batch of 16 sequences"), std::string::npos) << e;
 }
 
+TEST(JobSpec, MicroBatchMustDivideEachRanksShareForEverySlotSize) {
+  // 48 sequences of 64 tokens per step, micro-batches of 8 sequences.
+  const std::string job = replaced(kValid, "batch_tokens = 1024",
+                                   "batch_tokens = 3072\nmicro_batch_tokens = 512");
+  // Slots of 2, 6 and 8 give each rank 24, 8 and 6 sequences: whole
+  // micro-batches, or one smaller than a micro-batch.
+  EXPECT_EQ(error_of(job + "[resources]\nranks_per_run = [2, 6, 8]\n"), "(no error)");
+  // A slot of 4 gives each rank 12: it used to pass `check` and fail every run.
+  const std::string e = error_of(job + "[resources]\nranks_per_run = [2, 4]\n");
+  EXPECT_NE(e.find("resources.ranks_per_run"), std::string::npos) << e;
+  EXPECT_NE(e.find("slot size 4 gives each rank 12 sequences per step, which "
+                   "train.micro_batch_tokens (8 sequences) does not divide"),
+            std::string::npos)
+      << e;
+}
+
 TEST(JobSpec, HoldoutMustLeaveTwoBudgetsToFit) {
   const std::string e = error_of(std::string(kValid) + "[fit]\nholdout_budgets = 1\n");
   EXPECT_NE(e.find("fit.holdout_budgets = 1: leaves 1 of 2 budgets"), std::string::npos) << e;
