@@ -58,6 +58,11 @@ def main():
             assert np.all(np.diff(train_curve.step) > 0)
             assert np.allclose(eval_curve.bits_per_byte, eval_curve.loss / np.log(2))
             assert f[f"runs/{run_id}"].attrs["params_total"] == done.params_total.iloc[0]
+            attempts = pd.DataFrame(f["attempts"][:])
+            attempts["run_id"] = runs.run_id.iloc[attempts.run].values
+            assert len(attempts) == 4 and set(attempts.run_id) == set(done.run_id), attempts
+            assert (attempts.outcome.str.decode("utf-8") == "done").all(), attempts
+            assert (runs.attempts == 1).all(), runs
         # A cleanly finished sweep also opens without swmr=True.
         with h5py.File(out, "r") as f:
             assert len(f["summary"]) == 4
