@@ -20,6 +20,8 @@ std::string format_count(double value) {
 
 std::string format_sci(double value, int digits) {
   if (value == 0.0) return "0";
+  if (std::isnan(value)) return "nan";
+  if (std::isinf(value)) return value > 0 ? "inf" : "-inf";
   char buffer[48];
   std::snprintf(buffer, sizeof(buffer), "%.*e", digits - 1, value);
   std::string text(buffer);

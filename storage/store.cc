@@ -186,16 +186,22 @@ hid_t eval_type() {
   return t;
 }
 
-// Variable-length UTF-8, so h5py returns str (fixed-length strings come back as bytes).
+// Fixed-length UTF-8 of the text's own length: the bytes live in the
+// attribute's (checksummed) object header. Variable-length strings would live
+// in HDF5's global heap, which has no checksum, and a damaged heap crashes or
+// hangs HDF5 1.10's reader (found by fuzz/fuzz_sweep_file.cc). h5py returns
+// such an attribute as bytes: `f.attrs["job_text"].decode()`.
 void write_attribute(hid_t object, const char* name, const std::string& value) {
   Handle type(H5Tcopy(H5T_C_S1), H5Tclose);
-  H5Tset_size(type, H5T_VARIABLE);
-  H5Tset_cset(type, H5T_CSET_UTF8);
+  SWEEP_H5(H5Tset_size(type, std::max<size_t>(1, value.size())));
+  SWEEP_H5(H5Tset_strpad(type, H5T_STR_NULLPAD));
+  SWEEP_H5(H5Tset_cset(type, H5T_CSET_UTF8));
   Handle space(H5Screate(H5S_SCALAR), H5Sclose);
   Handle attribute(SWEEP_H5(H5Acreate2(object, name, type, space, H5P_DEFAULT, H5P_DEFAULT)),
                    H5Aclose);
-  const char* text = value.c_str();
-  SWEEP_H5(H5Awrite(attribute, type, &text));
+  std::string padded = value;
+  padded.resize(std::max<size_t>(1, value.size()), '\0');
+  SWEEP_H5(H5Awrite(attribute, type, padded.data()));
 }
 
 template <typename T>
@@ -235,11 +241,11 @@ T read_attribute(hid_t object, const char* name, hid_t type) {
   return value;
 }
 
-hid_t create_curve(hid_t group, const char* name, hid_t type) {
+hid_t create_curve(hid_t group, const char* name, hid_t type, hsize_t chunk = kCurveChunk) {
   const hsize_t zero = 0, unlimited = H5S_UNLIMITED;
   Handle space(H5Screate_simple(1, &zero, &unlimited), H5Sclose);
   Handle properties(H5Pcreate(H5P_DATASET_CREATE), H5Pclose);
-  SWEEP_H5(H5Pset_chunk(properties, 1, &kCurveChunk));
+  SWEEP_H5(H5Pset_chunk(properties, 1, &chunk));
   // A checksum per chunk: damaged rows are an error on read, not numbers
   // (the metadata of the latest file format is checksummed already).
   SWEEP_H5(H5Pset_fletcher32(properties));
@@ -487,7 +493,7 @@ SweepStore SweepStore::open(const std::string& path, const SweepInfo& info,
       summary.push_back(summary_row(run));
     }
     Handle attempt(attempt_type(), H5Tclose);
-    store.attempts_ = create_curve(store.file_, "attempts", attempt);
+    store.attempts_ = create_curve(store.file_, "attempts", attempt, /*chunk=*/16);
     Handle type(summary_type(), H5Tclose);
     const hsize_t n = summary.size(), chunk = std::max<hsize_t>(1, std::min<hsize_t>(n, 256));
     Handle space(H5Screate_simple(1, &n, nullptr), H5Sclose);

@@ -41,8 +41,10 @@ def main():
 
         # The documented example, nearly verbatim.
         with h5py.File(out, "r", swmr=True) as f:
-            assert f.attrs["flop_convention"] == "6N", f.attrs["flop_convention"]
-            assert f.attrs["sweep_name"] == "py"
+            # Strings are fixed-length UTF-8 (checksummed with their header): bytes.
+            assert f.attrs["flop_convention"].decode() == "6N", f.attrs["flop_convention"]
+            assert f.attrs["sweep_name"].decode() == "py"
+            assert f.attrs["schema_version"] == 2
             runs = pd.DataFrame(f["summary"][:])
             for col in ("run_id", "status", "reason"):
                 runs[col] = runs[col].str.decode("utf-8")
