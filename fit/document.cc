@@ -1,7 +1,9 @@
 #include "fit/document.h"
 
 #include <cctype>
+#include <initializer_list>
 #include <sstream>
+#include <utility>
 
 #include "common/table.h"
 
@@ -10,27 +12,24 @@ namespace {
 
 // ---------------------------------------------------------------- HTML
 
-std::string html_escape(const std::string& text) {
+// Each character of `text` that has a rule becomes the rule's text.
+std::string escaped(const std::string& text,
+                    std::initializer_list<std::pair<char, const char*>> rules) {
   std::string out;
   for (char c : text) {
-    switch (c) {
-      case '&':
-        out += "&amp;";
-        break;
-      case '<':
-        out += "&lt;";
-        break;
-      case '>':
-        out += "&gt;";
-        break;
-      case '"':
-        out += "&quot;";
-        break;
-      default:
-        out += c;
-    }
+    const char* replacement = nullptr;
+    for (const auto& [from, to] : rules)
+      if (c == from) replacement = to;
+    if (replacement)
+      out += replacement;
+    else
+      out += c;
   }
   return out;
+}
+
+std::string html_escape(const std::string& text) {
+  return escaped(text, {{'&', "&amp;"}, {'<', "&lt;"}, {'>', "&gt;"}, {'"', "&quot;"}});
 }
 
 std::string anchor(const std::string& heading) {
@@ -122,32 +121,8 @@ namespace {
 
 // Keeps text literal in Markdown: no emphasis, no HTML, no table breaks.
 std::string md_escape(const std::string& text) {
-  std::string out;
-  for (char c : text) {
-    switch (c) {
-      case '|':
-        out += "\\|";
-        break;
-      case '*':
-        out += "\\*";
-        break;
-      case '`':
-        out += "\\`";
-        break;
-      case '<':
-        out += "&lt;";
-        break;
-      case '>':
-        out += "&gt;";
-        break;
-      case '\n':
-        out += ' ';
-        break;
-      default:
-        out += c;
-    }
-  }
-  return out;
+  return escaped(
+      text, {{'|', "\\|"}, {'*', "\\*"}, {'`', "\\`"}, {'<', "&lt;"}, {'>', "&gt;"}, {'\n', " "}});
 }
 
 }  // namespace
