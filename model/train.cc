@@ -277,12 +277,16 @@ class SlotFailure {
   // Sums `values` over the slot with this rank's flag as an extra last element;
   // `values` becomes the sum, on the host. True when any rank has failed.
   bool sum(torch::Tensor& values) {
+    if (!all_reduce_) {  // one rank: nothing to agree on, nothing to allocate
+      any_failed_ = failed_here_;
+      return any_failed_;
+    }
     // On the host for every rank alike (MPI, even in an NCCL slot): a failed
     // rank's device may be what failed.
     torch::Tensor flagged =
         torch::cat({values.reshape({-1}).to(torch::kCPU, torch::kFloat32),
                     torch::full({1}, failed_here_ ? 1.0f : 0.0f, torch::kFloat32)});
-    if (all_reduce_) all_reduce_(flagged);
+    all_reduce_(flagged);
     values = flagged.narrow(0, 0, values.numel()).reshape(values.sizes());
     any_failed_ = flagged[-1].item<float>() > 0;
     return any_failed_;
@@ -324,13 +328,14 @@ RunResult train_run(const TrainConfig& c, const TokenData& data, const TrainHook
   std::optional<GPT> model;
   std::optional<FlatState> state;
   Checkpoint progress;
-  // Setup can fail too (a bad checkpoint, out of memory): the first control
+  // Invariants the job's validation guarantees: fatal (common/check.h), and
+  // the same on every rank of the slot.
+  SWEEP_CHECK(data.seq_len() == seq_len, "token data and model disagree on seq_len");
+  SWEEP_CHECK(batch_sequences % c.world == 0, "batch must split evenly over the slot's ranks");
+  SWEEP_CHECK(rank_sequences % micro_sequences == 0, "micro-batches must divide the rank's share");
+  // Setup can fail (a bad checkpoint, out of memory): the first control
   // reduction below then ends the run on every rank.
   failure.guard([&] {
-    SWEEP_CHECK(data.seq_len() == seq_len, "token data and model disagree on seq_len");
-    SWEEP_CHECK(batch_sequences % c.world == 0, "batch must split evenly over the slot's ranks");
-    SWEEP_CHECK(rank_sequences % micro_sequences == 0,
-                "micro-batches must divide the rank's share");
     if (c.threads > 0) torch::set_num_threads(c.threads);
     torch::manual_seed(c.seed);
     model.emplace(c.model);
@@ -457,7 +462,7 @@ RunResult train_run(const TrainConfig& c, const TokenData& data, const TrainHook
         loss_sum += loss.detach().to(torch::kFloat32);
       }
     });
-    if (hooks.all_reduce_sum && state) hooks.all_reduce_sum(state->grads);
+    if (hooks.all_reduce_sum) hooks.all_reduce_sum(state->grads);
     // 3) Clip and step.
     failure.guard([&] {
       if (hooks.all_reduce_sum) state->grads.div_(double(c.world));
