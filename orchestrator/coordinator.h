@@ -45,7 +45,6 @@ class Coordinator {
   void stop() { stopping_ = true; }
   bool stopping() const { return stopping_; }
   int running_on(int slot) const { return slot_run_[size_t(slot)]; }  // -1 when idle
-  int slots() const { return int(slot_run_.size()); }
   double busy_seconds() const;  // summed over slots
   const RestartState& restart() const { return restart_; }
 
