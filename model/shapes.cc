@@ -45,30 +45,44 @@ int64_t best_width(int64_t n_layer, double target, const ShapeRule& rule) {
   return (below <= above ? lo : hi) * rule.head_dim;
 }
 
+// Depth a model of `target` total parameters would have at exactly the asked
+// aspect ratio, as a real number: the L with total(L, aspect * L) = target.
+// total() grows with L (more and wider layers), so bisect.
+double depth_at_aspect(double target, const ShapeRule& rule) {
+  auto total_at = [&](double layers) {
+    const int64_t width = std::max<int64_t>(1, std::llround(rule.aspect_ratio * layers));
+    const ParamCount one = count_params(make_shape(1, width, rule));
+    const ParamCount two = count_params(make_shape(2, width, rule));
+    const double per_layer = double(two.total - one.total);
+    return double(one.total) + (layers - 1) * per_layer;
+  };
+  double lo = 0, hi = 1;
+  while (total_at(hi) < target && hi < 1e6) hi *= 2;
+  for (int i = 0; i < 60; ++i) {
+    const double mid = 0.5 * (lo + hi);
+    (total_at(mid) < target ? lo : hi) = mid;
+  }
+  return hi;
+}
+
 }  // namespace
 
-GPTConfig smallest_shape(const ShapeRule& rule) { return make_shape(1, rule.head_dim, rule); }
+int64_t depth_for_params(double target_params, const ShapeRule& rule) {
+  const double depth = depth_at_aspect(target_params, rule);
+  // Round in log space: between n and n+1 layers the aspect ratio is off by
+  // the same factor either way at sqrt(n (n+1)).
+  int64_t n_layer = std::max<int64_t>(1, static_cast<int64_t>(std::floor(depth)));
+  if (depth >= std::sqrt(double(n_layer) * double(n_layer + 1))) ++n_layer;
+  return std::max(n_layer, rule.min_layers);
+}
+
+GPTConfig smallest_shape(const ShapeRule& rule) {
+  return make_shape(rule.min_layers, rule.head_dim, rule);
+}
 
 GPTConfig shape_for_params(double target_params, const ShapeRule& rule) {
-  const double params_scale = std::log(1.1), aspect_scale = std::log(2.0);
-  GPTConfig best;
-  double best_cost = INFINITY;
-  // N ~ 12 aspect^2 n_layer^3; depths beyond 4x that are never chosen.
-  const int64_t ideal_depth = std::max<int64_t>(
-      1, std::llround(std::cbrt(target_params / (12.0 * rule.aspect_ratio * rule.aspect_ratio))));
-  const int64_t max_depth = std::max<int64_t>(8, 4 * ideal_depth);
-  for (int64_t n_layer = 1; n_layer <= max_depth; ++n_layer) {
-    const GPTConfig shape = make_shape(n_layer, best_width(n_layer, target_params, rule), rule);
-    const double params_error =
-        std::log(double(count_params(shape).total) / target_params) / params_scale;
-    const double aspect_error = std::log(shape.aspect_ratio() / rule.aspect_ratio) / aspect_scale;
-    const double cost = params_error * params_error + aspect_error * aspect_error;
-    if (cost < best_cost) {
-      best_cost = cost;
-      best = shape;
-    }
-  }
-  return best;
+  const int64_t n_layer = depth_for_params(target_params, rule);
+  return make_shape(n_layer, best_width(n_layer, target_params, rule), rule);
 }
 
 }  // namespace sweep

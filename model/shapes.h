@@ -7,14 +7,16 @@
 // whole layers and widths that are multiples of head_dim exist, so the realized
 // N differs from the target; the realized N is what runs record and fits use.
 //
-// Search: for every depth, the width whose total parameter count is nearest the
-// target; among those, the one with the smallest
-//   (ln(N / target) / ln(1.1))^2 + (ln(aspect / asked aspect) / ln 2)^2,
-// i.e. 10% off in N costs as much as a factor 2 off in aspect ratio. Large
-// models have fine-grained widths and land within a few percent of the target
-// at nearly the asked aspect; tiny ones (a few layers of a few heads) keep
-// their proportions and accept a larger miss in N rather than becoming 7 layers
-// of width 16.
+// Depth grows with N alone: the depth the target would have at exactly the
+// asked aspect ratio, rounded (in log space) to whole layers and never below
+// min_layers; the width is then the multiple of head_dim whose total N is
+// nearest the target at that depth. Depth never decreases as the target grows,
+// so a sweep never puts a shallower model between two deeper neighbours (an
+// earlier rule traded N error against aspect error per model and let tiny
+// neighbouring sizes jump between one and two layers; docs/prediction.md
+// measures what that cost). Large models land within a few percent of the
+// target at nearly the asked aspect; tiny ones miss N by up to half a head's
+// width and their aspect by up to the rounding of one layer.
 
 #include <cstdint>
 
@@ -29,12 +31,16 @@ struct ShapeRule {
   int64_t vocab_size = 256;
   int64_t seq_len = 256;
   bool tie_embeddings = true;
+  int64_t min_layers = 1;  // no model of the sweep is shallower
 };
 
 // The shape for a model of about `target_params` total parameters.
 GPTConfig shape_for_params(double target_params, const ShapeRule& rule);
 
-// The smallest model the rule can build: one layer, d_model = head_dim.
+// n_layer of shape_for_params(target_params, rule).
+int64_t depth_for_params(double target_params, const ShapeRule& rule);
+
+// The smallest model the rule can build: min_layers layers, d_model = head_dim.
 GPTConfig smallest_shape(const ShapeRule& rule);
 
 }  // namespace sweep

@@ -151,6 +151,20 @@ Grid expand_grid(const JobSpec& job) {
   };
   std::stable_sort(grid.runs.begin(), grid.runs.end(),
                    [&](const RunSpec& a, const RunSpec& b) { return order(a) < order(b); });
+  // sweep.seeds: every run again with another seed (its id, hence its seed,
+  // data order and initialisation, differ), beside the first.
+  if (job.sweep.seeds > 1) {
+    std::vector<RunSpec> repeated;
+    repeated.reserve(grid.runs.size() * size_t(job.sweep.seeds));
+    for (const RunSpec& run : grid.runs) {
+      for (int64_t r = 0; r < job.sweep.seeds; ++r) {
+        repeated.push_back(run);
+        repeated.back().replica = int(r);
+        if (r > 0) repeated.back().run_id += "-s" + std::to_string(r);
+      }
+    }
+    grid.runs = std::move(repeated);
+  }
   std::set<std::string> ids;
   for (size_t i = 0; i < grid.runs.size(); ++i) {
     RunSpec& run = grid.runs[i];

@@ -33,6 +33,7 @@ struct RunSpec {
   double lr = 0;               // peak learning rate from the job's rule
   int64_t warmup_steps = 0;
   uint64_t seed = 0;  // per-run seed derived from the sweep seed and run id
+  int replica = 0;    // 0, or r of sweep.seeds: the same N and D again (id suffix "-s<r>")
 
   double tokens_per_param() const { return double(tokens) / double(params.total); }
 };

@@ -83,6 +83,7 @@ void read_sweep(TomlSection& s, JobSpec& job) {
   job.sweep.seed = uint64_t(s.integer("seed", 1234, Bounds::at_least(0)));
   job.sweep.checkpoint_interval = s.number("checkpoint_interval", 600, Bounds::positive());
   job.sweep.max_attempts = s.integer("max_attempts", 2, Bounds::closed(1, 100));
+  job.sweep.seeds = s.integer("seeds", 1, Bounds::closed(1, 100));
   s.reject_unknown();
 }
 
@@ -215,6 +216,7 @@ void read_model(TomlSection& s, JobSpec& job) {
   m.shape.head_dim = s.integer("head_dim", 64, Bounds::closed(1, 1024));
   m.shape.ffn_mult = s.number("ffn_mult", 4, Bounds::closed(0.25, 64));
   m.shape.tie_embeddings = s.boolean("tie_embeddings", true);
+  m.shape.min_layers = s.integer("min_layers", 1, Bounds::closed(1, 1024));
   m.shape.vocab_size = job.data.vocab_size;
   m.shape.seq_len = job.data.seq_len;
   s.reject_unknown();

@@ -23,6 +23,7 @@ struct SweepSection {
   uint64_t seed = 1234;              // data order and initialisation of every run
   double checkpoint_interval = 600;  // seconds of training between checkpoints of a run
   int64_t max_attempts = 2;  // tries per failed run in one invocation (from its checkpoint)
+  int64_t seeds = 1;         // runs of every (N, D), each with its own data order and init
 };
 
 enum class Tokenizer { kBytes, kTokensU16 };

@@ -14,7 +14,8 @@ namespace {
 
 std::string shipped(const char* name) { return std::string(SWEEP_SOURCE_DIR) + "/jobs/" + name; }
 
-TEST(Grid, ChinchillaJobSpansSeventyMillionToSixteenBillionWithinTenPercent) {
+// Within 15%: at a fixed depth N moves in steps of one head (model/shapes.h).
+TEST(Grid, ChinchillaJobSpansSeventyMillionToSixteenBillionWithinFifteenPercent) {
   const JobSpec job = load_job_file(shipped("chinchilla.toml"));
   const Grid grid = expand_grid(job);
   ASSERT_EQ(job.grid.budgets.size(), 9u);
@@ -24,7 +25,7 @@ TEST(Grid, ChinchillaJobSpansSeventyMillionToSixteenBillionWithinTenPercent) {
   double smallest = INFINITY, largest = 0;
   for (const RunSpec& run : grid.runs) {
     const double realized = double(run.params.total);
-    EXPECT_NEAR(realized / run.target_params, 1.0, 0.10) << run.run_id;
+    EXPECT_NEAR(realized / run.target_params, 1.0, 0.15) << run.run_id;
     EXPECT_NEAR(run.flops / run.budget, 1.0, 0.01) << run.run_id;
     smallest = std::min(smallest, realized);
     largest = std::max(largest, realized);
@@ -100,6 +101,31 @@ TEST(Grid, ComputeConventionChangesTokensNotShapes) {
     EXPECT_EQ(a.runs[i].params.total, b.runs[i].params.total);
     EXPECT_NEAR(b.runs[i].flops / b.runs[i].budget, 1.0, 0.05);
   }
+}
+
+// sweep.seeds = 3: every grid point three times, adjacent, with the same N
+// and D and distinct ids and seeds; the first keeps the id it has alone.
+TEST(Grid, SeedsRepeatEveryRunWithItsOwnSeed) {
+  JobSpec job = load_job_file(shipped("quickstart.toml"));
+  const Grid one = expand_grid(job);
+  job.sweep.seeds = 3;
+  const Grid three = expand_grid(job);
+  ASSERT_EQ(three.runs.size(), 3 * one.runs.size());
+  std::set<uint64_t> seeds;
+  for (size_t i = 0; i < one.runs.size(); ++i) {
+    for (int r = 0; r < 3; ++r) {
+      const RunSpec& run = three.runs[3 * i + size_t(r)];
+      EXPECT_EQ(run.replica, r);
+      EXPECT_EQ(run.index, int(3 * i) + r);
+      EXPECT_EQ(run.params.total, one.runs[i].params.total);
+      EXPECT_EQ(run.tokens, one.runs[i].tokens);
+      EXPECT_EQ(run.run_id, r == 0 ? one.runs[i].run_id
+                                   : one.runs[i].run_id + "-s" + std::to_string(r));
+      seeds.insert(run.seed);
+    }
+    EXPECT_EQ(three.runs[3 * i].seed, one.runs[i].seed);
+  }
+  EXPECT_EQ(seeds.size(), three.runs.size());
 }
 
 }  // namespace
