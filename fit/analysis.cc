@@ -6,6 +6,7 @@
 #include <functional>
 #include <random>
 #include <set>
+#include <tuple>
 
 #include "common/check.h"
 #include "common/error.h"
@@ -204,8 +205,15 @@ struct Fitted {
   std::map<std::string, int64_t> failures;
 };
 
+// A target's predicted loss: "target.<t>.a<approach>.loss".
+bool is_target_loss(const std::string& key) {
+  const std::string suffix = ".loss";
+  return key.rfind("target.", 0) == 0 && key.size() > suffix.size() &&
+         key.compare(key.size() - suffix.size(), suffix.size(), suffix) == 0;
+}
+
 Fitted fit_with_intervals(const FitData& data, const AnalysisOptions& options,
-                          const std::vector<Target>& targets) {
+                          const std::vector<Target>& targets, const NoiseFloor& noise) {
   Fitted fitted;
   const CurveGrid grid = make_curve_grid(data);
   std::vector<int64_t> all(data.points.size());
@@ -239,6 +247,9 @@ Fitted fit_with_intervals(const FitData& data, const AnalysisOptions& options,
     }
   }
   fitted.quantities = with_intervals(base, replicate_values, options.confidence);
+  // The laws predict the loss averaged over seeds; one run lands around it.
+  for (Quantity& q : fitted.quantities)
+    if (is_target_loss(q.key)) q = with_seed_noise(q, noise);
   return fitted;
 }
 
@@ -248,7 +259,129 @@ const Quantity* find_in(const std::vector<Quantity>& quantities, const std::stri
   return nullptr;
 }
 
-Backtest run_backtest(const FitData& data, const AnalysisOptions& options) {
+// The runs (and curves) of the smallest `count` budgets, with k in C = k·N·D
+// from them alone: the larger budgets' runs are unseen.
+FitData smallest_budgets(const FitData& data, size_t count) {
+  FitData smaller = data;
+  smaller.points.clear(), smaller.curves.clear();
+  const double largest = data.budgets[count - 1];
+  std::vector<int64_t> new_index(data.points.size(), -1);
+  for (size_t i = 0; i < data.points.size(); ++i) {
+    if (data.points[i].budget > largest) continue;
+    new_index[i] = static_cast<int64_t>(smaller.points.size());
+    smaller.points.push_back(data.points[i]);
+  }
+  for (const LossCurve& c : data.curves) {
+    if (new_index[c.observation] < 0) continue;
+    smaller.curves.push_back(c);
+    smaller.curves.back().observation = new_index[c.observation];
+  }
+  smaller.budgets.assign(data.budgets.begin(), data.budgets.begin() + count);
+  smaller.flops_per_param_token = median_flops_per_param_token(smaller.points);
+  return smaller;
+}
+
+// Every law fitted, with its own bootstrap, to the smallest `count` budgets;
+// each larger budget is a target of that compute, target index t being
+// budget count + t.
+struct Split {
+  std::vector<double> fitted_budgets, predicted_budgets;
+  double flops_per_param_token = 6;
+  Fitted fitted;
+};
+
+Split fit_split(const FitData& data, size_t count, const AnalysisOptions& options,
+                const NoiseFloor& noise) {
+  Split split;
+  const FitData smaller = smallest_budgets(data, count);
+  split.fitted_budgets = smaller.budgets;
+  split.predicted_budgets.assign(data.budgets.begin() + count, data.budgets.end());
+  split.flops_per_param_token = smaller.flops_per_param_token;
+  std::vector<Target> targets;
+  for (double b : split.predicted_budgets) targets.push_back({format_sci(b), b, 0, 0});
+  split.fitted = fit_with_intervals(smaller, options, targets, noise);
+  return split;
+}
+
+// A split's rows: for every predicted budget, one per approach that predicts
+// its N_opt. `truth` is every budget's own profile on all its runs (the full
+// data's, in budget order); a budget without a minimum has nothing to be
+// compared with and no rows (without_minimum() says why).
+std::vector<BacktestRow> split_rows(const Split& split, const std::vector<Profile>& truth) {
+  std::vector<BacktestRow> rows;
+  const size_t first = split.fitted_budgets.size();
+  for (size_t t = 0; t < split.predicted_budgets.size(); ++t) {
+    const Profile& observed = truth[first + t];
+    if (!observed.parabola) continue;
+    for (int approach : {1, 2, 3}) {
+      const std::string key = target_key(t) + "." + approach_name(approach);
+      const Quantity* params = find_in(split.fitted.quantities, key + ".params");
+      const Quantity* loss = find_in(split.fitted.quantities, key + ".loss");
+      if (!params) continue;
+      BacktestRow row;
+      row.budget = observed.budget;
+      row.largest_fitted = split.fitted_budgets.back();
+      row.extrapolation = row.budget / row.largest_fitted;
+      row.approach = approach;
+      row.observed_params = observed.params_opt;
+      row.observed_loss = observed.loss_opt;
+      row.predicted_params = *params;
+      row.params_error = params->value / observed.params_opt - 1;
+      row.params_covered = coverage_of(*params, observed.params_opt);
+      if (loss) {
+        row.predicted_loss = *loss;
+        row.loss_error = loss->value - observed.loss_opt;
+        row.loss_relative_error = row.loss_error / observed.loss_opt;
+        row.loss_covered = coverage_of(*loss, observed.loss_opt);
+      } else {
+        row.predicted_loss.value = row.predicted_loss.lo = row.predicted_loss.hi = NAN;
+        row.loss_error = row.loss_relative_error = NAN;
+      }
+      rows.push_back(row);
+    }
+  }
+  return rows;
+}
+
+// "<prefix>budget 1e18: why; ..." for the budgets from index `first` on
+// that have no IsoFLOP minimum; the first `named` are named, the rest
+// counted. "" when every one has a minimum.
+std::string without_minimum(const std::vector<Profile>& truth, size_t first,
+                            const std::string& prefix, size_t named) {
+  std::string text;
+  size_t missing = 0;
+  for (size_t b = first; b < truth.size(); ++b) {
+    if (truth[b].parabola) continue;
+    if (missing++ < named)
+      text += (text.empty() ? "" : "; ") + prefix + "budget " + format_sci(truth[b].budget) + ": " +
+              truth[b].why;
+  }
+  if (missing > named) text += "; and " + std::to_string(missing - named) + " more";
+  return text;
+}
+
+// The splits' fits, each made once: the headline backtest is one of the
+// distance backtest's splits.
+class Splits {
+ public:
+  Splits(const FitData& data, const AnalysisOptions& options, const NoiseFloor& noise)
+      : data_(data), options_(options), noise_(noise) {}
+  const Split& fitted_to(size_t count) {
+    auto it = splits_.find(count);
+    if (it == splits_.end())
+      it = splits_.emplace(count, fit_split(data_, count, options_, noise_)).first;
+    return it->second;
+  }
+
+ private:
+  const FitData& data_;
+  const AnalysisOptions& options_;
+  const NoiseFloor& noise_;
+  std::map<size_t, Split> splits_;
+};
+
+Backtest headline_backtest(const FitData& data, const AnalysisOptions& options,
+                           const std::vector<Profile>& truth, Splits& splits) {
   Backtest backtest;
   const int64_t holdout = options.holdout_budgets;
   const int64_t budgets = static_cast<int64_t>(data.budgets.size());
@@ -261,76 +394,112 @@ Backtest run_backtest(const FitData& data, const AnalysisOptions& options) {
                    " budgets leaves fewer than 2 to fit";
     return backtest;
   }
-  FitData smaller = data, held_out_data = data;
-  smaller.points.clear(), smaller.curves.clear(), held_out_data.points.clear();
-  const double cut = data.budgets[budgets - holdout];
-  std::vector<int64_t> new_index(data.points.size(), -1);
-  for (size_t i = 0; i < data.points.size(); ++i) {
-    if (data.points[i].budget < cut) {
-      new_index[i] = static_cast<int64_t>(smaller.points.size());
-      smaller.points.push_back(data.points[i]);
-    } else {
-      held_out_data.points.push_back(data.points[i]);
-    }
-  }
-  for (const LossCurve& c : data.curves) {
-    if (new_index[c.observation] < 0) continue;
-    smaller.curves.push_back(c);
-    smaller.curves.back().observation = new_index[c.observation];
-  }
-  smaller.budgets.assign(data.budgets.begin(), data.budgets.end() - holdout);
-  held_out_data.budgets.assign(data.budgets.end() - holdout, data.budgets.end());
-  held_out_data.curves.clear();
-  // k in C = k·N·D from the fitted runs alone: the held-out runs are unseen.
-  smaller.flops_per_param_token = median_flops_per_param_token(smaller.points);
-  backtest.flops_per_param_token = smaller.flops_per_param_token;
-  backtest.fitted_budgets = smaller.budgets;
-  backtest.held_out_budgets = held_out_data.budgets;
-
-  std::vector<Target> targets;
-  for (double b : held_out_data.budgets) targets.push_back({format_sci(b), b, 0, 0});
-  Fitted fitted = fit_with_intervals(smaller, options, targets);
-  backtest.laws = std::move(fitted.laws);
-
-  // The truth: each held-out profile's own minimum, from all its runs.
-  AnalysisOptions truth_options = options;
-  truth_options.approaches = {2};
-  std::vector<int64_t> all(held_out_data.points.size());
-  for (size_t i = 0; i < all.size(); ++i) all[i] = static_cast<int64_t>(i);
-  const LawSet truth = fit_laws(held_out_data, CurveGrid{}, all, truth_options, nullptr);
-
-  for (size_t t = 0; t < targets.size(); ++t) {
-    const Profile& observed = truth.profiles[t];
-    if (!observed.parabola) {
-      backtest.why += (backtest.why.empty() ? "" : "; ") + std::string("held-out budget ") +
-                      format_sci(observed.budget) + ": " + observed.why;
-      continue;
-    }
-    for (int approach : {1, 2, 3}) {
-      const std::string key = target_key(t) + "." + approach_name(approach);
-      const Quantity* params = find_in(fitted.quantities, key + ".params");
-      const Quantity* loss = find_in(fitted.quantities, key + ".loss");
-      if (!params) continue;
-      BacktestRow row;
-      row.budget = observed.budget;
-      row.approach = approach;
-      row.observed_params = observed.params_opt;
-      row.observed_loss = observed.loss_opt;
-      row.predicted_params = *params;
-      row.params_error = params->value / observed.params_opt - 1;
-      row.params_covered = coverage_of(*params, observed.params_opt);
-      if (loss) {
-        row.predicted_loss = *loss;
-        row.loss_error = loss->value - observed.loss_opt;
-        row.loss_covered = coverage_of(*loss, observed.loss_opt);
-      } else {
-        row.predicted_loss.value = row.predicted_loss.lo = row.predicted_loss.hi = NAN;
-        row.loss_error = NAN;
-      }
-      backtest.rows.push_back(row);
-    }
-  }
+  const Split& split = splits.fitted_to(static_cast<size_t>(budgets - holdout));
+  backtest.fitted_budgets = split.fitted_budgets;
+  backtest.held_out_budgets = split.predicted_budgets;
+  backtest.flops_per_param_token = split.flops_per_param_token;
+  backtest.laws = split.fitted.laws;
+  backtest.rows = split_rows(split, truth);
+  backtest.why = without_minimum(truth, split.fitted_budgets.size(), "held-out ",
+                                 split.predicted_budgets.size());
   return backtest;
+}
+
+// Rows of one approach grouped by extrapolation factor (see DistanceSummary).
+std::vector<DistanceSummary> summarize_distance(const std::vector<BacktestRow>& rows) {
+  std::vector<double> factors;
+  for (const BacktestRow& row : rows) factors.push_back(row.extrapolation);
+  const std::vector<double> groups = infer_budgets(factors);
+  std::map<std::pair<double, int>, DistanceSummary> by_group;
+  std::map<std::pair<double, int>, std::pair<int64_t, int64_t>> counted;  // losses, N_opts
+  for (size_t i = 0; i < rows.size(); ++i) {
+    const BacktestRow& row = rows[i];
+    const std::pair<double, int> group = {groups[i], row.approach};
+    DistanceSummary& s = by_group[group];
+    auto& [losses, params] = counted[group];
+    if (s.rows++ == 0) {
+      s.extrapolation = groups[i];
+      s.approach = row.approach;
+      s.mean_abs_loss_error = s.mean_abs_params_error = 0;
+    }
+    if (std::isfinite(row.loss_relative_error)) {
+      s.mean_abs_loss_error += std::abs(row.loss_relative_error);
+      ++losses;
+      if (row.loss_covered != Coverage::kNoInterval) ++s.loss_intervals;
+      if (row.loss_covered == Coverage::kCovered) ++s.loss_covered;
+    }
+    s.mean_abs_params_error += std::abs(row.params_error);
+    ++params;
+    if (row.params_covered != Coverage::kNoInterval) ++s.params_intervals;
+    if (row.params_covered == Coverage::kCovered) ++s.params_covered;
+  }
+  std::vector<DistanceSummary> summary;
+  for (auto& [group, s] : by_group) {
+    const auto [losses, params] = counted[group];
+    s.mean_abs_loss_error = losses > 0 ? s.mean_abs_loss_error / double(losses) : NAN;
+    s.mean_abs_params_error = params > 0 ? s.mean_abs_params_error / double(params) : NAN;
+    summary.push_back(s);
+  }
+  return summary;
+}
+
+DistanceBacktest distance_backtest(const FitData& data, const AnalysisOptions& options,
+                                   const std::vector<Profile>& truth, Splits& splits) {
+  DistanceBacktest distance;
+  const size_t budgets = data.budgets.size();
+  if (!options.distance_backtest) {
+    distance.why = "not asked for (distance_backtest = false)";
+    return distance;
+  }
+  if (budgets < 3) {
+    distance.why =
+        "needs at least 3 budgets (2 to fit, 1 to predict); there are " + std::to_string(budgets);
+    return distance;
+  }
+  // A split is fitted only when a larger budget has a minimum to compare
+  // its prediction with: a table that is not an IsoFLOP grid has dozens of
+  // budgets and none.
+  size_t last_minimum = 0;
+  for (size_t b = 2; b < budgets; ++b)
+    if (truth[b].parabola) last_minimum = b;
+  constexpr size_t kNamed = 3;
+  distance.why = without_minimum(truth, 2, "", kNamed);
+  if (last_minimum == 0) {
+    distance.why =
+        "no budget beyond the 2 smallest has an IsoFLOP minimum to predict (" + distance.why + ")";
+    return distance;
+  }
+  if (!distance.why.empty()) distance.why = "no minimum to predict: " + distance.why;
+  for (size_t count = 2; count <= last_minimum; ++count) {
+    const Split& split = splits.fitted_to(count);
+    const LawSet& laws = split.fitted.laws;
+    BacktestSplit s;
+    s.fitted_budgets = split.fitted_budgets;
+    s.flops_per_param_token = split.flops_per_param_token;
+    for (int approach : options.approaches) {
+      const auto why = laws.why.find(approach_name(approach));
+      if (why != laws.why.end()) s.why[why->first] = why->second;
+    }
+    const bool frontier_loss = laws.kaplan_compute || laws.kaplan_compute_offset;
+    if (!frontier_loss && (laws.a1_params || laws.a2_params) && laws.why.count("kaplan"))
+      s.why["kaplan"] = laws.why.at("kaplan");
+    distance.splits.push_back(s);
+    const std::vector<BacktestRow> rows = split_rows(split, truth);
+    distance.rows.insert(distance.rows.end(), rows.begin(), rows.end());
+  }
+  distance.summary = summarize_distance(distance.rows);
+  return distance;
+}
+
+// The x with Φ(x) = p, by bisection on erfc: exact to double precision, and
+// called once per analysis.
+double normal_quantile(double p) {
+  double lo = -40, hi = 40;
+  for (int i = 0; i < 200; ++i) {
+    const double mid = 0.5 * (lo + hi);
+    (0.5 * std::erfc(-mid / std::sqrt(2.0)) < p ? lo : hi) = mid;
+  }
+  return 0.5 * (lo + hi);
 }
 
 }  // namespace
@@ -353,6 +522,44 @@ Coverage coverage_of(const Quantity& predicted, double observed) {
   if (!std::isfinite(predicted.lo) || !std::isfinite(predicted.hi)) return Coverage::kNoInterval;
   return predicted.lo <= observed && observed <= predicted.hi ? Coverage::kCovered
                                                               : Coverage::kNotCovered;
+}
+
+NoiseFloor seed_noise(const FitData& data, double confidence) {
+  NoiseFloor noise;
+  noise.z = normal_quantile(0.5 + confidence / 2);
+  // Repeats are exactly equal in budget, N and D: the grid gives every seed
+  // of a run the same ones.
+  std::map<std::tuple<double, double, double>, std::vector<double>> repeats;
+  for (const Observation& p : data.points)
+    repeats[{p.budget, p.params, p.tokens}].push_back(p.loss);
+  double squares = 0;
+  for (const auto& [run, losses] : repeats) {
+    if (losses.size() < 2) continue;
+    double mean = 0;
+    for (double l : losses) mean += l;
+    mean /= static_cast<double>(losses.size());
+    for (double l : losses) squares += (l - mean) * (l - mean);
+    ++noise.groups;
+    noise.runs += static_cast<int64_t>(losses.size());
+  }
+  if (noise.groups == 0) return noise;
+  // Unbiased: each group's mean takes one degree of freedom.
+  noise.loss_sd.value = std::sqrt(squares / static_cast<double>(noise.runs - noise.groups));
+  noise.loss_sd.label = "σ, seed-to-seed standard deviation of the final loss (nats), from " +
+                        std::to_string(noise.groups) + " groups of repeated runs (" +
+                        std::to_string(noise.runs) + " runs)";
+  return noise;
+}
+
+Quantity with_seed_noise(const Quantity& predicted_loss, const NoiseFloor& noise) {
+  const Quantity& q = predicted_loss;
+  if (!noise.measured() || !std::isfinite(q.value) || !std::isfinite(q.lo) || !std::isfinite(q.hi))
+    return q;
+  const double floor = noise.z * noise.loss_sd.value;
+  Quantity widened = q;
+  widened.lo = q.value - std::hypot(q.value - q.lo, floor);
+  widened.hi = q.value + std::hypot(q.hi - q.value, floor);
+  return widened;
 }
 
 Quantity interval_of(const std::string& key, const ReplicateLaws& full,
@@ -379,12 +586,14 @@ Analysis analyze(const FitData& data, const AnalysisOptions& options) {
   if (options.holdout_budgets == kDefaultHoldout)
     analysis.options.holdout_budgets = default_holdout_budgets(data.budgets.size());
   analysis.flops_per_param_token = data.flops_per_param_token;
-  Fitted fitted = fit_with_intervals(data, options, options.targets);
+  analysis.noise = seed_noise(data, options.confidence);
+  Fitted fitted = fit_with_intervals(data, options, options.targets, analysis.noise);
   analysis.laws = std::move(fitted.laws);
   analysis.full = compact(analysis.laws);
   analysis.replicates = std::move(fitted.replicates);
   analysis.replicates_done = static_cast<int64_t>(analysis.replicates.size());
   analysis.quantities = std::move(fitted.quantities);
+  if (analysis.noise.measured()) analysis.quantities.push_back(analysis.noise.loss_sd);
   analysis.replicate_failures = std::move(fitted.failures);
   analysis.bootstrapped = std::move(fitted.bootstrapped);
 
@@ -459,7 +668,9 @@ Analysis analyze(const FitData& data, const AnalysisOptions& options) {
       analysis.projections.push_back(p);
     }
   }
-  analysis.backtest = run_backtest(data, analysis.options);
+  Splits splits(data, analysis.options, analysis.noise);
+  analysis.backtest = headline_backtest(data, analysis.options, analysis.laws.profiles, splits);
+  analysis.distance = distance_backtest(data, analysis.options, analysis.laws.profiles, splits);
   analysis.seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   return analysis;

@@ -16,7 +16,22 @@
 // Backtest coverage is three-valued: without a bootstrap (or with too few
 // replicates) a prediction has no interval, which is neither "covered" nor
 // "not covered".
+//
+// Backtests (docs/fit.md): a *split* fits every law, with its own bootstrap,
+// to the smallest budgets only and predicts every larger budget; the truth is
+// that budget's own IsoFLOP minimum from all its runs. The headline Backtest
+// is the split that holds out the `holdout_budgets` largest budgets; the
+// distance backtest is every split that leaves at least 2 budgets to fit and
+// 1 to predict, so that errors can be read against the extrapolation factor
+// C_predicted / C_largest_fitted. The two share their splits' fits.
+//
+// Seed noise: runs with equal budget, N and D (repeats of one run with other
+// seeds) give the pooled seed-to-seed standard deviation σ of the final
+// loss. Every predicted loss interval (projections, backtests) is then
+// widened in quadrature by z·σ, z the normal quantile of the confidence
+// level: the law predicts the mean over seeds, one run scatters around it.
 
+#include <cmath>
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -53,16 +68,21 @@ enum class Coverage { kCovered, kNotCovered, kNoInterval };
 const char* to_string(Coverage coverage);  // "covered", "not covered", "no interval"
 Coverage coverage_of(const Quantity& predicted, double observed);
 
-// Fit on the smaller budgets, predict each held-out budget.
+// One prediction of a backtest: laws fitted to the budgets up to
+// `largest_fitted` predict the larger budget `budget`.
 struct BacktestRow {
-  double budget = 0;
+  double budget = 0;          // the budget predicted (not fitted)
+  double largest_fitted = 0;  // the largest budget the laws were fitted to
+  double extrapolation = 0;   // budget / largest_fitted
   int approach = 0;
-  double observed_params = 0, observed_loss = 0;  // the held-out profile's own minimum
-  Quantity predicted_params, predicted_loss;
-  double params_error = 0;  // predicted / observed − 1
-  double loss_error = 0;    // predicted − observed (nats); NaN without a predicted loss
+  double observed_params = 0, observed_loss = 0;  // the predicted profile's own minimum
+  Quantity predicted_params, predicted_loss;      // predicted_loss with the seed noise
+  double params_error = 0;                        // predicted / observed − 1
+  double loss_error = 0;           // predicted − observed (nats); NaN without a predicted loss
+  double loss_relative_error = 0;  // loss_error / observed_loss
   Coverage params_covered = Coverage::kNoInterval, loss_covered = Coverage::kNoInterval;
 };
+// Fit on the smaller budgets, predict each held-out budget.
 struct Backtest {
   std::vector<double> fitted_budgets, held_out_budgets;
   double flops_per_param_token = 6;  // k of the fitted runs only (the held-out ones unseen)
@@ -70,6 +90,53 @@ struct Backtest {
   LawSet laws;      // fitted to the smaller budgets
   std::string why;  // why there is no backtest
 };
+
+// One split of the distance backtest: the laws fitted to its budgets.
+struct BacktestSplit {
+  std::vector<double> fitted_budgets;  // the smallest budgets, ascending
+  double flops_per_param_token = 6;    // k of the fitted runs only
+  // Approach ("a1", "a2", "a3") -> why it has no rows in this split; "kaplan"
+  // -> why approaches 1 and 2 predict no loss (their loss is Kaplan's L(C)).
+  std::map<std::string, std::string> why;
+};
+
+// The distance backtest's rows of one approach whose extrapolation factors
+// are alike: grouped as budgets are (infer_budgets: no group spans more than
+// a factor 1.26), so a regular grid's factors 3.16, 10, ... each form one.
+struct DistanceSummary {
+  double extrapolation = 0;  // the group's geometric mean factor
+  int approach = 0;
+  int64_t rows = 0;
+  // Means over the rows that have the number, as shares (0.01 = 1%); NaN if none.
+  double mean_abs_loss_error = NAN;              // |predicted − observed| / observed loss
+  double mean_abs_params_error = NAN;            // |predicted / observed − 1| of N_opt
+  int64_t loss_intervals = 0, loss_covered = 0;  // rows with an interval; covered among them
+  int64_t params_intervals = 0, params_covered = 0;
+};
+
+struct DistanceBacktest {
+  std::vector<BacktestSplit> splits;     // fewest fitted budgets first
+  std::vector<BacktestRow> rows;         // by split, then predicted budget, then approach
+  std::vector<DistanceSummary> summary;  // by extrapolation factor, then approach
+  std::string why;  // why there is none, or which budgets have no minimum to predict
+};
+
+// The seed-to-seed noise of the final loss, from repeated runs.
+struct NoiseFloor {
+  int64_t groups = 0;  // groups of >= 2 runs with equal budget, N and D
+  int64_t runs = 0;    // the runs in those groups
+  // σ: sqrt(Σ_groups Σ_runs (loss − group mean)² / (runs − groups)), nats;
+  // key "noise.loss_sd", NaN bounds (no interval). Value NaN without repeats.
+  Quantity loss_sd{"noise.loss_sd", "", NAN, NAN, NAN, 0};
+  double z = 0;  // normal quantile of the confidence level (1.645 for 90%)
+  bool measured() const { return groups > 0 && std::isfinite(loss_sd.value); }
+};
+// Pooled over every group of repeats in `data`; z from `confidence`.
+NoiseFloor seed_noise(const FitData& data, double confidence);
+// A predicted loss with the seed noise: each half-width h of its interval
+// becomes sqrt(h² + (z·σ)²) around the same value. Unchanged without
+// repeats or without an interval.
+Quantity with_seed_noise(const Quantity& predicted_loss, const NoiseFloor& noise);
 
 // The laws of one bootstrap replicate, kept so that anything derived from
 // them later (a plot's band, predict's numbers) gets an interval too.
@@ -92,8 +159,10 @@ struct Analysis {
   ReplicateLaws full;                     // the same laws in the replicates' form
   std::vector<ReplicateLaws> replicates;  // one per bootstrap replicate
   std::vector<Quantity> quantities;       // every reported number, with intervals
-  std::vector<Projection> projections;
+  std::vector<Projection> projections;    // loss intervals with the seed noise
   Backtest backtest;
+  DistanceBacktest distance;
+  NoiseFloor noise;
   int64_t replicates_done = 0;
   std::vector<int> bootstrapped;                      // approaches refitted in the replicates
   std::map<std::string, int64_t> replicate_failures;  // law -> replicates left out of it

@@ -48,6 +48,8 @@ struct AnalysisOptions {
   double confidence = 0.9;                     // two-sided percentile interval level
   int64_t holdout_budgets = kDefaultHoldout;   // largest budgets held out for the backtest;
                                                // kDefaultHoldout = default_holdout_budgets()
+  bool distance_backtest = true;               // predict every larger budget from every split
+                                               // (needs >= 3 budgets; fit/analysis.h)
   EnvelopeMode envelope = EnvelopeMode::kAll;  // approach 1's points
   std::vector<Target> targets;                 // projections (the job's [fit] targets)
   uint64_t seed = 20220329;                    // bootstrap resampling

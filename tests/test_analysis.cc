@@ -6,7 +6,9 @@
 
 #include <algorithm>
 #include <cmath>
+#include <map>
 #include <random>
+#include <tuple>
 
 #include "common/error.h"
 #include "fit/analysis.h"
@@ -104,6 +106,7 @@ TEST(Analysis, RecoversTheLawAndAgreesAcrossApproaches) {
   options.approaches = {2, 3};
   options.bootstrap = 100;
   options.holdout_budgets = 0;
+  options.distance_backtest = false;
   options.targets = {{"1e22", 1e22, 0, 0}, {"70B", 0, 7e10, 1.4e12}};
   const Analysis analysis = analyze(data, options);
   ASSERT_TRUE(analysis.laws.a3);
@@ -155,6 +158,7 @@ TEST(Analysis, NinetyPercentIntervalsCoverTheTruthAboutNinetyPercentOfTheTime) {
   options.bootstrap = 200;
   options.confidence = 0.9;
   options.holdout_budgets = 0;
+  options.distance_backtest = false;
   // Every 9th start of the grid is enough for these sweeps (the full grid
   // finds the same optimum); the replicates start from its best optima.
   const std::vector<StartPoint> grid = chinchilla_start_grid();
@@ -230,6 +234,7 @@ TEST(Analysis, MissingApproachIsAWarningWhenOthersFit) {
   AnalysisOptions options;
   options.bootstrap = 0;
   options.holdout_budgets = 0;
+  options.distance_backtest = false;
   const Analysis analysis = analyze(data, options);  // no curves: approach 1 cannot run
   ASSERT_FALSE(analysis.warnings.empty());
   EXPECT_NE(analysis.warnings[0].find("approach 1 not fitted: needs training curves"),
@@ -348,6 +353,7 @@ TEST(Analysis, BootstrapLeavesOutReplicatesThatLostAProfilesMinimum) {
   options.approaches = {2};
   options.bootstrap = 200;
   options.holdout_budgets = 0;
+  options.distance_backtest = false;
   const Analysis analysis = analyze(data, options);
   ASSERT_TRUE(analysis.laws.a2_params);
   const int64_t dropped = analysis.replicate_failures.count("approach 2")
@@ -483,6 +489,288 @@ TEST(Analysis, EnvelopeSaysWhichPointsAreAnnealedRunEnds) {
   ASSERT_TRUE(ends.laws.a1_params) << ends.laws.why.at("a1");
   EXPECT_NEAR(ends.laws.a1_params->exponent, kTruth.a(), 0.1)
       << "each budget's best trained size, 2x apart";
+}
+
+// Profiles along a frontier that bends away from any power law as compute
+// grows (x = log10(C / 1e18)): N_opt = 1e8·10^(0.45x + 0.08x²) and the loss
+// at N_opt = 2 + 1.5·10^(−0.1x) + 0.02x². Fitted to the smaller budgets, the
+// laws miss the larger ones, the more the further out they predict.
+FitData bending_frontier_sweep() {
+  FitData data;
+  data.source = "bending";
+  for (double c : kBudgets) {
+    const double x = std::log10(c / 1e18);
+    const double n_opt = 1e8 * std::pow(10, 0.45 * x + 0.08 * x * x);
+    const double loss_opt = 2 + 1.5 * std::pow(10, -0.1 * x) + 0.02 * x * x;
+    for (int i = 0; i < 7; ++i) {
+      Observation p;
+      p.params = n_opt * std::pow(2.0, i - 3);
+      p.tokens = c / (6 * p.params);
+      p.flops = p.budget = c;
+      const double u = std::log(p.params / n_opt);
+      p.loss = loss_opt + 0.05 * u * u;
+      p.run_id = std::to_string(c) + "-" + std::to_string(i);
+      data.points.push_back(p);
+    }
+    data.budgets.push_back(c);
+  }
+  return data;
+}
+
+// The distance backtest's rows of one approach, by factor group.
+std::map<double, DistanceSummary> summary_of(const DistanceBacktest& distance, int approach) {
+  std::map<double, DistanceSummary> out;
+  for (const DistanceSummary& s : distance.summary)
+    if (s.approach == approach) out[s.extrapolation] = s;
+  return out;
+}
+
+// Every split that leaves 2 budgets to fit predicts every larger budget, by
+// every approach: (3 + 2 + 1) budgets × 2 approaches on 5 budgets. On data
+// drawn from the law itself the errors are small.
+TEST(Analysis, DistanceBacktestPredictsEveryLargerBudgetFromEverySplit) {
+  const FitData data = synthetic_sweep(kBudgets, 7, 0.0, 1);
+  AnalysisOptions options;
+  options.approaches = {2, 3};
+  options.bootstrap = 20;
+  options.holdout_budgets = 1;
+  const Analysis analysis = analyze(data, options);
+  const DistanceBacktest& distance = analysis.distance;
+  ASSERT_EQ(distance.splits.size(), kBudgets.size() - 2) << distance.why;
+  EXPECT_EQ(distance.why, "");
+  std::vector<std::tuple<double, double, int>> expected;  // largest fitted, predicted, approach
+  for (size_t count = 2; count < kBudgets.size(); ++count) {
+    const BacktestSplit& split = distance.splits[count - 2];
+    EXPECT_EQ(split.fitted_budgets,
+              std::vector<double>(kBudgets.begin(), kBudgets.begin() + count));
+    EXPECT_TRUE(split.why.empty()) << split.why.begin()->second;
+    for (size_t t = count; t < kBudgets.size(); ++t)
+      for (int approach : {2, 3}) expected.emplace_back(kBudgets[count - 1], kBudgets[t], approach);
+  }
+  ASSERT_EQ(distance.rows.size(), expected.size());
+  ASSERT_EQ(expected.size(), 12u);
+  for (size_t i = 0; i < expected.size(); ++i) {
+    const BacktestRow& row = distance.rows[i];
+    const auto [fitted, predicted, approach] = expected[i];
+    EXPECT_EQ(row.largest_fitted, fitted) << "row " << i;
+    EXPECT_EQ(row.budget, predicted) << "row " << i;
+    EXPECT_EQ(row.approach, approach) << "row " << i;
+    EXPECT_DOUBLE_EQ(row.extrapolation, predicted / fitted) << "row " << i;
+    EXPECT_DOUBLE_EQ(row.params_error, row.predicted_params.value / row.observed_params - 1);
+    EXPECT_DOUBLE_EQ(row.loss_error, row.predicted_loss.value - row.observed_loss);
+    EXPECT_DOUBLE_EQ(row.loss_relative_error, row.loss_error / row.observed_loss);
+    EXPECT_NE(row.params_covered, Coverage::kNoInterval) << "a bootstrap gives an interval";
+    // Approach 3 recovers the law itself: its N_opt error is the observed
+    // parabola minimum's own bias (3% with sizes 2x apart), its loss error
+    // nil. Approach 2's loss is Kaplan's L(C), without E below 4 budgets.
+    const char* what = approach == 2 ? "approach 2" : "approach 3";
+    EXPECT_LT(std::abs(row.params_error), approach == 3 ? 0.035 : 0.05)
+        << what << " from " << fitted << " to " << predicted;
+    EXPECT_LT(std::abs(row.loss_relative_error), approach == 3 ? 1e-3 : 0.05)
+        << what << " from " << fitted << " to " << predicted;
+  }
+  // The headline backtest is the split that holds out the largest budget,
+  // fitted once for both.
+  ASSERT_EQ(analysis.backtest.rows.size(), 2u) << analysis.backtest.why;
+  for (const BacktestRow& row : analysis.backtest.rows) {
+    const BacktestRow& same = distance.rows[distance.rows.size() - 2 + (row.approach - 2)];
+    EXPECT_EQ(same.largest_fitted, kBudgets[3]);
+    EXPECT_EQ(row.largest_fitted, kBudgets[3]);
+    EXPECT_EQ(row.predicted_params.value, same.predicted_params.value);
+    EXPECT_EQ(row.predicted_params.lo, same.predicted_params.lo);
+    EXPECT_EQ(row.predicted_loss.hi, same.predicted_loss.hi);
+  }
+  // Factors 3, 3.33 and 3.33 form one group; 10 and 10 another; 33.3 the last.
+  for (int approach : {2, 3}) {
+    const std::map<double, DistanceSummary> groups = summary_of(distance, approach);
+    ASSERT_EQ(groups.size(), 3u) << "approach " << approach;
+    std::vector<int64_t> rows;
+    for (const auto& [factor, s] : groups) rows.push_back(s.rows);
+    EXPECT_EQ(rows, (std::vector<int64_t>{3, 2, 1})) << "approach " << approach;
+    EXPECT_NEAR(groups.begin()->first, 3.22, 0.01) << "geometric mean of 3, 3.33, 3.33";
+    double sum = 0;
+    for (const BacktestRow& row : distance.rows)
+      if (row.approach == approach && row.extrapolation < 4) sum += std::abs(row.params_error);
+    EXPECT_NEAR(groups.begin()->second.mean_abs_params_error, sum / 3, 1e-15);
+  }
+}
+
+// Fitted to the smaller budgets of a frontier that bends away from a power
+// law, every approach misses more the further out it predicts: the mean
+// errors grow from factor 3 to 10 to 33.
+TEST(Analysis, DistanceBacktestErrorsGrowWithTheExtrapolationFactor) {
+  const FitData data = bending_frontier_sweep();
+  AnalysisOptions options;
+  options.approaches = {2, 3};
+  options.bootstrap = 0;
+  options.holdout_budgets = 1;
+  const Analysis analysis = analyze(data, options);
+  for (int approach : {2, 3}) {
+    const std::map<double, DistanceSummary> groups = summary_of(analysis.distance, approach);
+    ASSERT_EQ(groups.size(), 3u) << "approach " << approach << ": " << analysis.distance.why;
+    std::vector<double> loss, params;
+    for (const auto& [factor, s] : groups) {
+      loss.push_back(s.mean_abs_loss_error);
+      params.push_back(s.mean_abs_params_error);
+      std::cout << "approach " << approach << ", factor " << factor << ": |loss error| "
+                << 100 * s.mean_abs_loss_error << "%, |N_opt error| "
+                << 100 * s.mean_abs_params_error << "%\n";
+      EXPECT_EQ(s.loss_intervals, 0) << "no bootstrap, no interval";
+    }
+    EXPECT_LT(loss[0], loss[1]) << "approach " << approach;
+    EXPECT_LT(loss[1], loss[2]) << "approach " << approach;
+    EXPECT_LT(params[0], params[1]) << "approach " << approach;
+    EXPECT_LT(params[1], params[2]) << "approach " << approach;
+  }
+}
+
+TEST(Analysis, DistanceBacktestNeedsThreeBudgetsAndCanBeTurnedOff) {
+  AnalysisOptions options;
+  options.approaches = {2};
+  options.bootstrap = 0;
+  const Analysis two = analyze(synthetic_sweep({1e18, 1e19}, 7, 0.0, 1), options);
+  EXPECT_TRUE(two.distance.rows.empty());
+  EXPECT_NE(two.distance.why.find("needs at least 3 budgets"), std::string::npos)
+      << two.distance.why;
+  options.distance_backtest = false;
+  const Analysis off = analyze(synthetic_sweep(kBudgets, 7, 0.0, 1), options);
+  EXPECT_TRUE(off.distance.rows.empty());
+  EXPECT_TRUE(off.distance.splits.empty());
+  EXPECT_NE(off.distance.why.find("distance_backtest = false"), std::string::npos);
+  EXPECT_FALSE(off.backtest.rows.empty()) << "the headline backtest stays on";
+}
+
+// `sweep` with repeats of two of its runs (other seeds, the same budget, N
+// and D): run `a` three times in all, run `b` twice.
+FitData with_repeats(FitData sweep, size_t a, const std::vector<double>& a_offsets, size_t b,
+                     const std::vector<double>& b_offsets) {
+  const Observation run_a = sweep.points[a], run_b = sweep.points[b];
+  for (size_t i = 0; i < a_offsets.size(); ++i) {
+    Observation repeat = run_a;
+    repeat.loss += a_offsets[i];
+    repeat.run_id += "-seed" + std::to_string(i + 1);
+    sweep.points.push_back(repeat);
+  }
+  for (size_t i = 0; i < b_offsets.size(); ++i) {
+    Observation repeat = run_b;
+    repeat.loss += b_offsets[i];
+    repeat.run_id += "-seed" + std::to_string(i + 1);
+    sweep.points.push_back(repeat);
+  }
+  std::stable_sort(sweep.points.begin(), sweep.points.end(),
+                   [](const Observation& x, const Observation& y) {
+                     return std::tie(x.budget, x.params) < std::tie(y.budget, y.params);
+                   });
+  return sweep;
+}
+
+TEST(Analysis, SeedNoiseIsThePooledStandardDeviationOfRepeatedRuns) {
+  const FitData data =
+      with_repeats(synthetic_sweep(kBudgets, 5, 0.0, 1), 2, {0.01, -0.02}, 7, {0.03});
+  // By hand: run a's losses x, x + 0.01, x − 0.02 deviate from their mean by
+  // +1/300, +4/300, −5/300 (squares 42/90000); run b's y, y + 0.03 by ±0.015.
+  // 5 runs in 2 groups leave 3 degrees of freedom.
+  const double expected = std::sqrt((42.0 / 90000 + 2 * 0.015 * 0.015) / 3);
+  const NoiseFloor noise = seed_noise(data, 0.9);
+  EXPECT_EQ(noise.groups, 2);
+  EXPECT_EQ(noise.runs, 5);
+  EXPECT_TRUE(noise.measured());
+  EXPECT_NEAR(noise.loss_sd.value, expected, 1e-15);
+  EXPECT_NEAR(noise.z, 1.644854, 1e-6) << "the 95th percentile of the normal distribution";
+  EXPECT_NEAR(seed_noise(data, 0.95).z, 1.959964, 1e-6);
+
+  AnalysisOptions options;
+  options.approaches = {2};
+  options.bootstrap = 0;
+  options.holdout_budgets = 0;
+  options.distance_backtest = false;
+  const Analysis analysis = analyze(data, options);
+  ASSERT_NE(analysis.find("noise.loss_sd"), nullptr);
+  EXPECT_NEAR(analysis.find("noise.loss_sd")->value, expected, 1e-15);
+  EXPECT_NE(analysis.find("noise.loss_sd")->label.find("2 groups of repeated runs (5 runs)"),
+            std::string::npos)
+      << analysis.find("noise.loss_sd")->label;
+
+  const Analysis plain = analyze(synthetic_sweep(kBudgets, 5, 0.0, 1), options);
+  EXPECT_FALSE(plain.noise.measured());
+  EXPECT_EQ(plain.noise.groups, 0);
+  EXPECT_EQ(plain.find("noise.loss_sd"), nullptr);
+}
+
+TEST(Analysis, SeedNoiseWidensAnIntervalInQuadratureAroundItsValue) {
+  NoiseFloor noise;
+  noise.groups = 1, noise.runs = 2;
+  noise.loss_sd.value = 0.05;
+  noise.z = 2;  // z·σ = 0.1
+  Quantity loss;
+  loss.value = 3, loss.lo = 2.9, loss.hi = 3.2;
+  const Quantity widened = with_seed_noise(loss, noise);
+  EXPECT_DOUBLE_EQ(widened.value, 3);
+  EXPECT_NEAR(widened.lo, 3 - std::sqrt(0.1 * 0.1 + 0.1 * 0.1), 1e-15);
+  EXPECT_NEAR(widened.hi, 3 + std::sqrt(0.2 * 0.2 + 0.1 * 0.1), 1e-15);
+  loss.lo = loss.hi = NAN;
+  EXPECT_TRUE(std::isnan(with_seed_noise(loss, noise).lo)) << "no interval stays none";
+  loss.lo = 2.9, loss.hi = 3.2;
+  EXPECT_EQ(with_seed_noise(loss, NoiseFloor{}).hi, 3.2) << "no repeats, no change";
+}
+
+// With three seeds of every budget's middle sizes, σ is measured and every
+// predicted loss interval — projections, backtest, distance backtest — is at
+// least z·σ wide on either side; the bootstrap (resampling runs within each
+// budget, repeats among them) still fits every law.
+TEST(Analysis, SeedNoiseWidensEveryPredictedLossInterval) {
+  FitData data = synthetic_sweep(kBudgets, 7, 0.002, 21);
+  std::mt19937_64 rng(22);
+  std::normal_distribution<double> seed_to_seed(0, 0.03);
+  const size_t runs = data.points.size();
+  for (size_t i = 0; i < runs; ++i) {
+    if (i % 7 < 2 || i % 7 > 4) continue;
+    for (int seed = 1; seed <= 2; ++seed) {
+      Observation repeat = data.points[i];
+      repeat.loss += seed_to_seed(rng);
+      repeat.run_id += "-seed" + std::to_string(seed);
+      data.points.push_back(repeat);
+    }
+  }
+  std::stable_sort(data.points.begin(), data.points.end(),
+                   [](const Observation& x, const Observation& y) {
+                     return std::tie(x.budget, x.params) < std::tie(y.budget, y.params);
+                   });
+  AnalysisOptions options;
+  options.approaches = {2, 3};
+  options.bootstrap = 50;
+  options.holdout_budgets = 1;
+  options.targets = {{"1e22", 1e22, 0, 0}};
+  const Analysis analysis = analyze(data, options);
+  const NoiseFloor& noise = analysis.noise;
+  ASSERT_TRUE(noise.measured());
+  EXPECT_EQ(noise.groups, 15);
+  EXPECT_EQ(noise.runs, 45);
+  EXPECT_NEAR(noise.loss_sd.value, 0.03, 0.01);
+  ASSERT_TRUE(analysis.laws.a2_params);
+  ASSERT_NE(analysis.laws.usable_a3(), nullptr);
+  EXPECT_LE(analysis.replicate_failures.count("approach 2")
+                ? analysis.replicate_failures.at("approach 2")
+                : 0,
+            5);
+  const double floor = noise.z * noise.loss_sd.value;
+  auto check = [&](const Quantity& loss, const std::string& what) {
+    if (!std::isfinite(loss.value)) return;
+    ASSERT_TRUE(std::isfinite(loss.lo) && std::isfinite(loss.hi)) << what;
+    EXPECT_GE(loss.value - loss.lo, floor * (1 - 1e-12)) << what;
+    EXPECT_GE(loss.hi - loss.value, floor * (1 - 1e-12)) << what;
+  };
+  ASSERT_EQ(analysis.projections.size(), 2u);
+  for (const Projection& p : analysis.projections) {
+    check(p.loss, "projection, approach " + std::to_string(p.approach));
+    EXPECT_EQ(p.loss.lo, analysis.find("target.0.a" + std::to_string(p.approach) + ".loss")->lo)
+        << "the quantity and the projection are one number";
+  }
+  ASSERT_FALSE(analysis.backtest.rows.empty());
+  for (const BacktestRow& row : analysis.backtest.rows) check(row.predicted_loss, "backtest");
+  ASSERT_FALSE(analysis.distance.rows.empty());
+  for (const BacktestRow& row : analysis.distance.rows)
+    check(row.predicted_loss, "distance backtest");
 }
 
 }  // namespace
