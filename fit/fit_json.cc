@@ -97,6 +97,26 @@ json covered(Coverage coverage) {
   return coverage == Coverage::kNoInterval ? json(nullptr) : json(coverage == Coverage::kCovered);
 }
 
+json backtest_row(const BacktestRow& r) {
+  return {{"budget", r.budget},
+          {"largest_fitted_budget", r.largest_fitted},
+          {"extrapolation", r.extrapolation},
+          {"approach", r.approach},
+          {"observed_params", r.observed_params},
+          {"observed_loss", r.observed_loss},
+          {"predicted_params", to_json(r.predicted_params)},
+          {"predicted_loss", to_json(r.predicted_loss)},
+          {"params_error", number(r.params_error)},
+          {"loss_error", number(r.loss_error)},
+          {"loss_relative_error", number(r.loss_relative_error)},
+          {"params_covered", covered(r.params_covered)},
+          {"loss_covered", covered(r.loss_covered)},
+          {"params_coverage", to_string(r.params_covered)},
+          {"loss_coverage", to_string(r.loss_covered)}};
+}
+
+json why_text(const std::string& why) { return why.empty() ? json(nullptr) : json(why); }
+
 json target(const Target& t) {
   json out = {{"name", t.name}};
   if (t.compute > 0)
@@ -143,25 +163,42 @@ json to_json(const FitData& data, const Analysis& analysis) {
 
   const Backtest& bt = analysis.backtest;
   json rows = json::array();
-  for (const BacktestRow& r : bt.rows)
-    rows.push_back({{"budget", r.budget},
-                    {"approach", r.approach},
-                    {"observed_params", r.observed_params},
-                    {"observed_loss", r.observed_loss},
-                    {"predicted_params", to_json(r.predicted_params)},
-                    {"predicted_loss", to_json(r.predicted_loss)},
-                    {"params_error", number(r.params_error)},
-                    {"loss_error", number(r.loss_error)},
-                    {"params_covered", covered(r.params_covered)},
-                    {"loss_covered", covered(r.loss_covered)},
-                    {"params_coverage", to_string(r.params_covered)},
-                    {"loss_coverage", to_string(r.loss_covered)}});
+  for (const BacktestRow& r : bt.rows) rows.push_back(backtest_row(r));
   json backtest = {{"fitted_budgets", bt.fitted_budgets},
                    {"held_out_budgets", bt.held_out_budgets},
                    {"flops_per_param_token", bt.flops_per_param_token},
                    {"rows", rows},
-                   {"why", bt.why.empty() ? json(nullptr) : json(bt.why)}};
+                   {"why", why_text(bt.why)}};
   if (!bt.fitted_budgets.empty()) backtest["laws"] = law_set(bt.laws);
+
+  const DistanceBacktest& distance = analysis.distance;
+  json distance_rows = json::array(), distance_summary = json::array(),
+       distance_splits = json::array();
+  for (const BacktestRow& r : distance.rows) distance_rows.push_back(backtest_row(r));
+  for (const DistanceSummary& s : distance.summary)
+    distance_summary.push_back({{"extrapolation", s.extrapolation},
+                                {"approach", s.approach},
+                                {"rows", s.rows},
+                                {"mean_abs_loss_error", number(s.mean_abs_loss_error)},
+                                {"mean_abs_params_error", number(s.mean_abs_params_error)},
+                                {"loss_intervals", s.loss_intervals},
+                                {"loss_covered", s.loss_covered},
+                                {"params_intervals", s.params_intervals},
+                                {"params_covered", s.params_covered}});
+  for (const BacktestSplit& s : distance.splits) {
+    json why = json::object();
+    for (const auto& [law, text] : s.why) why[law] = text;
+    distance_splits.push_back({{"fitted_budgets", s.fitted_budgets},
+                               {"flops_per_param_token", s.flops_per_param_token},
+                               {"why", why}});
+  }
+
+  const NoiseFloor& noise = analysis.noise;
+  const json seed_noise = {{"loss_sd", number(noise.loss_sd.value)},
+                           {"groups", noise.groups},
+                           {"runs", noise.runs},
+                           {"z", noise.z},
+                           {"loss_interval_widening", number(noise.z * noise.loss_sd.value)}};
 
   json failures = json::object();
   for (const auto& [law, count] : analysis.replicate_failures) failures[law] = count;
@@ -180,6 +217,7 @@ json to_json(const FitData& data, const Analysis& analysis) {
             {"bootstrap", analysis.options.bootstrap},
             {"confidence", analysis.options.confidence},
             {"holdout_budgets", analysis.options.holdout_budgets},
+            {"distance_backtest", analysis.options.distance_backtest},
             {"envelope", to_string(analysis.options.envelope)},
             {"seed", analysis.options.seed},
             {"targets", targets}}},
@@ -187,6 +225,11 @@ json to_json(const FitData& data, const Analysis& analysis) {
           {"quantities", quantities},
           {"projections", projections},
           {"backtest", backtest},
+          {"distance_backtest", distance_rows},
+          {"distance_backtest_summary", distance_summary},
+          {"distance_backtest_splits", distance_splits},
+          {"distance_backtest_why", why_text(distance.why)},
+          {"noise", seed_noise},
           {"replicates", analysis.replicates_done},
           {"bootstrapped", analysis.bootstrapped},
           {"replicate_failures", failures},

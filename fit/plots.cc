@@ -144,10 +144,21 @@ std::vector<double> log_spaced(const LogRange& range, int n) {
   return x;
 }
 
-enum class TicLabel { kCount, kSci };
+enum class TicLabel { kCount, kSci, kFactor, kPlain };
 
 std::string tic_label(double value, TicLabel label) {
-  return label == TicLabel::kCount ? format_count(value) : format_sci(value, 2);
+  switch (label) {
+    case TicLabel::kCount:
+      return format_count(value);
+    case TicLabel::kSci:
+      return format_sci(value, 2);
+    case TicLabel::kFactor:
+    case TicLabel::kPlain:
+      break;
+  }
+  char text[32];
+  std::snprintf(text, sizeof(text), label == TicLabel::kFactor ? "%.3g×" : "%g", value);
+  return text;
 }
 
 // Explicit ticks for a log axis over `range`: 1-2-5 (or 1-3, or powers of ten)
@@ -858,6 +869,91 @@ Plot backtest_plot(const Analysis& analysis, const std::string& gnuplot) {
   return plot;
 }
 
+// Errors are drawn on a log axis; an exact prediction sits at this floor (%).
+constexpr double kErrorFloor = 1e-3;
+
+// Two panels: |loss error| and |N_opt error| of every distance-backtest
+// prediction against its extrapolation factor. One colour and marker shape
+// per approach; filled markers are covered by their interval, open ones are
+// not, crosses have none.
+Plot distance_plot(const Analysis& analysis, const std::string& gnuplot) {
+  const DistanceBacktest& distance = analysis.distance;
+  Plot plot{"distance", "Error against extrapolation distance",
+            "Every split's prediction of every larger budget: the error against the "
+            "extrapolation factor (predicted budget / largest fitted budget). Filled markers: "
+            "the observed value lies inside the prediction's interval; open: outside; crosses: "
+            "no interval. Approaches are spread slightly along the factor so that their markers "
+            "do not overlap.",
+            "", ""};
+  if (distance.rows.empty()) {
+    plot.why = distance.why.empty() ? "There is no distance backtest."
+                                    : "No distance backtest: " + distance.why;
+    return plot;
+  }
+  // Per approach: filled, open and no-interval point types of one shape.
+  const int kPointTypes[3][3] = {{7, 6, 2}, {5, 4, 2}, {9, 8, 2}};
+  const char* kCoverageTitles[3] = {"covered", "not covered", "no interval"};
+  auto coverage_index = [](Coverage c) {
+    return c == Coverage::kCovered ? 0 : c == Coverage::kNotCovered ? 1 : 2;
+  };
+  Script script;
+  LogRange x, y;
+  std::vector<std::string> loss_elements, params_elements;
+  for (int approach = 1; approach <= 3; ++approach) {
+    for (int panel = 0; panel < 2; ++panel) {
+      const bool loss_panel = panel == 0;
+      for (int c = 0; c < 3; ++c) {
+        DataBlock block(std::string(loss_panel ? "loss" : "params") + std::to_string(approach) +
+                        "_" + std::to_string(c));
+        for (const BacktestRow& row : distance.rows) {
+          if (row.approach != approach) continue;
+          const double error = loss_panel ? row.loss_relative_error : row.params_error;
+          const Coverage coverage = loss_panel ? row.loss_covered : row.params_covered;
+          if (!std::isfinite(error) || coverage_index(coverage) != c) continue;
+          const double shown = std::max(100 * std::abs(error), kErrorFloor);
+          block.row({row.extrapolation * target_shift(approach), shown});
+          x.add(row.extrapolation);
+          y.add(shown);
+        }
+        script.add(block);
+        if (block.empty()) continue;
+        (loss_panel ? loss_elements : params_elements)
+            .push_back(
+                block.name() + " using 1:2 with points pt " +
+                std::to_string(kPointTypes[approach - 1][c]) + " ps 1.3 lc rgb '" +
+                approach_colour(approach) + "' title " +
+                gp_string("approach " + std::to_string(approach) + ", " + kCoverageTitles[c]));
+      }
+    }
+  }
+  if (!x.valid() || !y.valid()) {
+    plot.why = "The distance backtest has no finite errors to draw.";
+    return plot;
+  }
+  // Ticks at the summary's factor groups: the rows' own factors may lie a
+  // few percent apart and their labels would overlap.
+  std::vector<double> ticks;
+  for (const DistanceSummary& s : distance.summary)
+    if (std::find(ticks.begin(), ticks.end(), s.extrapolation) == ticks.end())
+      ticks.push_back(s.extrapolation);
+  std::sort(ticks.begin(), ticks.end());
+  const LogRange x_range = x.padded(0.15);
+  const LogRange y_range = y.padded(0.1);
+  std::string text = preamble() + script.text + "set multiplot layout 1,2\nset logscale xy\n" +
+                     "set xrange " + x_range.gnuplot() + "\nset yrange " + y_range.gnuplot() +
+                     "\n" + value_tics("x", ticks, TicLabel::kFactor) +
+                     log_tics("y", y_range, TicLabel::kPlain) +
+                     "set xlabel 'extrapolation factor C / C_{largest fitted}'\n"
+                     "set key outside below horizontal\n";
+  script.elements = loss_elements;
+  if (!loss_elements.empty())
+    text += "set ylabel '|loss error| (% of the observed loss)'\n" + script.plot_command();
+  script.elements = params_elements;
+  text += "set ylabel '|N_{opt} error| (%)'\n" + script.plot_command() + "unset multiplot\n";
+  plot.svg = run_gnuplot(gnuplot, text, 1100, 520);
+  return plot;
+}
+
 std::string read_file(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   std::stringstream buffer;
@@ -956,6 +1052,7 @@ std::vector<Plot> make_plots(const FitData& data, const Analysis& analysis,
   plots.push_back(curves_plot(data, analysis, gnuplot));
   plots.push_back(residuals_plot(data, analysis, gnuplot));
   plots.push_back(backtest_plot(analysis, gnuplot));
+  plots.push_back(distance_plot(analysis, gnuplot));
   return plots;
 }
 

@@ -28,7 +28,8 @@ struct Plot {
 };
 
 // Every plot of the report, in the report's order: profiles, optimal-params,
-// optimal-tokens, frontier, curves, residuals, backtest. Omitted plots are
+// optimal-tokens, frontier, curves, residuals, backtest, distance (error
+// against extrapolation distance). Omitted plots are
 // included (empty svg, `why` set) so that callers can remove stale files.
 // Throws std::runtime_error, with gnuplot's stderr, when gnuplot fails.
 std::vector<Plot> make_plots(const FitData& data, const Analysis& analysis,

@@ -299,6 +299,100 @@ void backtest_section(Document& doc, const Analysis& analysis, const std::vector
   if (const Plot* plot = find_plot(plots, "backtest")) doc.plot(*plot);
 }
 
+// "a of b", or "no interval" when no prediction had one.
+std::string covered_count(int64_t covered, int64_t intervals) {
+  if (intervals == 0) return "no interval";
+  return std::to_string(covered) + " of " + std::to_string(intervals);
+}
+
+std::string factor(double x) { return std::isfinite(x) ? printf_number("%.3g×", x) : kMissing; }
+std::string percent(double share) {
+  return std::isfinite(share) ? printf_number("%+.1f%%", 100 * share) : kMissing;
+}
+
+// Every split's prediction of every larger budget, the errors grouped by
+// extrapolation factor, and why an approach has no rows in a split.
+void distance_section(Document& doc, const Analysis& analysis, const std::vector<Plot>& plots) {
+  const DistanceBacktest& distance = analysis.distance;
+  doc.heading("Error against extrapolation distance");
+  if (distance.rows.empty()) {
+    doc.paragraph(distance.why.empty() ? "No distance backtest."
+                                       : "No distance backtest: " + distance.why);
+    return;
+  }
+  doc.paragraph(
+      "For every split, every law is fitted again, with its own bootstrap, to the budgets up to "
+      "a largest fitted budget and predicts every larger budget; the factor is the predicted "
+      "budget over the largest fitted one. Observed: the predicted budget's own IsoFLOP minimum. "
+      "Loss error: predicted − observed, in nats and relative to the observed loss; N error: "
+      "predicted / observed − 1. \"Covered\": the observed value lies inside the prediction's " +
+      std::string(analysis.noise.measured() ? "interval (loss intervals with the seed noise)."
+                                            : "interval."));
+  Table table({"Factor", "Fitted budgets ≤", "Budget C (FLOPs)", "Approach", "Predicted loss",
+               "Observed loss", "Loss error", "Covered", "Predicted N_opt", "Observed N_opt",
+               "N error", "Covered"},
+              /*align=*/"r");
+  for (const BacktestRow& r : distance.rows) {
+    const bool has_loss = std::isfinite(r.loss_error);
+    table.rows.push_back(
+        {factor(r.extrapolation), flops(r.largest_fitted), flops(r.budget),
+         std::to_string(r.approach), with_interval(r.predicted_loss, loss), loss(r.observed_loss),
+         has_loss
+             ? printf_number("%+.3f", r.loss_error) + " (" + percent(r.loss_relative_error) + ")"
+             : kMissing,
+         has_loss ? coverage_text(r.loss_covered) : kMissing,
+         with_interval(r.predicted_params, count), count(r.observed_params),
+         percent(r.params_error), coverage_text(r.params_covered)});
+  }
+  doc.table(table, "");
+  Table summary({"Factor", "Approach", "Predictions", "Mean |loss error|", "Loss covered",
+                 "Mean |N error|", "N_opt covered"},
+                /*align=*/"r");
+  for (const DistanceSummary& s : distance.summary) {
+    const auto unsigned_percent = [](double share) {
+      return std::isfinite(share) ? printf_number("%.1f%%", 100 * share) : kMissing;
+    };
+    summary.rows.push_back({factor(s.extrapolation), std::to_string(s.approach),
+                            std::to_string(s.rows), unsigned_percent(s.mean_abs_loss_error),
+                            covered_count(s.loss_covered, s.loss_intervals),
+                            unsigned_percent(s.mean_abs_params_error),
+                            covered_count(s.params_covered, s.params_intervals)});
+  }
+  doc.paragraph("By extrapolation factor (factors within 1.26× of each other are one group):");
+  doc.table(summary, "");
+  std::vector<std::string> missing;
+  for (const BacktestSplit& split : distance.splits) {
+    const std::string fitted = "fitted to budgets ≤ " + flops(split.fitted_budgets.back());
+    for (const auto& [law, why] : split.why)
+      missing.push_back(law == "kaplan"
+                            ? fitted + ": approaches 1 and 2 predict no loss: " + why
+                            : fitted + ": approach " + law.substr(1) + " has no rows: " + why);
+  }
+  if (!distance.why.empty()) missing.push_back(distance.why);
+  if (!missing.empty()) doc.list(missing);
+  if (const Plot* plot = find_plot(plots, "distance")) doc.plot(*plot);
+}
+
+// The seed-to-seed noise of the final loss, or one line saying there is none.
+void noise_paragraph(Document& doc, const Analysis& analysis) {
+  const NoiseFloor& noise = analysis.noise;
+  if (!noise.measured()) {
+    doc.paragraph(
+        "No seed-noise floor was measured: no runs repeat a budget, N and D with other seeds, so "
+        "predicted loss intervals are the bootstrap's alone.");
+    return;
+  }
+  char level[32];
+  std::snprintf(level, sizeof(level), "%g%%", 100 * analysis.options.confidence);
+  doc.paragraph(
+      "Seed noise: σ = " + general(noise.loss_sd.value) +
+      " nats, the seed-to-seed standard deviation of the final loss pooled over " +
+      std::to_string(noise.groups) + " groups of repeated runs (" + std::to_string(noise.runs) +
+      " runs). Every predicted loss interval is widened by z·σ = " +
+      general(noise.z * noise.loss_sd.value) +
+      " nats in quadrature (z = " + printf_number("%.3f", noise.z) + " for " + level + ").");
+}
+
 void warnings_section(Document& doc, const Analysis& analysis) {
   doc.heading("Warnings and failures");
   std::vector<std::string> items = analysis.warnings;
@@ -368,6 +462,7 @@ Document build_document(const FitData& data, const Analysis& analysis,
                         bool all_quantities = true) {
   Document doc;
   data_section(doc, data);
+  noise_paragraph(doc, analysis);
   headline_section(doc, data, analysis);
   plot_section(doc, plots, "profiles");
   if (find_plot(plots, "profiles") == nullptr) doc.heading("IsoFLOP profiles (approach 2)");
@@ -380,6 +475,7 @@ Document build_document(const FitData& data, const Analysis& analysis,
   plot_section(doc, plots, "curves");
   plot_section(doc, plots, "residuals");
   backtest_section(doc, analysis, plots);
+  distance_section(doc, analysis, plots);
   warnings_section(doc, analysis);
   if (all_quantities) quantities_section(doc, analysis);
   doc.paragraph("Analysis time " + format_duration(analysis.seconds) +

@@ -8,7 +8,9 @@
 // fitted parabolas and minima; N_opt(C) and D_opt(C) with interval bands and
 // the three approaches side by side; the loss–compute frontier extrapolated
 // to the targets; training curves coloured by model size; residuals of
-// approach 3; the backtest; the projections with tokens per parameter.
+// approach 3; the backtest; the error against extrapolation distance (every
+// split's prediction of every larger budget); the seed-noise floor; the
+// projections with tokens per parameter.
 
 #include <string>
 #include <vector>

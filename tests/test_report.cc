@@ -161,6 +161,7 @@ Analysis synthetic_analysis(const FitData& data, bool full) {
     laws.why["a1"] = "no training curves";
     laws.why["a3"] = "not requested";
     analysis.backtest.why = "--holdout 0: no budgets held out";
+    analysis.distance.why = "not asked for (distance_backtest = false)";
     return analysis;
   }
 
@@ -235,6 +236,45 @@ Analysis synthetic_analysis(const FitData& data, bool full) {
     row.loss_covered = approach == 2 ? Coverage::kCovered : Coverage::kNotCovered;
     backtest.rows.push_back(row);
   }
+  // The distance backtest of 3 budgets: one split, fitted to 1e18 and 1e19,
+  // predicting 1e20 (a factor 10), one row per approach; approach 1 covers
+  // both, approach 2 only N_opt, approach 3 neither.
+  DistanceBacktest& distance = analysis.distance;
+  BacktestSplit split;
+  split.fitted_budgets = {1e18, 1e19};
+  distance.splits.push_back(split);
+  const double loss_offsets[3] = {0.002, 0.01, 0.02}, params_offsets[3] = {0.04, 0.08, 0.12};
+  for (int approach : {1, 2, 3}) {
+    BacktestRow row;
+    row.budget = 1e20;
+    row.largest_fitted = 1e19;
+    row.extrapolation = 10;
+    row.approach = approach;
+    row.observed_params = minima_params.back();
+    row.observed_loss = minima_loss.back();
+    row.predicted_params =
+        quantity("target.0.a" + std::to_string(approach) + ".params", "N_opt",
+                 row.observed_params * (1 + params_offsets[approach - 1]), 0.1, true);
+    row.predicted_loss =
+        quantity("target.0.a" + std::to_string(approach) + ".loss", "L",
+                 row.observed_loss * (1 + loss_offsets[approach - 1]), 0.004, true);
+    row.params_error = row.predicted_params.value / row.observed_params - 1;
+    row.loss_error = row.predicted_loss.value - row.observed_loss;
+    row.loss_relative_error = row.loss_error / row.observed_loss;
+    row.params_covered = coverage_of(row.predicted_params, row.observed_params);
+    row.loss_covered = coverage_of(row.predicted_loss, row.observed_loss);
+    distance.rows.push_back(row);
+    DistanceSummary summary;
+    summary.extrapolation = 10;
+    summary.approach = approach;
+    summary.rows = 1;
+    summary.mean_abs_loss_error = std::abs(row.loss_relative_error);
+    summary.mean_abs_params_error = std::abs(row.params_error);
+    summary.loss_intervals = summary.params_intervals = 1;
+    summary.loss_covered = row.loss_covered == Coverage::kCovered;
+    summary.params_covered = row.params_covered == Coverage::kCovered;
+    distance.summary.push_back(summary);
+  }
   analysis.replicate_failures["a2"] = 3;
   analysis.warnings.push_back("the 1e18 profile's minimum is near its smallest model");
   analysis.seconds = 12.3;
@@ -301,7 +341,7 @@ TEST_F(ReportTest, WritesHtmlMarkdownJsonAndAnSvgPerPlot) {
   EXPECT_EQ(files.json, dir_ + "/fit.json");
   const std::vector<std::string> plots = {"profiles", "optimal-params", "optimal-tokens",
                                           "frontier", "curves",         "residuals",
-                                          "backtest"};
+                                          "backtest", "distance"};
   ASSERT_EQ(files.plots.size(), plots.size());
   for (size_t i = 0; i < plots.size(); ++i) {
     EXPECT_EQ(files.plots[i], dir_ + "/fit-" + plots[i] + ".svg");
@@ -332,7 +372,8 @@ TEST_F(ReportTest, HtmlHasTheSectionsAndTheExponentsWithTheirIntervals) {
        {"Data", "Compute-optimal scaling", "IsoFLOP profiles",
         "Compute-optimal model size N_opt(C)", "Compute-optimal tokens D_opt(C)",
         "Loss–compute frontier", "Projections to targets", "Training curves",
-        "Residuals of approach 3", "Backtest", "Warnings and failures", "All quantities"}) {
+        "Residuals of approach 3", "Backtest", "Error against extrapolation distance",
+        "Warnings and failures", "All quantities"}) {
     EXPECT_NE(html.find(">" + heading + "</h2>"), std::string::npos) << heading;
     EXPECT_NE(markdown.find("\n## " + heading + "\n"), std::string::npos) << heading;
   }
@@ -407,7 +448,9 @@ TEST_F(ReportTest, PlotsWithoutDataAreOmittedWithAReasonAndTheirOldFilesRemoved)
   EXPECT_NE(markdown.find("*Plot omitted: The input is a CSV table"), std::string::npos);
   EXPECT_NE(html.find("Plot omitted: Approach 3 was not fitted: not requested"), std::string::npos);
   EXPECT_NE(html.find("No backtest: --holdout 0: no budgets held out"), std::string::npos);
-  for (const std::string omitted : {"curves", "residuals", "backtest"}) {
+  EXPECT_NE(html.find("No distance backtest: not asked for (distance_backtest = false)"),
+            std::string::npos);
+  for (const std::string omitted : {"curves", "residuals", "backtest", "distance"}) {
     EXPECT_FALSE(std::filesystem::exists(dir_ + "/fit-" + omitted + ".svg")) << omitted;
     EXPECT_EQ(markdown.find("fit-" + omitted + ".svg"), std::string::npos) << omitted;
   }
@@ -504,6 +547,110 @@ TEST_F(ReportTest, EnvelopeProvenanceIsStated) {
   EXPECT_EQ(a1["envelope"], "all");
   EXPECT_EQ(a1["envelope_points"], 41);
   EXPECT_EQ(a1["envelope_run_ends"], 5);
+}
+
+std::string printf_text(const char* format, double x) {
+  char text[64];
+  std::snprintf(text, sizeof(text), format, x);
+  return text;
+}
+
+// The distance backtest: its section (the table of every prediction and the
+// summary by factor), its plot (covered and not covered told apart), its
+// rows in the JSON, and the table in `sweepd fit`'s text.
+TEST_F(ReportTest, DistanceBacktestHasItsSectionTablePlotAndJsonArray) {
+  const FitData data = synthetic_data(/*table=*/false);
+  const Analysis analysis = synthetic_analysis(data, true);
+  const DistanceBacktest& distance = analysis.distance;
+  ASSERT_EQ(distance.rows[0].loss_covered, Coverage::kCovered);
+  ASSERT_EQ(distance.rows[1].loss_covered, Coverage::kNotCovered);
+  ASSERT_EQ(distance.rows[1].params_covered, Coverage::kCovered);
+  ASSERT_EQ(distance.rows[2].params_covered, Coverage::kNotCovered);
+  const ReportFiles files = write_report(data, analysis, options_);
+  const std::string html = read(files.html);
+  const std::string markdown = read(files.markdown);
+  const std::string text = fit_text(data, analysis);
+  const size_t section = html.find(">Error against extrapolation distance</h2>");
+  ASSERT_NE(section, std::string::npos);
+  const std::string body = html.substr(section, html.find("<h2", section + 1) - section);
+  for (const std::string header : {"Factor", "Fitted budgets ≤", "Predicted loss", "Observed loss",
+                                   "Loss error", "Predicted N_opt", "N error"})
+    EXPECT_NE(body.find("<th class=\"num\">" + header + "</th>"), std::string::npos) << header;
+  for (const BacktestRow& row : distance.rows) {
+    const std::string loss_error = printf_text("%+.3f", row.loss_error) + " (" +
+                                   printf_text("%+.1f%%", 100 * row.loss_relative_error) + ")";
+    const std::string params_error = printf_text("%+.1f%%", 100 * row.params_error);
+    for (const std::string& cell : {loss_error, params_error}) {
+      EXPECT_NE(body.find("<td class=\"num\">" + cell + "</td>"), std::string::npos) << cell;
+      EXPECT_NE(markdown.find("| " + cell + " |"), std::string::npos) << cell;
+      EXPECT_NE(text.find(cell), std::string::npos) << cell;
+    }
+  }
+  EXPECT_EQ(count_of(body, "<td class=\"num\">10×</td>"), 6u) << "3 rows and 3 summary rows";
+  EXPECT_EQ(count_of(body, "<td class=\"num\">1 of 1</td>"), 3u) << "loss 1, N_opt 1 and 2";
+  EXPECT_EQ(count_of(body, "<td class=\"num\">0 of 1</td>"), 3u);
+  EXPECT_NE(body.find("id=\"plot-distance\""), std::string::npos);
+  EXPECT_NE(text.find("Error against extrapolation distance"), std::string::npos);
+  EXPECT_NE(text.find("Fitted budgets ≤"), std::string::npos);
+
+  const std::string svg = read(dir_ + "/fit-distance.svg");
+  EXPECT_NE(svg.find("</svg>"), std::string::npos);
+  for (const std::string title : {"approach 1, covered", "approach 2, not covered",
+                                  "approach 2, covered", "approach 3, not covered"})
+    EXPECT_NE(svg.find(title), std::string::npos) << title;
+  EXPECT_EQ(svg.find("approach 1, not covered"), std::string::npos)
+      << "approach 1 covers both: no such series";
+
+  const nlohmann::json json = nlohmann::json::parse(read(files.json));
+  ASSERT_TRUE(json["distance_backtest"].is_array());
+  ASSERT_EQ(json["distance_backtest"].size(), distance.rows.size());
+  for (size_t i = 0; i < distance.rows.size(); ++i) {
+    const nlohmann::json& row = json["distance_backtest"][i];
+    const BacktestRow& expected = distance.rows[i];
+    EXPECT_EQ(row["extrapolation"], 10);
+    EXPECT_EQ(row["largest_fitted_budget"], 1e19);
+    EXPECT_EQ(row["budget"], 1e20);
+    EXPECT_EQ(row["approach"], expected.approach);
+    EXPECT_DOUBLE_EQ(row["loss_error"].get<double>(), expected.loss_error);
+    EXPECT_DOUBLE_EQ(row["loss_relative_error"].get<double>(), expected.loss_relative_error);
+    EXPECT_DOUBLE_EQ(row["params_error"].get<double>(), expected.params_error);
+    EXPECT_DOUBLE_EQ(row["predicted_loss"]["lo"].get<double>(), expected.predicted_loss.lo);
+    EXPECT_EQ(row["loss_covered"], expected.loss_covered == Coverage::kCovered);
+    EXPECT_EQ(row["params_coverage"], to_string(expected.params_covered));
+  }
+  ASSERT_EQ(json["distance_backtest_summary"].size(), 3u);
+  EXPECT_EQ(json["distance_backtest_summary"][2]["loss_covered"], 0);
+  EXPECT_EQ(json["distance_backtest_splits"][0]["fitted_budgets"],
+            (std::vector<double>{1e18, 1e19}));
+  EXPECT_TRUE(json["distance_backtest_why"].is_null());
+}
+
+// Repeated runs give a noise floor, stated with where it came from; without
+// them one line says there is none.
+TEST_F(ReportTest, SeedNoiseIsStatedOrSaidToBeAbsent) {
+  const FitData data = synthetic_data(/*table=*/false);
+  Analysis analysis = synthetic_analysis(data, true);
+  std::string html = read(write_report(data, analysis, options_).html);
+  EXPECT_NE(html.find("No seed-noise floor was measured"), std::string::npos);
+  nlohmann::json noise = to_json(data, analysis)["noise"];
+  EXPECT_TRUE(noise["loss_sd"].is_null());
+  EXPECT_EQ(noise["groups"], 0);
+
+  analysis.noise.groups = 4;
+  analysis.noise.runs = 12;
+  analysis.noise.loss_sd = quantity("noise.loss_sd", "σ", 0.012, 0, false);
+  analysis.noise.z = 1.645;
+  html = read(write_report(data, analysis, options_).html);
+  EXPECT_EQ(html.find("No seed-noise floor was measured"), std::string::npos);
+  EXPECT_NE(html.find("Seed noise: σ = 0.012 nats"), std::string::npos);
+  EXPECT_NE(html.find("pooled over 4 groups of repeated runs (12 runs)"), std::string::npos);
+  EXPECT_NE(html.find("widened by z·σ = 0.01974 nats in quadrature (z = 1.645 for 90%)"),
+            std::string::npos);
+  noise = to_json(data, analysis)["noise"];
+  EXPECT_DOUBLE_EQ(noise["loss_sd"].get<double>(), 0.012);
+  EXPECT_EQ(noise["groups"], 4);
+  EXPECT_EQ(noise["runs"], 12);
+  EXPECT_DOUBLE_EQ(noise["loss_interval_widening"].get<double>(), 1.645 * 0.012);
 }
 
 TEST_F(ReportTest, FailingGnuplotThrowsAndLeavesNoFiles) {
