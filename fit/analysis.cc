@@ -410,13 +410,13 @@ std::vector<DistanceSummary> summarize_distance(const std::vector<BacktestRow>& 
   std::vector<double> factors;
   for (const BacktestRow& row : rows) factors.push_back(row.extrapolation);
   const std::vector<double> groups = infer_budgets(factors);
+  // Sums first; every row has an N_opt error, only some a loss error.
   std::map<std::pair<double, int>, DistanceSummary> by_group;
-  std::map<std::pair<double, int>, std::pair<int64_t, int64_t>> counted;  // losses, N_opts
+  std::map<std::pair<double, int>, int64_t> losses;
   for (size_t i = 0; i < rows.size(); ++i) {
     const BacktestRow& row = rows[i];
     const std::pair<double, int> group = {groups[i], row.approach};
     DistanceSummary& s = by_group[group];
-    auto& [losses, params] = counted[group];
     if (s.rows++ == 0) {
       s.extrapolation = groups[i];
       s.approach = row.approach;
@@ -424,20 +424,19 @@ std::vector<DistanceSummary> summarize_distance(const std::vector<BacktestRow>& 
     }
     if (std::isfinite(row.loss_relative_error)) {
       s.mean_abs_loss_error += std::abs(row.loss_relative_error);
-      ++losses;
+      ++losses[group];
       if (row.loss_covered != Coverage::kNoInterval) ++s.loss_intervals;
       if (row.loss_covered == Coverage::kCovered) ++s.loss_covered;
     }
     s.mean_abs_params_error += std::abs(row.params_error);
-    ++params;
     if (row.params_covered != Coverage::kNoInterval) ++s.params_intervals;
     if (row.params_covered == Coverage::kCovered) ++s.params_covered;
   }
   std::vector<DistanceSummary> summary;
   for (auto& [group, s] : by_group) {
-    const auto [losses, params] = counted[group];
-    s.mean_abs_loss_error = losses > 0 ? s.mean_abs_loss_error / double(losses) : NAN;
-    s.mean_abs_params_error = params > 0 ? s.mean_abs_params_error / double(params) : NAN;
+    const int64_t with_loss = losses[group];
+    s.mean_abs_loss_error = with_loss > 0 ? s.mean_abs_loss_error / double(with_loss) : NAN;
+    s.mean_abs_params_error /= double(s.rows);
     summary.push_back(s);
   }
   return summary;
