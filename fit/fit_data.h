@@ -25,6 +25,7 @@
 // finish_fit_data() groups such runs by their FLOPs (infer_budgets), so every
 // point of a finished FitData has a positive budget.
 
+#include <cmath>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -51,6 +52,30 @@ struct Excluded {
   std::string reason;  // "diverged at step 120: loss 9.1", "failed: ...", "dropped: highest loss"
 };
 
+// What a sweep was planned to test: `sweepd predict --emit-job` writes it into
+// the new job's [prediction] table (docs/job-format.md), the sweep stores it in
+// its file (/prediction, docs/hdf5-layout.md), and the report compares it with
+// what the sweep's runs found (fit/verification.h). NaN where a number was not
+// predicted: no interval without a bootstrap, no loss where an approach's
+// L(C) could not be fitted.
+struct PredictedOptimum {
+  int approach = 0;                                       // 1, 2, 3
+  double params = NAN, params_lo = NAN, params_hi = NAN;  // N_opt at the budget
+  double tokens = NAN, tokens_lo = NAN, tokens_hi = NAN;  // D_opt there
+  double loss = NAN, loss_lo = NAN, loss_hi = NAN;        // the loss there, nats per token
+};
+struct Prediction {
+  std::string source;                    // the file(s) whose laws made it
+  std::string date;                      // when, UTC (ISO 8601)
+  double compute = 0;                    // the budget C (FLOPs, the source's convention)
+  int approach = 0;                      // whose N_opt the sweep's sizes bracket
+  double confidence = 0;                 // interval level
+  int64_t bootstrap = 0;                 // replicates asked for
+  std::string envelope;                  // approach 1's points: "all" or "ends"
+  std::vector<int> approaches;           // the approaches fitted
+  std::vector<PredictedOptimum> optima;  // per approach that gave an N_opt
+};
+
 struct FitData {
   std::string source;                  // the path read
   std::string flop_convention = "6N";  // how C was counted
@@ -60,6 +85,7 @@ struct FitData {
   std::vector<LossCurve> curves;       // empty for CSV tables
   std::vector<Excluded> excluded;      // runs not fitted, with why
   std::vector<std::string> notes;      // e.g. "budgets inferred from FLOPs"
+  std::vector<Prediction> predictions;  // stored in the sweep files read (see above)
 
   // Indices into points of each budget's runs, in budget order.
   std::vector<std::vector<int64_t>> profiles() const;

@@ -15,6 +15,7 @@
 #include "fit/document.h"
 #include "fit/fit_json.h"
 #include "fit/plots.h"
+#include "fit/verification.h"
 
 // The report is built once as a Document (fit/document.h) and rendered as
 // HTML, Markdown and, for `sweepd fit`, plain text. Numbers are formatted
@@ -463,6 +464,7 @@ Document build_document(const FitData& data, const Analysis& analysis,
   Document doc;
   data_section(doc, data);
   noise_paragraph(doc, analysis);
+  verification_section(doc, data, analysis);
   headline_section(doc, data, analysis);
   plot_section(doc, plots, "profiles");
   if (find_plot(plots, "profiles") == nullptr) doc.heading("IsoFLOP profiles (approach 2)");
@@ -540,7 +542,8 @@ ReportFiles write_report(const FitData& data, const Analysis& analysis,
   // Everything that can fail for reasons other than the disk (gnuplot, the
   // JSON) happens before the first byte is written.
   const std::vector<Plot> plots = make_plots(data, analysis, options.gnuplot);
-  const std::string json = to_json(data, analysis).dump(2) + "\n";
+  const std::string json =
+      with_verification(to_json(data, analysis), data, analysis).dump(2) + "\n";
   const Document doc = build_document(data, analysis, plots, name + ".json");
 
   ReportFiles report{base + ".html", base + ".md", base + ".json", {}};

@@ -49,7 +49,8 @@ int flops_command(const FlopsOptions& options);
 // What the fit commands read and how they fit (see fit/analysis.h). A sweep's
 // HDF5 file supplies the job's [fit] section as defaults; options override it.
 struct FitCommandOptions {
-  std::string path;  // a sweep's HDF5 file or a CSV table
+  std::string path;                     // a sweep's HDF5 file or a CSV table
+  std::vector<std::string> more_paths;  // more of them, merged into one fit (fit/merge.h)
   bool json = false;
   std::vector<int> approaches;  // empty = the job's, else 1, 2, 3
   int64_t bootstrap = -1;       // -1 = the job's, else 1000
@@ -72,6 +73,7 @@ struct PredictOptions {
   double params = 0, tokens = 0;  // the loss of this model
   double target_loss = 0;         // with inference_tokens: the inference-aware optimum
   double inference_tokens = 0;
+  std::string emit_job;  // write a job that trains runs around the optimum at `compute`
 };
 int predict_command(const PredictOptions& options);
 

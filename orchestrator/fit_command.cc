@@ -1,14 +1,18 @@
 // `sweepd fit` and `report`, and the fit stage as the commands share it: read
-// a sweep file or a table, take the sweep's own [fit] section over the fit's
-// defaults (fit/options.h), let the command line override both, and fit. The
-// work is in fit/; `sweepd fit` prints the report's own document as text
-// (fit/report.h) or its JSON (fit/fit_json.h). predict and capacity are in
-// predict_command.cc and capacity_command.cc.
+// a sweep file or a table (or several, merged: fit/merge.h), take the sweep's
+// own [fit] section over the fit's defaults (fit/options.h), let the command
+// line override both, and fit. The work is in fit/; `sweepd fit` prints the
+// report's own document as text (fit/report.h) or its JSON (fit/fit_json.h),
+// with a stored prediction against the outcome (fit/verification.h). predict
+// and capacity are in predict_command.cc and capacity_command.cc.
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
 #include <iostream>
+#include <utility>
+#include <vector>
 
 #include "common/error.h"
 #include "common/format.h"
@@ -17,6 +21,7 @@
 #include "fit/fit_json.h"
 #include "fit/options.h"
 #include "fit/report.h"
+#include "fit/verification.h"
 #include "orchestrator/commands.h"
 #include "orchestrator/fit_stage.h"
 #include "orchestrator/sweep_fit_data.h"
@@ -63,22 +68,40 @@ std::string approach_title(int approach) {
   }
 }
 
-FittedSweep fit_from_options(const FitCommandOptions& options) {
-  FittedSweep fitted;
+std::vector<std::string> input_paths(const FitCommandOptions& options) {
+  std::vector<std::string> paths = {options.path};
+  paths.insert(paths.end(), options.more_paths.begin(), options.more_paths.end());
+  return paths;
+}
+
+namespace {
+
+// The data to fit and the options to fit it with.
+struct FitInputs {
+  fit::FitData data;
+  fit::AnalysisOptions analysis;
+};
+
+FitInputs read_inputs(const FitCommandOptions& options) {
+  FitInputs inputs;
   fit::InputOptions input;
   input.drop_highest = options.drop_highest;
   input.budgets = options.budgets;
-  fitted.data = load_fit_data(options.path, input);
+  const std::vector<std::string> paths = input_paths(options);
 
-  // The fit's defaults, then the sweep's own [fit] section, then the options.
-  fit::AnalysisOptions analysis;
-  if (!fit::is_table_path(options.path)) {
-    const SweepStore store = SweepStore::open_read_only(options.path);
+  // The fit's defaults, then the (first) sweep's own [fit] section, then the
+  // options. A merge keeps the default holdout: the job's counts its own budgets.
+  fit::AnalysisOptions& analysis = inputs.analysis;
+  const auto sweep_path = std::find_if(paths.begin(), paths.end(),
+                                       [](const std::string& p) { return !fit::is_table_path(p); });
+  inputs.data = load_fit_data(paths, input);
+  if (sweep_path != paths.end()) {
+    const SweepStore store = SweepStore::open_read_only(*sweep_path);
     if (!store.info().job_text.empty()) {
       const JobSpec job = parse_job_text(store.info().job_text, store.info().job_path);
       analysis.approaches = job.fit.approaches;
       analysis.bootstrap = job.fit.bootstrap;
-      analysis.holdout_budgets = job.fit.holdout_budgets;
+      if (paths.size() == 1) analysis.holdout_budgets = job.fit.holdout_budgets;
       if (options.job_targets)
         for (const FitTarget& t : job.fit.targets)
           analysis.targets.push_back({t.name, t.compute, t.params, t.tokens});
@@ -92,39 +115,82 @@ FittedSweep fit_from_options(const FitCommandOptions& options) {
   analysis.seed = options.seed;
   analysis.threads = options.threads;
   analysis.envelope = options.envelope;
+  return inputs;
+}
 
+fit::Analysis analyze_logged(const FitInputs& inputs) {
+  const fit::AnalysisOptions& analysis = inputs.analysis;
   const int64_t holdout = analysis.holdout_budgets == fit::kDefaultHoldout
-                              ? fit::default_holdout_budgets(fitted.data.budgets.size())
+                              ? fit::default_holdout_budgets(inputs.data.budgets.size())
                               : analysis.holdout_budgets;
-  log_info("fitting " + std::to_string(fitted.data.points.size()) + " runs in " +
-           std::to_string(fitted.data.budgets.size()) + " budgets: approach 3 from 4,500 starts, " +
+  log_info("fitting " + std::to_string(inputs.data.points.size()) + " runs in " +
+           std::to_string(inputs.data.budgets.size()) + " budgets: approach 3 from 4,500 starts, " +
            std::to_string(analysis.bootstrap) + " bootstrap replicates" +
            (holdout > 0 ? ", backtest" : ""));
-  fitted.analysis = fit::analyze(fitted.data, analysis);
+  return fit::analyze(inputs.data, analysis);
+}
+
+// For fit and report: data with a stored prediction but no law of its own (a
+// sweep made by `predict --emit-job` has one budget) is not refused; its
+// IsoFLOP profile is shown against the prediction (fit/verification.h).
+FittedSweep fit_or_verify(const FitCommandOptions& options) {
+  FitInputs inputs = read_inputs(options);
+  FittedSweep fitted;
+  try {
+    fitted.analysis = analyze_logged(inputs);
+  } catch (const UserError& e) {
+    if (inputs.data.predictions.empty()) throw;
+    log_info("no scaling law: comparing the runs with their stored prediction only");
+    fitted.analysis = fit::profiles_only_analysis(inputs.data, inputs.analysis, e.what());
+  }
+  fitted.data = std::move(inputs.data);
+  return fitted;
+}
+
+}  // namespace
+
+FittedSweep fit_from_options(const FitCommandOptions& options) {
+  FitInputs inputs = read_inputs(options);
+  FittedSweep fitted;
+  fitted.analysis = analyze_logged(inputs);
+  fitted.data = std::move(inputs.data);
   return fitted;
 }
 
 int fit_command(const FitCommandOptions& options) {
-  const FittedSweep fitted = fit_from_options(options);
+  const FittedSweep fitted = fit_or_verify(options);
   if (options.json)
-    std::cout << fit::to_json(fitted.data, fitted.analysis).dump(2) << "\n";
+    std::cout << fit::with_verification(fit::to_json(fitted.data, fitted.analysis), fitted.data,
+                                        fitted.analysis)
+                     .dump(2)
+              << "\n";
   else
     std::cout << fit::fit_text(fitted.data, fitted.analysis);
   return kExitOk;
 }
 
-std::string default_report_base(const std::string& path) {
-  std::filesystem::path p(path);
-  return (p.parent_path() / p.stem()).string() + "-report";
+std::string default_report_base(const std::vector<std::string>& paths) {
+  const std::filesystem::path first(paths.front());
+  std::string stems;
+  for (const std::string& path : paths) {
+    if (!stems.empty()) stems += '+';
+    stems += std::filesystem::path(path).stem().string();
+  }
+  return (first.parent_path() / stems).string() + "-report";
 }
 
 namespace {
 
 fit::ReportFiles fit_and_write_report(const ReportCommandOptions& options) {
-  const FittedSweep fitted = fit_from_options(options.fit);
+  const FittedSweep fitted = fit_or_verify(options.fit);
+  const std::vector<std::string> paths = input_paths(options.fit);
   fit::ReportOptions report;
-  report.output_base =
-      options.output.empty() ? default_report_base(options.fit.path) : options.output;
+  report.output_base = options.output.empty() ? default_report_base(paths) : options.output;
+  if (paths.size() > 1) {
+    report.title = "Scaling-law fit:";
+    for (size_t i = 0; i < paths.size(); ++i)
+      report.title += (i ? " + " : " ") + std::filesystem::path(paths[i]).filename().string();
+  }
   return fit::write_report(fitted.data, fitted.analysis, report);
 }
 

@@ -5,6 +5,7 @@
 // the few text formats the commands' own tables share.
 
 #include <string>
+#include <vector>
 
 #include "fit/analysis.h"
 #include "fit/fit_data.h"
@@ -20,8 +21,12 @@ struct FittedSweep {
 // Throws UserError for bad input or data that supports no law.
 FittedSweep fit_from_options(const FitCommandOptions& options);
 
-// "<dir>/<stem>-report": where the report of `path` goes by default.
-std::string default_report_base(const std::string& path);
+// Every file the options name: `path`, then `more_paths`.
+std::vector<std::string> input_paths(const FitCommandOptions& options);
+
+// "<dir>/<stem>-report": where the report of `paths` goes by default (a
+// merge's: "<dir of the first>/<stem>+<stem>...-report").
+std::string default_report_base(const std::vector<std::string>& paths);
 
 // Fits a finished sweep and writes its report beside the file; logs instead
 // of failing, since the sweep itself succeeded.

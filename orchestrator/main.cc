@@ -34,6 +34,8 @@ const char* kDescription =
     "  sweepd flops --n-layer 12 --d-model 768 --n-head 12 --vocab 50257 --seq-len 1024\n"
     "  sweepd fit runs/quickstart.h5        scaling laws with intervals (also from a CSV table)\n"
     "  sweepd predict runs/quickstart.h5 --compute 1e15   compute-optimal N, D and loss\n"
+    "  sweepd predict runs/quickstart.h5 --compute 2e12 --emit-job jobs/verify.toml\n"
+    "                                       a job that tests that prediction (docs/fit.md)\n"
     "  sweepd capacity --flops 3.15e23 --gpu a100 --gpus 1000 --mfu 0.4   days of training\n"
     "  sweepd report runs/quickstart.h5     HTML + Markdown + JSON report with plots\n\n"
     "Job files are documented key by key in docs/job-format.md, the HDF5 file in\n"
@@ -144,9 +146,14 @@ int main(int argc, char** argv) {
 
   // The fit stage: fit, predict, capacity, report (docs/fit.md).
   auto add_fit_options = [](CLI::App* cmd, sweep::FitCommandOptions& o) {
-    cmd->add_option("file", o.path,
-                    "a sweep's HDF5 file, or a CSV table (params,tokens,loss or "
-                    "params,flops,loss; optional budget, run)")
+    cmd->add_option_function<std::vector<std::string>>(
+           "files",
+           [&o](const std::vector<std::string>& files) {
+             o.path = files.front();
+             o.more_paths.assign(files.begin() + 1, files.end());
+           },
+           "sweep HDF5 files and/or CSV tables (params,tokens,loss or params,flops,loss;\n"
+           "optional budget, run); several are merged into one fit (one FLOP convention)")
         ->required();
     cmd->add_option("--approaches", o.approaches,
                     "Chinchilla approaches to fit: 1 envelope, 2 IsoFLOP parabolas, 3 parametric\n"
@@ -183,7 +190,9 @@ int main(int argc, char** argv) {
       "Fit scaling laws to a sweep's finished runs or to a CSV table: Chinchilla approaches\n"
       "1-3 (N_opt ∝ C^a, D_opt ∝ C^b; L(N, D) = E + A/N^α + B/D^β), Kaplan-style L(N), L(D),\n"
       "L(C) on the compute frontier, bootstrap intervals for every number, a backtest on\n"
-      "the held-out largest budgets, and projections to the sweep's targets.");
+      "the held-out largest budgets, and projections to the sweep's targets. Several files\n"
+      "are fitted as one. A sweep made by `predict --emit-job` shows its stored prediction\n"
+      "against the outcome (\"Prediction vs outcome\"), also without a law of its own.");
   add_fit_options(fit_cmd, fit);
   fit_cmd->add_option("--target", fit.targets, "also project to this compute (FLOPs); repeatable")
       ->delimiter(',');
@@ -205,6 +214,11 @@ int main(int argc, char** argv) {
                           "loss (nats per token) the model must reach");
   predict_cmd->add_option("--inference-tokens", predict.inference_tokens,
                           "tokens the model will serve over its life (with --target-loss)");
+  predict_cmd->add_option(
+      "--emit-job", predict.emit_job,
+      "with one --compute C: write this job file, the first sweep file's job with a grid of\n"
+      "sizes at C bracketing the predicted N_opt (approach 3's, else 2's) and the prediction\n"
+      "in [prediction]; its sweep stores it, and its report compares it with the outcome");
   predict_cmd->add_flag("--json", predict.fit.json, "print one JSON document");
 
   sweep::CapacityOptions capacity;
@@ -234,7 +248,8 @@ int main(int argc, char** argv) {
   CLI::App* report_cmd = app.add_subcommand(
       "report",
       "Fit and write the report: <file>-report.html (self-contained, plots inline), .md (with\n"
-      "SVG plots beside it) and .json. A sweep writes it by itself when its last run is done.");
+      "SVG plots beside it) and .json; for several files <first's dir>/<stem>+<stem>-report.\n"
+      "A sweep writes it by itself when its last run is done.");
   add_fit_options(report_cmd, report.fit);
   report_cmd->add_option(
       "--output,-o", report.output,

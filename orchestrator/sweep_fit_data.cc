@@ -4,7 +4,8 @@
 #include <utility>
 #include <vector>
 
-#include "storage/store.h"
+#include "common/error.h"
+#include "fit/merge.h"
 
 namespace sweep {
 
@@ -13,6 +14,8 @@ fit::FitData read_sweep_fit_data(const std::string& path, const fit::InputOption
   fit::FitData data;
   data.source = path;
   data.flop_convention = store.info().flop_convention;
+  if (store.info().prediction)
+    data.predictions.push_back(prediction_from_record(*store.info().prediction));
   std::vector<fit::LossCurve> curves;
   int64_t unfinished = 0;
   for (const RunInfo& run : store.runs()) {
@@ -66,6 +69,50 @@ fit::FitData read_sweep_fit_data(const std::string& path, const fit::InputOption
 fit::FitData load_fit_data(const std::string& path, const fit::InputOptions& options) {
   if (fit::is_table_path(path)) return fit::read_csv_table(path, options);
   return read_sweep_fit_data(path, options);
+}
+
+fit::FitData load_fit_data(const std::vector<std::string>& paths,
+                           const fit::InputOptions& options) {
+  if (paths.empty()) throw UserError("no sweep file or table given");
+  if (paths.size() == 1) return load_fit_data(paths.front(), options);
+  // Runs are dropped and budgets chosen over the union, not file by file.
+  fit::InputOptions each;
+  each.curves = options.curves;
+  std::vector<fit::FitData> sources;
+  for (const std::string& path : paths) sources.push_back(load_fit_data(path, each));
+  return fit::merge_fit_data(std::move(sources), options);
+}
+
+PredictionRecord prediction_record(const fit::Prediction& p) {
+  PredictionRecord r;
+  r.source = p.source;
+  r.date = p.date;
+  r.envelope = p.envelope;
+  r.compute = p.compute;
+  r.confidence = p.confidence;
+  r.approach = p.approach;
+  r.bootstrap = p.bootstrap;
+  r.approaches.assign(p.approaches.begin(), p.approaches.end());
+  for (const fit::PredictedOptimum& o : p.optima)
+    r.optima.push_back({o.approach, o.params, o.params_lo, o.params_hi, o.tokens, o.tokens_lo,
+                        o.tokens_hi, o.loss, o.loss_lo, o.loss_hi});
+  return r;
+}
+
+fit::Prediction prediction_from_record(const PredictionRecord& r) {
+  fit::Prediction p;
+  p.source = r.source;
+  p.date = r.date;
+  p.envelope = r.envelope;
+  p.compute = r.compute;
+  p.confidence = r.confidence;
+  p.approach = static_cast<int>(r.approach);
+  p.bootstrap = r.bootstrap;
+  p.approaches.assign(r.approaches.begin(), r.approaches.end());
+  for (const PredictedOptimumRecord& o : r.optima)
+    p.optima.push_back({static_cast<int>(o.approach), o.params, o.params_lo, o.params_hi,
+                        o.tokens, o.tokens_lo, o.tokens_hi, o.loss, o.loss_lo, o.loss_hi});
+  return p;
 }
 
 }  // namespace sweep

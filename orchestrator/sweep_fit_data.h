@@ -7,11 +7,14 @@
 // parameters (the N the grid targets), D = training tokens, C = training FLOPs
 // in the file's flop_convention, loss = the final validation loss, and its
 // training curve (approach 1). Explicit [[grid.runs]] have no nominal budget
-// (0); fit::finish_fit_data groups them by their FLOPs.
+// (0); fit::finish_fit_data groups them by their FLOPs. A prediction the sweep
+// was planned to test (/prediction) becomes FitData::predictions.
 
 #include <string>
+#include <vector>
 
 #include "fit/fit_data.h"
+#include "storage/store.h"
 
 namespace sweep {
 
@@ -21,5 +24,14 @@ fit::FitData read_sweep_fit_data(const std::string& path, const fit::InputOption
 // A CSV table (a name ending in .csv or .tsv: fit::read_csv_table) or a
 // sweep's HDF5 file (read_sweep_fit_data). Throws UserError for bad input.
 fit::FitData load_fit_data(const std::string& path, const fit::InputOptions& options);
+
+// One file as above, or several merged into one fit (fit/merge.h): each read
+// on its own, `options` (dropped runs, chosen budgets) applied to the union.
+fit::FitData load_fit_data(const std::vector<std::string>& paths,
+                           const fit::InputOptions& options);
+
+// A job's [prediction] as the file stores it, and back.
+PredictionRecord prediction_record(const fit::Prediction& prediction);
+fit::Prediction prediction_from_record(const PredictionRecord& record);
 
 }  // namespace sweep

@@ -5,6 +5,7 @@
 
 #include "common/format.h"
 #include "common/log.h"
+#include "orchestrator/sweep_fit_data.h"
 #include "version.h"
 
 namespace sweep {
@@ -88,6 +89,9 @@ SweepSetup prepare_sweep(const std::string& job_path, const std::string& output,
   s.info.flop_convention = to_string(s.job.grid.flop_convention);
   s.info.fingerprint = sweep_fingerprint(s.job, s.grid);
   s.info.bytes_per_token = corpus.bytes ? 1.0 : NAN;
+  // In the file from its creation, before the first run trains: the record
+  // shows the prediction was made before the outcome was known.
+  if (s.job.prediction) s.info.prediction = prediction_record(*s.job.prediction);
   for (const RunSpec& r : s.grid.runs) {
     RunInfo info;
     info.run_id = r.run_id;

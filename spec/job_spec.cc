@@ -5,11 +5,13 @@
 #include <algorithm>
 #include <cerrno>
 #include <cmath>
+#include <cstdio>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <regex>
 #include <sstream>
+#include <tuple>
 
 #include "common/error.h"
 #include "common/format.h"
@@ -380,6 +382,92 @@ void read_fit(TomlSection& s, JobSpec& job) {
   s.reject_unknown();
 }
 
+// An interval `key = [lo, hi]` of positive numbers; NaN, NaN when absent.
+std::pair<double, double> read_interval(TomlSection& s, std::string_view key) {
+  const toml::node* n = s.node(key);
+  if (!n) return {NAN, NAN};
+  const auto* array = n->as_array();
+  if (!array || array->size() != 2) s.fail(key, "must be an interval [lo, hi]");
+  const double lo = s.check_number(*array->get(0), s.full_key(key), Bounds::positive(), false);
+  const double hi = s.check_number(*array->get(1), s.full_key(key), Bounds::positive(), false);
+  if (hi < lo) s.fail(key, "lo must be <= hi");
+  return {lo, hi};
+}
+
+// [prediction] and its [[prediction.optima]] (docs/job-format.md). `sweepd
+// predict --emit-job` writes every key, so all but the loss and the intervals
+// are required; the budget must be one the grid trains, or nothing could
+// ever be compared with the prediction.
+void read_prediction(TomlSection& s, JobSpec& job) {
+  fit::Prediction p;
+  for (const char* key : {"source", "date", "compute", "approach", "confidence", "bootstrap",
+                          "envelope", "approaches", "optima"}) {
+    if (!s.has(key))
+      s.fail(key,
+             "missing; [prediction] needs source, date, compute, approach, confidence, "
+             "bootstrap, envelope, approaches and [[prediction.optima]] (sweepd predict "
+             "--emit-job writes them)");
+  }
+  p.source = s.string("source", "");
+  p.date = s.string("date", "");
+  if (!std::regex_match(p.date, std::regex("[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z")))
+    s.fail("date", "must be a UTC time such as \"2025-06-01T12:00:00Z\"");
+  p.compute = s.number("compute", 0, Bounds::positive());
+  const std::vector<double>& budgets = job.grid.budgets;
+  if (std::none_of(budgets.begin(), budgets.end(),
+                   [&](double b) { return std::abs(b / p.compute - 1) < 1e-6; })) {
+    std::string list;
+    for (double b : budgets) list += (list.empty() ? "" : ", ") + format_sci(b);
+    s.fail("compute", "is not one of grid.budgets (" + (list.empty() ? "none" : list) +
+                          "); the sweep must train runs at the predicted budget");
+  }
+  p.approach = int(s.integer("approach", 0, Bounds::closed(1, 3)));
+  p.confidence = s.number("confidence", 0, Bounds{0, 1, /*min_open=*/true, /*max_open=*/true});
+  p.bootstrap = s.integer("bootstrap", 0, Bounds::closed(0, 100000));
+  p.envelope = s.string("envelope", "", {"all", "ends"});
+  const toml::node* approaches = s.node("approaches");
+  const auto* list = approaches->as_array();
+  if (!list || list->empty()) s.fail("approaches", "must be a non-empty list of 1, 2, 3");
+  for (const auto& item : *list) {
+    const int a = int(s.check_number(item, s.full_key("approaches"), Bounds::closed(1, 3), true));
+    if (std::count(p.approaches.begin(), p.approaches.end(), a))
+      s.fail("approaches", "lists approach " + std::to_string(a) + " twice");
+    p.approaches.push_back(a);
+  }
+
+  const auto* optima = s.node("optima")->as_array();
+  if (!optima || optima->empty())
+    s.fail("optima", "must be one or more [[prediction.optima]] tables");
+  for (const auto& item : *optima) {
+    const auto* table = item.as_table();
+    if (!table) s.fail("optima", "every entry must be a table { approach, params, tokens, ... }");
+    TomlSection o(*table, s.full_key("optima"), s.path());
+    fit::PredictedOptimum optimum;
+    optimum.approach = int(o.integer("approach", 0, Bounds::closed(1, 3)));
+    optimum.params = o.number("params", NAN, Bounds::closed(1, kMaxParams));
+    optimum.tokens = o.number("tokens", NAN, Bounds::closed(1, kMaxTokens));
+    optimum.loss = o.number("loss", NAN, Bounds::positive());
+    std::tie(optimum.params_lo, optimum.params_hi) = read_interval(o, "params_interval");
+    std::tie(optimum.tokens_lo, optimum.tokens_hi) = read_interval(o, "tokens_interval");
+    std::tie(optimum.loss_lo, optimum.loss_hi) = read_interval(o, "loss_interval");
+    o.reject_unknown();
+    if (optimum.approach == 0 || std::isnan(optimum.params) || std::isnan(optimum.tokens))
+      s.fail_at(item, s.full_key("optima"), "every optimum needs approach, params and tokens");
+    if (std::isnan(optimum.loss) && o.has("loss_interval"))
+      o.fail("loss_interval", "needs prediction.optima.loss");
+    for (const fit::PredictedOptimum& other : p.optima)
+      if (other.approach == optimum.approach)
+        o.fail("approach", "approach " + std::to_string(optimum.approach) + " has two optima");
+    p.optima.push_back(optimum);
+  }
+  if (std::none_of(p.optima.begin(), p.optima.end(),
+                   [&](const fit::PredictedOptimum& o) { return o.approach == p.approach; }))
+    s.fail("approach", "has no [[prediction.optima]] entry with approach = " +
+                           std::to_string(p.approach));
+  s.reject_unknown();
+  job.prediction = p;
+}
+
 }  // namespace
 
 int64_t ResourcesSection::ranks_needed(int64_t params) const {
@@ -417,8 +505,9 @@ JobSpec parse_job_text(const std::string& text, const std::string& path) {
   auto train = top.section("train");
   auto resources = top.section("resources");
   auto fit = top.section("fit");
+  auto prediction = top.section("prediction");
   top.reject_unknown();
-  for (auto* s : {&sweep, &data, &grid, &model, &train, &resources, &fit}) {
+  for (auto* s : {&sweep, &data, &grid, &model, &train, &resources, &fit, &prediction}) {
     if (*s) remember(job, **s);
   }
 
@@ -436,6 +525,7 @@ JobSpec parse_job_text(const std::string& text, const std::string& path) {
   read_train(or_empty(train, "train"), job);
   read_resources(or_empty(resources, "resources"), job);
   read_fit(or_empty(fit, "fit"), job);
+  if (prediction) read_prediction(*prediction, job);
   return job;
 }
 
@@ -454,6 +544,65 @@ void require_corpus(const JobSpec& job) {
   job.fail("data.corpus", "no file matches " + patterns +
                               (job.data.corpus.size() == 1 ? "" : " (none of them)") +
                               " (relative paths are taken from the working directory)");
+}
+
+namespace {
+
+// A number as TOML reads it back, to 6 significant digits: "2e12", "3.3582e4",
+// "1.69849".
+std::string toml_number(double x) {
+  if (std::fabs(x) >= 1e4) return format_sci(x, 6);
+  char text[32];
+  std::snprintf(text, sizeof(text), "%.6g", x);
+  return text;
+}
+
+// A TOML basic string: quotes, backslashes and control characters escaped.
+std::string toml_string(const std::string& text) {
+  std::string out = "\"";
+  for (const char c : text) {
+    if (c == '"' || c == '\\') {
+      out += '\\';
+      out += c;
+    } else if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) {
+      char escape[8];
+      std::snprintf(escape, sizeof(escape), "\\u%04x", static_cast<unsigned char>(c));
+      out += escape;
+    } else {
+      out += c;
+    }
+  }
+  return out + "\"";
+}
+
+}  // namespace
+
+std::string prediction_toml(const fit::Prediction& p) {
+  std::ostringstream out;
+  std::string approaches;
+  for (int a : p.approaches) approaches += (approaches.empty() ? "" : ", ") + std::to_string(a);
+  out << "[prediction]\n"
+      << "source = " << toml_string(p.source) << "\n"
+      << "date = " << toml_string(p.date) << "\n"
+      << "compute = " << toml_number(p.compute) << "   # FLOPs: the budget predicted\n"
+      << "approach = " << p.approach << "   # whose N_opt the grid's sizes bracket\n"
+      << "confidence = " << toml_number(p.confidence) << "\n"
+      << "bootstrap = " << p.bootstrap << "\n"
+      << "envelope = " << toml_string(p.envelope) << "\n"
+      << "approaches = [" << approaches << "]\n";
+  auto value = [&](const char* key, double v, double lo, double hi) {
+    if (std::isnan(v)) return;
+    out << key << " = " << toml_number(v) << "\n";
+    if (!std::isnan(lo) && !std::isnan(hi))
+      out << key << "_interval = [" << toml_number(lo) << ", " << toml_number(hi) << "]\n";
+  };
+  for (const fit::PredictedOptimum& o : p.optima) {
+    out << "\n[[prediction.optima]]\napproach = " << o.approach << "\n";
+    value("params", o.params, o.params_lo, o.params_hi);
+    value("tokens", o.tokens, o.tokens_lo, o.tokens_hi);
+    value("loss", o.loss, o.loss_lo, o.loss_hi);
+  }
+  return out.str();
 }
 
 }  // namespace sweep

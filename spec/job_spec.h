@@ -8,9 +8,11 @@
 
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
+#include "fit/fit_data.h"
 #include "fit/options.h"
 #include "model/counting.h"
 #include "model/shapes.h"
@@ -138,6 +140,9 @@ struct JobSpec {
   TrainSection train;
   ResourcesSection resources;
   FitSection fit;
+  // [prediction]: what this sweep was planned to test (`sweepd predict
+  // --emit-job`); stored in the sweep's file at its start.
+  std::optional<fit::Prediction> prediction;
   // "path:line:col" of every key that was set, for errors found later (grid
   // expansion, missing corpus) that must still point at the source.
   std::map<std::string, std::string> locations;
@@ -153,5 +158,9 @@ JobSpec parse_job_text(const std::string& text, const std::string& path);
 
 // Throws UserError (at data.corpus) if no corpus file exists.
 void require_corpus(const JobSpec& job);
+
+// The [prediction] table (with its [[prediction.optima]]) as parse_job_text
+// reads it back: every number to 6 significant digits, NaN ones left out.
+std::string prediction_toml(const fit::Prediction& prediction);
 
 }  // namespace sweep

@@ -373,6 +373,78 @@ RunInfo read_run_attributes(hid_t group) {
   return r;
 }
 
+hid_t predicted_optimum_type() {
+  hid_t t = H5Tcreate(H5T_COMPOUND, sizeof(PredictedOptimumRecord));
+#define FIELD(name) SWEEP_H5_MEMBER(t, PredictedOptimumRecord, name, H5T_NATIVE_DOUBLE)
+  SWEEP_H5_MEMBER(t, PredictedOptimumRecord, approach, H5T_NATIVE_INT64);
+  FIELD(params);
+  FIELD(params_lo);
+  FIELD(params_hi);
+  FIELD(tokens);
+  FIELD(tokens_lo);
+  FIELD(tokens_hi);
+  FIELD(loss);
+  FIELD(loss_lo);
+  FIELD(loss_hi);
+#undef FIELD
+  return t;
+}
+
+// /prediction: written once, with the file, so it is there before the first
+// run trains (SWMR allows no new objects later). The scalars are attributes in
+// the group's checksummed header; the rows a Fletcher-32 dataset, as /summary.
+void write_prediction(hid_t file, const PredictionRecord& p) {
+  Handle group(SWEEP_H5(H5Gcreate2(file, "prediction", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT)),
+               H5Gclose);
+  write_attribute(group, "source", p.source);
+  write_attribute(group, "date", p.date);
+  write_attribute(group, "envelope", p.envelope);
+  write_attribute(group, "compute", p.compute, H5T_NATIVE_DOUBLE);
+  write_attribute(group, "confidence", p.confidence, H5T_NATIVE_DOUBLE);
+  write_attribute(group, "approach", p.approach, H5T_NATIVE_INT64);
+  write_attribute(group, "bootstrap", p.bootstrap, H5T_NATIVE_INT64);
+  const hsize_t approaches = p.approaches.size();
+  Handle list_space(H5Screate_simple(1, &approaches, nullptr), H5Sclose);
+  Handle list(SWEEP_H5(H5Acreate2(group, "approaches", H5T_NATIVE_INT64, list_space, H5P_DEFAULT,
+                                  H5P_DEFAULT)),
+              H5Aclose);
+  if (approaches > 0) SWEEP_H5(H5Awrite(list, H5T_NATIVE_INT64, p.approaches.data()));
+
+  Handle type(predicted_optimum_type(), H5Tclose);
+  const hsize_t n = p.optima.size(), chunk = std::max<hsize_t>(1, n);
+  Handle space(H5Screate_simple(1, &n, nullptr), H5Sclose);
+  Handle properties(H5Pcreate(H5P_DATASET_CREATE), H5Pclose);
+  SWEEP_H5(H5Pset_chunk(properties, 1, &chunk));
+  SWEEP_H5(H5Pset_fletcher32(properties));
+  Handle optima(
+      SWEEP_H5(H5Dcreate2(group, "optima", type, space, H5P_DEFAULT, properties, H5P_DEFAULT)),
+      H5Dclose);
+  write_rows(optima, type, 0, n, p.optima.data());
+}
+
+PredictionRecord read_prediction(hid_t file) {
+  Handle group(SWEEP_H5(H5Gopen2(file, "prediction", H5P_DEFAULT)), H5Gclose);
+  PredictionRecord p;
+  p.source = read_string_attribute(group, "source");
+  p.date = read_string_attribute(group, "date");
+  p.envelope = read_string_attribute(group, "envelope");
+  p.compute = read_attribute<double>(group, "compute", H5T_NATIVE_DOUBLE);
+  p.confidence = read_attribute<double>(group, "confidence", H5T_NATIVE_DOUBLE);
+  p.approach = read_attribute<int64_t>(group, "approach", H5T_NATIVE_INT64);
+  p.bootstrap = read_attribute<int64_t>(group, "bootstrap", H5T_NATIVE_INT64);
+  Handle list(SWEEP_H5(H5Aopen(group, "approaches", H5P_DEFAULT)), H5Aclose);
+  Handle list_space(SWEEP_H5(H5Aget_space(list)), H5Sclose);
+  const hssize_t approaches = SWEEP_H5(H5Sget_simple_extent_npoints(list_space));
+  p.approaches.resize(size_t(approaches));
+  if (approaches > 0) SWEEP_H5(H5Aread(list, H5T_NATIVE_INT64, p.approaches.data()));
+
+  Handle optima(SWEEP_H5(H5Dopen2(group, "optima", H5P_DEFAULT)), H5Dclose);
+  Handle type(predicted_optimum_type(), H5Tclose);
+  p.optima.resize(rows(optima));
+  read_rows(optima, type, 0, p.optima.size(), p.optima.data());
+  return p;
+}
+
 }  // namespace
 
 SweepStore::SweepStore(SweepStore&& other) noexcept
@@ -478,6 +550,7 @@ SweepStore SweepStore::open(const std::string& path, const SweepInfo& info,
     write_attribute(store.file_, "param_convention", std::string("total"));
     write_attribute(store.file_, "bytes_per_token", info.bytes_per_token, H5T_NATIVE_DOUBLE);
     write_attribute(store.file_, "created", utc_now());
+    if (info.prediction) write_prediction(store.file_, *info.prediction);
 
     Handle runs_group(
         SWEEP_H5(H5Gcreate2(store.file_, "runs", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT)), H5Gclose);
@@ -568,6 +641,8 @@ SweepStore SweepStore::open_read_only(const std::string& path) {
     store.info_.fingerprint = read_string_attribute(store.file_, "fingerprint");
     store.info_.bytes_per_token =
         read_attribute<double>(store.file_, "bytes_per_token", H5T_NATIVE_DOUBLE);
+    if (SWEEP_H5(H5Lexists(store.file_, "prediction", H5P_DEFAULT)) > 0)
+      store.info_.prediction = read_prediction(store.file_);
     store.load_runs();
     // Nobody writes it: read it all once, so that a damaged file is refused
     // here, by every command alike, rather than halfway through a fit.

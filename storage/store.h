@@ -15,6 +15,11 @@
 //   /attempts              one row per ended attempt at a run (compound): run,
 //                          attempt, outcome, start_step, end_step,
 //                          wall_seconds, reason, ended; appended, never rewritten
+//   /prediction            only for a job with [prediction]: attributes source,
+//                          date, compute, approach, confidence, bootstrap,
+//                          envelope, approaches; written at creation, never changed
+//   /prediction/optima     one row per approach (compound): approach, params,
+//                          tokens, loss, each with _lo and _hi (NaN = none)
 //
 // The file is written in SWMR mode (HDF5's single-writer/multiple-reader), so
 // `sweepd status` and h5py (`h5py.File(path, "r", swmr=True)`) can read it while
@@ -38,6 +43,7 @@
 
 #include <cmath>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -49,11 +55,28 @@ namespace sweep {
 // (without history) but not resumed.
 inline constexpr int kSchemaVersion = 2;
 
+// A prediction the sweep was planned to test (the job's [prediction], made by
+// `sweepd predict --emit-job`): what /prediction holds. NaN = not predicted.
+struct PredictedOptimumRecord {  // a /prediction/optima row, as stored
+  int64_t approach = 0;
+  double params = NAN, params_lo = NAN, params_hi = NAN;  // N_opt
+  double tokens = NAN, tokens_lo = NAN, tokens_hi = NAN;  // D_opt
+  double loss = NAN, loss_lo = NAN, loss_hi = NAN;        // nats per token
+};
+struct PredictionRecord {
+  std::string source, date, envelope;
+  double compute = 0, confidence = NAN;  // FLOPs; interval level
+  int64_t approach = 0, bootstrap = 0;   // the approach the sizes bracket; replicates
+  std::vector<int64_t> approaches;
+  std::vector<PredictedOptimumRecord> optima;
+};
+
 // What the file says about the sweep as a whole (root attributes).
 struct SweepInfo {
   std::string sweep_name, job_path, job_text, sweepd_version, flop_convention;
   std::string fingerprint;     // canonical text of every run's resolved spec
   double bytes_per_token = 1;  // 1 for the byte tokenizer; NaN when unknown
+  std::optional<PredictionRecord> prediction;  // /prediction, when the job has one
 };
 
 // One run's resolved spec: its group's attributes and its summary row.
