@@ -213,12 +213,14 @@ FitData read_csv_table(const std::string& path, const InputOptions& options) {
     throw UserError(path + ": the table is empty; it needs a header such as params,tokens,loss");
   for (size_t i = 0; i < header.size(); ++i) {
     const std::string name = lower(header[i].text);
-    static const char* kKnown[] = {"params", "tokens", "flops", "loss", "budget", "run"};
+    static const char* kKnown[] = {"params", "tokens", "flops",
+                                   "loss",   "budget", "run", "non_embedding_params"};
     if (std::none_of(std::begin(kKnown), std::end(kKnown),
                      [&](const char* k) { return name == k; }))
       throw UserError(
           located(header[i].column) + ": unknown column '" + header[i].text +
-          "'; the columns are params, loss, tokens and/or flops, and optionally budget, run");
+          "'; the columns are params, loss, tokens and/or flops, and optionally budget, run, "
+          "non_embedding_params");
     if (column.count(name))
       throw UserError(located(header[i].column) + ": column '" + name + "' appears twice");
     column[name] = static_cast<int>(i);
@@ -274,6 +276,8 @@ FitData read_csv_table(const std::string& path, const InputOptions& options) {
       throw UserError(located(1) + ": params = " + cells[column.at("params")].text +
                       " with these tokens/flops puts 6·N·D or D = C/6N out of range");
     if (has_budget) p.budget = number("budget");
+    if (column.count("non_embedding_params"))
+      p.non_embedding_params = number("non_embedding_params");
     data.points.push_back(p);
   }
   if (data.points.empty()) throw UserError(path + ": the table has a header but no rows");
@@ -288,9 +292,25 @@ FitData read_csv_table(const std::string& path, const InputOptions& options) {
   return data;
 }
 
+// N as options.params counts it; k follows N (C itself is what was spent).
+void count_params_as(FitData& data, ParamConvention convention) {
+  data.params = convention;
+  if (convention == ParamConvention::kTotal || data.points.empty()) return;
+  for (Observation& p : data.points) {
+    if (!(p.non_embedding_params > 0))
+      throw UserError(data.source + ": run " + p.run_id +
+                      " has no non-embedding parameter count" +
+                      (is_table_path(data.source) ? " (a non_embedding_params column)" : "") +
+                      "; fit it with total parameters");
+    p.params = p.non_embedding_params;
+  }
+  data.flops_per_param_token = median_flops_per_param_token(data.points);
+}
+
 void finish_fit_data(FitData& data, std::vector<LossCurve> curves_by_point,
                      const InputOptions& options) {
   assign_missing_budgets(data);
+  count_params_as(data, options.params);
   select_points(data, std::move(curves_by_point), options);
 }
 

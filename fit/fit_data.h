@@ -16,7 +16,8 @@
 //
 // CSV tables (docs/fit.md): a header naming `params`, `loss` and one of
 // `tokens` or `flops` (both allowed), optionally `budget` (runs with the same
-// budget form one IsoFLOP profile) and `run` (a label). Without a budget
+// budget form one IsoFLOP profile), `run` (a label) and
+// `non_embedding_params` (for fits in that convention). Without a budget
 // column, budgets are found by grouping the FLOP counts in log space. Every
 // bad cell is a UserError naming the file, line and column.
 //
@@ -30,11 +31,14 @@
 #include <string>
 #include <vector>
 
+#include "fit/options.h"
+
 namespace sweep::fit {
 
 struct Observation {
   std::string run_id;  // the sweep's run id, or the CSV's `run` column / "line N"
-  double params = 0;   // N: total parameters
+  double params = 0;   // N: total parameters, or non-embedding ones (ParamConvention)
+  double non_embedding_params = 0;  // N without embeddings; 0 = not known (a CSV without it)
   double tokens = 0;   // D: training tokens
   double flops = 0;    // C: training FLOPs, in the source's convention
   double loss = 0;     // final validation loss, nats per token
@@ -79,6 +83,7 @@ struct Prediction {
 struct FitData {
   std::string source;                  // the path read
   std::string flop_convention = "6N";  // how C was counted
+  ParamConvention params = ParamConvention::kTotal;  // what N counts
   double flops_per_param_token = 6;    // k in C = k·N·D (see above)
   std::vector<Observation> points;     // sorted by budget, then params
   std::vector<double> budgets;         // distinct, ascending
@@ -92,6 +97,8 @@ struct FitData {
 };
 
 struct InputOptions {
+  ParamConvention params = ParamConvention::kTotal;  // what N counts
+
   int64_t drop_highest = 0;     // drop the k highest-loss runs
   std::vector<double> budgets;  // keep only these budgets (matched within 5%); empty = all
   bool curves = true;           // read training curves (HDF5 only)
@@ -104,7 +111,8 @@ bool is_table_path(const std::string& path);
 FitData read_csv_table(const std::string& path, const InputOptions& options);
 
 // The last step of every reader: gives runs without a budget (0) budgets
-// grouped from their FLOPs (with a note), drops and selects runs as `options`
+// grouped from their FLOPs (with a note), counts N in options.params' convention
+// (a UserError if a point's non-embedding count is unknown), drops and selects runs as `options`
 // say (recording why in `excluded`), sorts the points by budget then N, and
 // fills `budgets` and `curves` (curves_by_point[i] belongs to points[i]; an
 // empty curve or an empty vector means none). Throws UserError for a budget

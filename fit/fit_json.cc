@@ -207,6 +207,7 @@ json to_json(const FitData& data, const Analysis& analysis) {
 
   return {{"source", data.source},
           {"flop_convention", data.flop_convention},
+          {"param_convention", to_string(data.params)},
           {"flops_per_param_token", data.flops_per_param_token},
           {"budgets", data.budgets},
           {"runs", runs},

@@ -29,6 +29,22 @@ inline bool parse_envelope_mode(const std::string& text, EnvelopeMode* mode) {
   return true;
 }
 
+// What N counts. Kaplan et al. (2020) fitted non-embedding parameters, the
+// Chinchilla paper total ones; at small scale, where embeddings are a large
+// share of N, the choice moves the fitted exponents (Pearce & Song 2024).
+// Under kNonEmbedding every point's N is its non-embedding count and k in
+// C = k·N·D is the median of C/(N·D) over those counts (fit/fit_data.h).
+enum class ParamConvention { kTotal, kNonEmbedding };
+inline const char* to_string(ParamConvention c) {
+  return c == ParamConvention::kNonEmbedding ? "non-embedding" : "total";
+}
+// "total" or "non-embedding"; false for anything else.
+inline bool parse_param_convention(const std::string& text, ParamConvention* c) {
+  if (text != "total" && text != "non-embedding") return false;
+  *c = text == "total" ? ParamConvention::kTotal : ParamConvention::kNonEmbedding;
+  return true;
+}
+
 // A compute budget or a model to project to.
 struct Target {
   std::string name;    // label in reports ("" = made from the numbers)

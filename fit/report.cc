@@ -103,7 +103,10 @@ void data_section(Document& doc, const FitData& data) {
   std::snprintf(k, sizeof(k), "%.4g", data.flops_per_param_token);
   doc.paragraph("Source: " + data.source + ". " + std::to_string(data.points.size()) +
                 " runs fitted in " + std::to_string(profiles.size()) + " budgets; " +
-                std::to_string(data.excluded.size()) + " excluded. FLOPs counted with the " +
+                std::to_string(data.excluded.size()) + " excluded. N counts " +
+                (data.params == ParamConvention::kTotal ? "total parameters"
+                                                        : "non-embedding parameters") +
+                ". FLOPs counted with the " +
                 data.flop_convention + " convention; k = C/(N·D) = " + k +
                 " relates compute to parameters and tokens in the closed-form frontiers.");
   Table budgets({"Budget C (FLOPs)", "Runs", "N (parameters)", "D (tokens)", "Lowest loss"},

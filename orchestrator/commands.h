@@ -57,9 +57,11 @@ struct FitCommandOptions {
   double confidence = fit::AnalysisOptions{}.confidence;
   int64_t holdout_budgets = -1;  // -1 = the job's, else 1 with >= 3 budgets
   int64_t drop_highest = 0;
+  std::string param_convention;  // "" = the job's, else "total" or "non-embedding"
   std::vector<double> budgets;  // fit only these budgets
   std::vector<double> targets;  // compute targets (FLOPs), added to the job's
   bool job_targets = true;      // project to the sweep's [fit] targets too
+  bool distance_backtest = true;  // predict every larger budget from every split
   uint64_t seed = fit::AnalysisOptions{}.seed;
   fit::EnvelopeMode envelope =
       fit::AnalysisOptions{}.envelope;  // approach 1: all points or annealed run ends

@@ -11,6 +11,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <iostream>
+#include <optional>
 #include <utility>
 #include <vector>
 
@@ -94,18 +95,24 @@ FitInputs read_inputs(const FitCommandOptions& options) {
   fit::AnalysisOptions& analysis = inputs.analysis;
   const auto sweep_path = std::find_if(paths.begin(), paths.end(),
                                        [](const std::string& p) { return !fit::is_table_path(p); });
-  inputs.data = load_fit_data(paths, input);
+  std::optional<JobSpec> job_of_sweep;
   if (sweep_path != paths.end()) {
     const SweepStore store = SweepStore::open_read_only(*sweep_path);
-    if (!store.info().job_text.empty()) {
-      const JobSpec job = parse_job_text(store.info().job_text, store.info().job_path);
-      analysis.approaches = job.fit.approaches;
-      analysis.bootstrap = job.fit.bootstrap;
-      if (paths.size() == 1) analysis.holdout_budgets = job.fit.holdout_budgets;
-      if (options.job_targets)
-        for (const FitTarget& t : job.fit.targets)
-          analysis.targets.push_back({t.name, t.compute, t.params, t.tokens});
-    }
+    if (!store.info().job_text.empty())
+      job_of_sweep = parse_job_text(store.info().job_text, store.info().job_path);
+  }
+  if (job_of_sweep) input.params = job_of_sweep->fit.params;
+  if (!options.param_convention.empty())
+    fit::parse_param_convention(options.param_convention, &input.params);
+  inputs.data = load_fit_data(paths, input);
+  if (job_of_sweep) {
+    const JobSpec& job = *job_of_sweep;
+    analysis.approaches = job.fit.approaches;
+    analysis.bootstrap = job.fit.bootstrap;
+    if (paths.size() == 1) analysis.holdout_budgets = job.fit.holdout_budgets;
+    if (options.job_targets)
+      for (const FitTarget& t : job.fit.targets)
+        analysis.targets.push_back({t.name, t.compute, t.params, t.tokens});
   }
   if (!options.approaches.empty()) analysis.approaches = options.approaches;
   if (options.bootstrap >= 0) analysis.bootstrap = options.bootstrap;
@@ -115,6 +122,7 @@ FitInputs read_inputs(const FitCommandOptions& options) {
   analysis.seed = options.seed;
   analysis.threads = options.threads;
   analysis.envelope = options.envelope;
+  analysis.distance_backtest = options.distance_backtest;
   return inputs;
 }
 

@@ -175,6 +175,10 @@ int main(int argc, char** argv) {
                     "largest budgets held out for the backtest (default: the sweep's, else 1 with\n"
                     ">= 3 budgets)")
         ->check(CLI::Range(int64_t{0}, int64_t{1000}));
+    cmd->add_option("--param-convention", o.param_convention,
+                    "what N counts: total or non-embedding (default: the sweep's [fit] params,\n"
+                    "else total)")
+        ->check(CLI::IsMember({"total", "non-embedding"}));
     cmd->add_option("--drop-highest", o.drop_highest, "leave out the k runs with the highest loss")
         ->check(CLI::Range(int64_t{0}, int64_t{1000000}));
     cmd->add_option("--budgets", o.budgets, "fit only these budgets (FLOPs, matched within 5%)")

@@ -41,6 +41,7 @@ fit::FitData read_sweep_fit_data(const std::string& path, const fit::InputOption
     fit::Observation p;
     p.run_id = run.run_id;
     p.params = static_cast<double>(run.params_total);
+    p.non_embedding_params = static_cast<double>(run.params_non_embedding);
     p.tokens = static_cast<double>(run.tokens);
     p.flops = run.flops;
     p.loss = progress.final_eval_loss;

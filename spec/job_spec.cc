@@ -339,6 +339,7 @@ void read_fit(TomlSection& s, JobSpec& job) {
     }
   }
   f.bootstrap = s.integer("bootstrap", fit::AnalysisOptions{}.bootstrap, Bounds::closed(0, 100000));
+  fit::parse_param_convention(s.string("params", "total", {"total", "non-embedding"}), &f.params);
   const int64_t budgets = int64_t(job.grid.budgets.size());
   f.holdout_budgets = s.integer("holdout_budgets", fit::default_holdout_budgets(size_t(budgets)),
                                 Bounds::at_least(0));

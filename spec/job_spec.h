@@ -125,6 +125,7 @@ struct FitSection {
   // Defaults are fit::AnalysisOptions' (fit/options.h), the one place they are set.
   std::vector<int> approaches = fit::AnalysisOptions{}.approaches;  // Chinchilla approaches
   int64_t bootstrap = fit::AnalysisOptions{}.bootstrap;  // resamples for confidence intervals
+  fit::ParamConvention params = fit::ParamConvention::kTotal;  // what N counts in the fits
   int64_t holdout_budgets = fit::kDefaultHoldout;  // largest budgets held out for the backtest
                                                    // (read_fit: default_holdout_budgets())
   std::vector<FitTarget> targets;

@@ -158,6 +158,36 @@ TEST(InferBudgets, ContinuousComputeIsNotChainedIntoWideGroups) {
   EXPECT_GE(span.size(), 20u) << "4 decades in groups of at most 0.1 decade";
 }
 
+// Under the non-embedding convention N is the non_embedding_params column and
+// k follows it (C is what was spent: 6 times the total N here); a table
+// without the column is refused under it and fits as before under total.
+TEST_F(FitDataTest, NonEmbeddingConventionCountsNWithoutEmbeddings) {
+  const std::string text =
+      "params,non_embedding_params,tokens,loss,budget\n"
+      "2e6,1e6,1e7,3.1,1.2e14\n"
+      "4e6,3e6,5e6,3.0,1.2e14\n";
+  InputOptions options;
+  options.params = ParamConvention::kNonEmbedding;
+  const FitData data = read_csv_table(table(text), options);
+  ASSERT_EQ(data.points.size(), 2u);
+  EXPECT_EQ(data.params, ParamConvention::kNonEmbedding);
+  EXPECT_DOUBLE_EQ(data.points[0].params, 1e6);
+  EXPECT_DOUBLE_EQ(data.points[1].params, 3e6);
+  EXPECT_DOUBLE_EQ(data.points[0].flops, 6 * 2e6 * 1e7);
+  // C/(N·D) = 12 and 8: the median is 10.
+  EXPECT_DOUBLE_EQ(data.flops_per_param_token, 10);
+
+  const FitData total = read_csv_table(table(text), {});
+  EXPECT_EQ(total.params, ParamConvention::kTotal);
+  EXPECT_DOUBLE_EQ(total.points[0].params, 2e6);
+  EXPECT_DOUBLE_EQ(total.flops_per_param_token, 6);
+
+  const std::string e = error_of("params,tokens,loss\n2e6,1e7,3.1\n", options);
+  EXPECT_NE(e.find("no non-embedding parameter count (a non_embedding_params column)"),
+            std::string::npos)
+      << e;
+}
+
 // Runs given by N and D (budget 0: a sweep's explicit [[grid.runs]]) get
 // budgets from their FLOPs, and a note says so; runs with a budget keep it.
 TEST(FinishFitData, RunsWithoutABudgetAreGroupedByTheirFlops) {
