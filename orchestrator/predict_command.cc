@@ -144,8 +144,9 @@ std::vector<TextSection> split_sections(const std::string& text, const toml::tab
       TextSection s;
       s.first_line = number;
       const std::string name = t.substr(t.find_first_not_of('['));
-      s.table = trimmed(name.substr(0, name.find_first_of(".]")));
-      s.whole = t.rfind("[[", 0) != 0 && name[name.find_first_of(".]")] == ']';
+      const size_t end = name.find_first_of(".]");
+      s.table = trimmed(name.substr(0, end));
+      s.whole = t.rfind("[[", 0) != 0 && end != std::string::npos && name[end] == ']';
       if (s.table.size() >= 2 && (s.table[0] == '"' || s.table[0] == '\''))
         s.table = s.table.substr(1, s.table.size() - 2);
       sections.push_back(s);
