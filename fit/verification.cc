@@ -92,16 +92,21 @@ std::vector<Verification> verify_predictions(const FitData& data, const Analysis
         }
       }
     }
+    // A prediction counts total parameters (predict --emit-job sizes its grid
+    // so); N counted otherwise here is another quantity, not an error.
+    const bool same_n = data.params == ParamConvention::kTotal;
+    const double observed_n = same_n ? v.params_opt : NAN;
+    const double best_n = same_n ? v.best_params : NAN;
     for (const PredictedOptimum& p : prediction.optima) {
       VerificationRow r;
       r.predicted = p;
-      r.params_error = p.params / v.params_opt - 1;
+      r.params_error = p.params / observed_n - 1;
       r.loss_error = p.loss - v.loss_opt;
-      r.best_params_error = p.params / v.best_params - 1;
+      r.best_params_error = p.params / best_n - 1;
       r.best_loss_error = p.loss - v.best_loss;
-      r.params_inside = inside(p.params, p.params_lo, p.params_hi, v.params_opt);
+      r.params_inside = inside(p.params, p.params_lo, p.params_hi, observed_n);
       r.loss_inside = inside(p.loss, p.loss_lo, p.loss_hi, v.loss_opt);
-      r.best_params_inside = inside(p.params, p.params_lo, p.params_hi, v.best_params);
+      r.best_params_inside = inside(p.params, p.params_lo, p.params_hi, best_n);
       r.best_loss_inside = inside(p.loss, p.loss_lo, p.loss_hi, v.best_loss);
       v.rows.push_back(r);
     }
@@ -140,6 +145,11 @@ void verification_section(Document& doc, const FitData& data, const Analysis& an
       doc.paragraph("The parabola's minimum lies outside the sizes trained (extrapolated): "
                     "the sizes did not bracket the optimum.");
     }
+    if (data.params != ParamConvention::kTotal)
+      doc.paragraph("The prediction counts N as total parameters and this fit as " +
+                    std::string(to_string(data.params)) +
+                    " ones: only the losses are compared (--param-convention total compares N "
+                    "too).");
     auto approach_label = [&](int approach) {
       return std::to_string(approach) + (approach == p.approach ? " (sizes centred on it)" : "");
     };

@@ -337,6 +337,10 @@ void emit_job(const PredictOptions& options, const FittedSweep& fitted, std::str
               nlohmann::json* json) {
   const double compute = options.compute.front();
   const fit::Analysis& analysis = fitted.analysis;
+  if (fitted.data.params != fit::ParamConvention::kTotal)
+    throw UserError(
+        "predict --emit-job: the job's grid.params are total parameters; predict with "
+        "--param-convention total");
   fit::Prediction prediction;
   prediction.source = fitted.data.source;
   prediction.date = utc_now();
