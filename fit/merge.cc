@@ -41,9 +41,8 @@ FitData merge_fit_data(std::vector<FitData> sources, const InputOptions& options
     if (!seen.insert(canonical(s.source)).second)
       throw UserError(s.source + ": given twice; each file is merged once");
     if (s.flop_convention != merged.flop_convention)
-      throw UserError(sources.front().source + " counts FLOPs with the " +
-                      merged.flop_convention + " convention and " + s.source + " with " +
-                      s.flop_convention +
+      throw UserError(sources.front().source + " counts FLOPs with the " + merged.flop_convention +
+                      " convention and " + s.source + " with " + s.flop_convention +
                       "; a merged fit needs one convention (docs/flops.md)");
   }
 
@@ -82,8 +81,8 @@ FitData merge_fit_data(std::vector<FitData> sources, const InputOptions& options
     for (const std::string& note : s.notes) merged.notes.push_back(s.source + ": " + note);
     for (Prediction& p : s.predictions) merged.predictions.push_back(std::move(p));
   }
-  merged.notes.insert(merged.notes.begin(), "merged from " + std::to_string(sources.size()) +
-                                                " files: " + summary);
+  merged.notes.insert(merged.notes.begin(),
+                      "merged from " + std::to_string(sources.size()) + " files: " + summary);
   if (renamed > 0)
     merged.notes.push_back(std::to_string(renamed) +
                            " run ids occur in more than one file: each is prefixed by its "

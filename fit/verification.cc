@@ -128,7 +128,8 @@ void verification_section(Document& doc, const FitData& data, const Analysis& an
         " FLOPs (approaches " + list_text(p.approaches) + " fitted, " +
         std::to_string(p.bootstrap) + " bootstrap replicates, " +
         printf_number("%g", 100 * p.confidence) + "% intervals" +
-        (envelope ? ", approach 1's envelope " + p.envelope : std::string()) + "); the sizes of the runs at that budget were chosen around approach " +
+        (envelope ? ", approach 1's envelope " + p.envelope : std::string()) +
+        "); the sizes of the runs at that budget were chosen around approach " +
         std::to_string(p.approach) +
         "'s N_opt. Observed: the minimum of approach 2's parabola through those runs (the "
         "IsoFLOP profile) and the best run. N error: predicted / observed − 1; loss error: "
@@ -142,8 +143,9 @@ void verification_section(Document& doc, const FitData& data, const Analysis& an
                     " FLOPs give no parabola minimum (" + v.why +
                     "): only the best run is compared.");
     } else if (!v.bracketed) {
-      doc.paragraph("The parabola's minimum lies outside the sizes trained (extrapolated): "
-                    "the sizes did not bracket the optimum.");
+      doc.paragraph(
+          "The parabola's minimum lies outside the sizes trained (extrapolated): "
+          "the sizes did not bracket the optimum.");
     }
     if (data.params != ParamConvention::kTotal)
       doc.paragraph("The prediction counts N as total parameters and this fit as " +
@@ -161,12 +163,11 @@ void verification_section(Document& doc, const FitData& data, const Analysis& an
                  /*align=*/"lr");
     for (const VerificationRow& r : v.rows) {
       const PredictedOptimum& o = r.predicted;
-      params.rows.push_back({approach_label(o.approach),
-                             with_interval(o.params, o.params_lo, o.params_hi, count),
-                             count(v.params_opt), percent(r.params_error),
-                             inside_text(r.params_inside, r.params_error), count(v.best_params),
-                             percent(r.best_params_error),
-                             inside_text(r.best_params_inside, r.best_params_error)});
+      params.rows.push_back(
+          {approach_label(o.approach), with_interval(o.params, o.params_lo, o.params_hi, count),
+           count(v.params_opt), percent(r.params_error),
+           inside_text(r.params_inside, r.params_error), count(v.best_params),
+           percent(r.best_params_error), inside_text(r.best_params_inside, r.best_params_error)});
       if (!std::isfinite(o.loss)) continue;
       losses.rows.push_back({approach_label(o.approach),
                              with_interval(o.loss, o.loss_lo, o.loss_hi, loss), loss(v.loss_opt),
@@ -178,9 +179,9 @@ void verification_section(Document& doc, const FitData& data, const Analysis& an
     doc.table(params, "");
     doc.table(losses, "No approach predicted a loss (its L(C) was not fitted).");
     if (!v.best_run.empty())
-      doc.paragraph("Best run: " + v.best_run + " (N = " + count(v.best_params) +
-                    ", loss " + loss(v.best_loss) + " nats/token), of " +
-                    std::to_string(v.runs) + " runs at " + format_sci(v.budget) + " FLOPs.");
+      doc.paragraph("Best run: " + v.best_run + " (N = " + count(v.best_params) + ", loss " +
+                    loss(v.best_loss) + " nats/token), of " + std::to_string(v.runs) + " runs at " +
+                    format_sci(v.budget) + " FLOPs.");
   }
 }
 

@@ -16,10 +16,9 @@
 // profiles_only_analysis() gives the analysis `sweepd fit` and `report` show
 // for it (the profile, and why each law is missing).
 
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "fit/analysis.h"
 #include "fit/document.h"

@@ -61,8 +61,7 @@ constexpr int kFewestSizes = 5, kMostSizes = 9;
 std::vector<double> bracketing_sizes(const fit::Quantity& n_opt) {
   const double from = std::max(1.0, std::fmin(n_opt.lo, n_opt.value / 2));
   const double to = std::min(kMaxParams, std::fmax(n_opt.hi, 2 * n_opt.value));
-  const int count =
-      std::clamp(int(std::ceil(std::log2(to / from))) + 1, kFewestSizes, kMostSizes);
+  const int count = std::clamp(int(std::ceil(std::log2(to / from))) + 1, kFewestSizes, kMostSizes);
   std::vector<double> sizes;
   for (int i = 0; i < count; ++i) {
     const double t = double(i) / double(count - 1);
@@ -218,14 +217,15 @@ EmittedJob emitted_job(const SweepInfo& source, const std::string& path,
   try {
     root = toml::parse(source.job_text, source.job_path);
   } catch (const toml::parse_error& e) {
-    throw UserError(source.job_path + ": the stored job text does not parse: " +
-                    std::string(e.description()));
+    throw UserError(source.job_path +
+                    ": the stored job text does not parse: " + std::string(e.description()));
   }
   const JobSpec original = parse_job_text(source.job_text, source.job_path);
   const std::string stem = std::filesystem::path(path).stem().string();
   if (!std::regex_match(stem, std::regex("[A-Za-z0-9_.-]+")))
-    throw UserError(path + ": the file's stem names the new sweep: use letters, digits, '_', '-' "
-                           "and '.' only");
+    throw UserError(path +
+                    ": the file's stem names the new sweep: use letters, digits, '_', '-' "
+                    "and '.' only");
   EmittedJob emitted;
   emitted.output = "runs/" + stem + ".h5";
   auto cannot = [&](const std::string& why) {
@@ -252,9 +252,9 @@ EmittedJob emitted_job(const SweepInfo& source, const std::string& path,
       remove_keys(s, *root["grid"].as_table(), kGridKeys);
       std::string list;
       for (double n : sizes) list += (list.empty() ? "" : ", ") + format_sci(n, 3);
-      insert_after_header(s, {"# One budget, the predicted one; sizes around its N_opt ([prediction]).",
-                              "budgets = [" + toml_number(prediction.compute) + "]",
-                              "params = [" + list + "]"});
+      insert_after_header(
+          s, {"# One budget, the predicted one; sizes around its N_opt ([prediction]).",
+              "budgets = [" + toml_number(prediction.compute) + "]", "params = [" + list + "]"});
     }
     if (s.table == "fit" && s.whole && holdout) {
       // One budget leaves none to hold out: the key would be an error.
@@ -268,8 +268,7 @@ EmittedJob emitted_job(const SweepInfo& source, const std::string& path,
     text.insert(text.end(), s.lines.begin(), s.lines.end());
   }
   if (!has_sweep) {
-    if (root.contains("sweep"))
-      throw cannot("its [sweep] is not written as a [sweep] header");
+    if (root.contains("sweep")) throw cannot("its [sweep] is not written as a [sweep] header");
     text.insert(text.begin() + std::ptrdiff_t(header.size()),
                 {"", "[sweep]", "name = \"" + stem + "\"", "output = \"" + emitted.output + "\""});
   }
@@ -293,7 +292,7 @@ EmittedJob emitted_job(const SweepInfo& source, const std::string& path,
   for (auto&& [key, node] : root) {
     const std::string name(key.str());
     if (name == "prediction") continue;
-    const std::initializer_list<const char*> replaced = name == "sweep" ? kSweepKeys
+    const std::initializer_list<const char*> replaced = name == "sweep"  ? kSweepKeys
                                                         : name == "grid" ? kGridKeys
                                                         : name == "fit"  ? kFitKeys
                                                                          : kNoKeys;
@@ -353,8 +352,8 @@ void emit_job(const PredictOptions& options, const FittedSweep& fitted, std::str
   for (const fit::Projection& p : analysis.projections) {
     if (p.target.compute != compute) continue;
     prediction.optima.push_back({p.approach, p.params.value, p.params.lo, p.params.hi,
-                                 p.tokens.value, p.tokens.lo, p.tokens.hi, p.loss.value,
-                                 p.loss.lo, p.loss.hi});
+                                 p.tokens.value, p.tokens.lo, p.tokens.hi, p.loss.value, p.loss.lo,
+                                 p.loss.hi});
     // Approach 3 when it was fitted (it models every run), else approach 2.
     if (p.approach == 3 || (p.approach == 2 && centre == nullptr)) centre = &p;
   }
@@ -381,18 +380,18 @@ void emit_job(const PredictOptions& options, const FittedSweep& fitted, std::str
       "Made by `" + command + " --compute " + format_sci(compute) + " --emit-job " +
       options.emit_job + "` on " + prediction.date +
       ": a sweep that tests a prediction, as GPT-4's final loss was predicted from small runs "
-      "and then checked. Approach " + std::to_string(centre->approach) + ", fitted to " +
-      fitted.data.source + ", puts the compute-optimal model at C = " + format_sci(compute) +
+      "and then checked. Approach " +
+      std::to_string(centre->approach) + ", fitted to " + fitted.data.source +
+      ", puts the compute-optimal model at C = " + format_sci(compute) +
       " FLOPs at N_opt = " + format_count(centre->params.value) + interval + ". The grid trains " +
-      std::to_string(sizes.size()) + " sizes at that budget, from " +
-      format_count(sizes.front()) + " to " + format_count(sizes.back()) +
+      std::to_string(sizes.size()) + " sizes at that budget, from " + format_count(sizes.front()) +
+      " to " + format_count(sizes.back()) +
       ", so that their IsoFLOP profile brackets it; every other setting is " +
       store.info().job_path + "'s, as stored in " + options.fit.path +
       ". [prediction] below is stored in the sweep's file before its first run trains, and "
       "`sweepd report` of that file compares it with the outcome (docs/fit.md, \"Predict, then "
       "verify\").");
-  const EmittedJob emitted =
-      emitted_job(store.info(), options.emit_job, prediction, sizes, header);
+  const EmittedJob emitted = emitted_job(store.info(), options.emit_job, prediction, sizes, header);
 
   std::vector<double> realized;
   for (const RunSpec& run : emitted.grid.runs) realized.push_back(double(run.params.total));
@@ -413,15 +412,11 @@ void emit_job(const PredictOptions& options, const FittedSweep& fitted, std::str
           " runs at C = " + format_sci(compute) + " FLOPs, N " + format_count(realized.front()) +
           " – " + format_count(realized.back()) + " around approach " +
           std::to_string(centre->approach) + "'s N_opt " + format_count(n_opt) +
-          "; train it with `sweepd " + options.emit_job + "` (output " + emitted.output +
-          ").\n";
-  (*json)["emitted_job"] = {{"path", options.emit_job},
-                            {"output", emitted.output},
-                            {"compute", compute},
-                            {"approach", centre->approach},
-                            {"target_params", sizes},
-                            {"params", realized},
-                            {"runs", emitted.grid.runs.size()}};
+          "; train it with `sweepd " + options.emit_job + "` (output " + emitted.output + ").\n";
+  (*json)["emitted_job"] = {
+      {"path", options.emit_job},        {"output", emitted.output}, {"compute", compute},
+      {"approach", centre->approach},    {"target_params", sizes},   {"params", realized},
+      {"runs", emitted.grid.runs.size()}};
 }
 
 // Before fitting: what --emit-job needs from the command line and the disk.

@@ -82,11 +82,17 @@ class PredictVerifyTest : public ::testing::Test {
 
   std::string job_text(const std::string& name, const std::string& convention) const {
     return "# A study written, not trained (tests/test_predict_verify.cc).\n"
-           "[sweep]\nname = \"" + name + "\"\noutput = \"" + dir_ + "/" + name + ".h5\"\n"
+           "[sweep]\nname = \"" +
+           name + "\"\noutput = \"" + dir_ + "/" + name +
+           ".h5\"\n"
            "checkpoint_interval = 0.3\n\n"
-           "[data]\n# kept with the section\ncorpus = \"" + dir_ + "/corpus.txt\"\n"
+           "[data]\n# kept with the section\ncorpus = \"" +
+           dir_ +
+           "/corpus.txt\"\n"
            "seq_len = 32\nvalidation_fraction = 0.05\n\n"
-           "[grid]\nflop_convention = \"" + convention + "\"\n"
+           "[grid]\nflop_convention = \"" +
+           convention +
+           "\"\n"
            "# three budgets\nbudgets = [3e9, 6e9, 1.2e10]\n"
            "tokens_per_param = { min = 2, max = 50, count = 5 }\nmin_steps = 10\n\n"
            "[model]\naspect_ratio = 16   # tiny models\nhead_dim = 8\n\n"
@@ -118,8 +124,8 @@ class PredictVerifyTest : public ::testing::Test {
         r.tokens = int64_t(budget / (6.0 * double(r.params_total)));
         r.flops = 6.0 * double(r.params_total) * double(r.tokens);
         r.target_params = double(r.params_total);
-        r.run_id = "C" + std::to_string(int(budget / 1e9)) + "e9-N" +
-                   std::to_string(r.params_total);
+        r.run_id =
+            "C" + std::to_string(int(budget / 1e9)) + "e9-N" + std::to_string(r.params_total);
         runs.push_back(r);
         losses.push_back(law_loss(double(r.params_total), double(r.tokens)) *
                          (1 + 0.003 * std::sin(7.3 * double(r.index))));
@@ -280,9 +286,9 @@ TEST_F(PredictVerifyTest, StoreKeepsThePredictionItWasCreatedWith) {
 
 TEST_F(PredictVerifyTest, EmittedJobParsesKeepsTheSourceJobAndBracketsThePrediction) {
   const std::string source = write_sweep("source");
-  const Result r = run_in(dir_, "predict " + source + " --compute 3e10 --emit-job " + dir_ +
-                                    "/verify.toml --json",
-                          /*with_stderr=*/false);
+  const Result r = run_in(
+      dir_, "predict " + source + " --compute 3e10 --emit-job " + dir_ + "/verify.toml --json",
+      /*with_stderr=*/false);
   ASSERT_EQ(r.exit_code, 0) << r.out;
   const nlohmann::json out = nlohmann::json::parse(r.out);
   EXPECT_EQ(out["emitted_job"]["approach"], 3) << out.dump(2);
@@ -331,8 +337,8 @@ TEST_F(PredictVerifyTest, EmittedJobParsesKeepsTheSourceJobAndBracketsThePredict
   EXPECT_GE(job.grid.params.front().back(), std::max(a3.params_hi, a3.params * 2) * 0.99);
 
   // The same job again would overwrite it: refused, the file untouched.
-  const Result again = run_in(dir_, "predict " + source + " --compute 3e10 --emit-job " + dir_ +
-                                        "/verify.toml");
+  const Result again =
+      run_in(dir_, "predict " + source + " --compute 3e10 --emit-job " + dir_ + "/verify.toml");
   EXPECT_EQ(again.exit_code, 2) << again.out;
   EXPECT_NE(again.out.find("does not overwrite"), std::string::npos) << again.out;
   EXPECT_EQ(read_text(dir_ + "/verify.toml"), text);
@@ -403,8 +409,8 @@ TEST_F(PredictVerifyTest, SweepOfTheEmittedJobStoresThePredictionAndReportsTheOu
   EXPECT_EQ(row["params"]["value"], job.prediction->optima[1].params);
   EXPECT_TRUE(row["best_run_params_error"].is_number());
   if (v["observed"]["params"].is_number()) {
-    const double error = row["params"]["value"].get<double>() /
-                             v["observed"]["params"].get<double>() - 1;
+    const double error =
+        row["params"]["value"].get<double>() / v["observed"]["params"].get<double>() - 1;
     EXPECT_NEAR(row["params_error"].get<double>(), error, 1e-9);
     EXPECT_TRUE(row["params_inside"] == "covered" || row["params_inside"] == "not covered");
   }
