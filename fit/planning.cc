@@ -116,9 +116,12 @@ std::optional<InferenceAwarePlan> inference_aware_optimum(const ParametricLaw& l
 }
 
 Quantity model_loss(const Analysis& analysis, double params, double tokens) {
-  return interval_of(
-      "loss", analysis.full, analysis.replicates, analysis.options.confidence,
-      [&](const ReplicateLaws& r) { return r.a3 ? r.a3->loss(params, tokens) : double(NAN); });
+  // A trained model's loss varies with its seed as well as with the law.
+  return with_seed_noise(
+      interval_of(
+          "loss", analysis.full, analysis.replicates, analysis.options.confidence,
+          [&](const ReplicateLaws& r) { return r.a3 ? r.a3->loss(params, tokens) : double(NAN); }),
+      analysis.noise);
 }
 
 std::optional<InferenceAwareEstimate> inference_aware_estimate(const Analysis& analysis,

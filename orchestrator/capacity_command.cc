@@ -80,6 +80,7 @@ int capacity_command(const CapacityOptions& options) {
     fit_options.targets = {flops};
     fit_options.job_targets = false;
     fit_options.holdout_budgets = 0;
+    fit_options.distance_backtest = false;
     const FittedSweep fitted = fit_from_options(fit_options);
     nlohmann::json models = nlohmann::json::array();
     TextTable table({"approach", "N_opt", "D_opt", "D/N", "loss"});
