@@ -34,13 +34,27 @@ TEST(Grid, ChinchillaJobSpansSeventyMillionToSixteenBillionWithinFifteenPercent)
   EXPECT_NEAR(largest / 16e9, 1.0, 0.15);
 }
 
-TEST(Grid, QuickstartHasAtLeastFourBudgetsOfFiveDistinctSizes) {
+// The quickstart's grid: budgets spanning 10x, each a profile of at least 4
+// distinct sizes, no model below 2 layers and no size shallower than a
+// smaller one (docs/prediction.md says why each matters).
+TEST(Grid, QuickstartHasFiveBudgetsOfFourSizesThatNeverGetShallower) {
   const JobSpec job = load_job_file(shipped("quickstart.toml"));
   const Grid grid = expand_grid(job);
   std::map<double, std::set<int64_t>> sizes;
-  for (const RunSpec& run : grid.runs) sizes[run.budget].insert(run.params.total);
-  EXPECT_GE(sizes.size(), 4u);
-  for (const auto& [budget, ns] : sizes) EXPECT_GE(ns.size(), 5u) << "budget " << budget;
+  std::map<int64_t, int64_t> depth;  // realized N -> n_layer
+  for (const RunSpec& run : grid.runs) {
+    sizes[run.budget].insert(run.params.total);
+    depth[run.params.total] = run.model.n_layer;
+    EXPECT_GE(run.model.n_layer, 2) << run.run_id;
+  }
+  ASSERT_GE(sizes.size(), 5u);
+  EXPECT_GE(sizes.rbegin()->first / sizes.begin()->first, 10.0);
+  for (const auto& [budget, ns] : sizes) EXPECT_GE(ns.size(), 4u) << "budget " << budget;
+  int64_t previous = 0;
+  for (const auto& [n, layers] : depth) {
+    EXPECT_GE(layers, previous) << "N " << n;
+    previous = layers;
+  }
 }
 
 TEST(Grid, LaptopJobExpands) {
