@@ -32,7 +32,7 @@ ReplicateLaws compact(const LawSet& laws) {
   r.a1_params = laws.a1_params, r.a1_tokens = laws.a1_tokens;
   r.a2_params = laws.a2_params, r.a2_tokens = laws.a2_tokens;
   if (const ParametricFit* a3 = laws.usable_a3()) r.a3 = a3->law;
-  r.frontier_loss = laws.kaplan_compute_offset ? laws.kaplan_compute_offset : laws.kaplan_compute;
+  r.frontier_loss = laws.frontier_loss;
   return r;
 }
 
@@ -93,10 +93,9 @@ Values summarize(const LawSet& laws, const FitData& data, const std::vector<Targ
   kaplan("kaplan_offset.tokens", laws.kaplan_tokens_offset);
   kaplan("kaplan_offset.compute", laws.kaplan_compute_offset);
 
-  // The loss on the frontier for approaches 1 and 2: Kaplan's L(C), with the
-  // irreducible term when it could be fitted.
-  const std::optional<OffsetPowerLaw>& frontier_loss =
-      laws.kaplan_compute_offset ? laws.kaplan_compute_offset : laws.kaplan_compute;
+  // The loss on the frontier for approaches 1 and 2: Kaplan's L(C), with or
+  // without the irreducible term as the minima support it (law_set.cc).
+  const std::optional<OffsetPowerLaw>& frontier_loss = laws.frontier_loss;
   for (size_t t = 0; t < targets.size(); ++t) {
     const Target& target = targets[t];
     const std::string base = target_key(t);

@@ -116,6 +116,47 @@ std::optional<OffsetPowerLaw> kaplan_law(const char* name, const std::vector<dou
   return law;
 }
 
+// Small-sample AIC (AICc) of a law fitted by least squares of ln L with k
+// parameters: n ln(RSS/n) + 2k + 2k(k+1)/(n-k-1); infinite when n <= k + 1.
+double aicc(const OffsetPowerLaw& law, int k, const std::vector<double>& x,
+            const std::vector<double>& loss) {
+  const double n = static_cast<double>(x.size());
+  if (n <= k + 1) return INFINITY;
+  double rss = 0;
+  for (size_t i = 0; i < x.size(); ++i) {
+    const double r = std::log(loss[i]) - std::log(law.at(x[i]));
+    rss += r * r;
+  }
+  rss = std::max(rss, 1e-300);
+  return n * std::log(rss / n) + 2.0 * k + 2.0 * k * (k + 1) / (n - k - 1);
+}
+
+// L(C) with E fits the minima at least as well as without (one parameter
+// more), but over a decade or two of compute E is barely determined: a few
+// noisy minima can put it just below the smallest loss seen, and the law then
+// flattens where the losses keep falling (docs/prediction.md: the quickstart's
+// L(C) with E = 1.48 predicted 1e13's loss 0.2 nats too high, the power law
+// within 2%). So E is kept only when the minima support it: the lower AICc.
+void choose_frontier_loss(const std::vector<double>& budget, const std::vector<double>& loss,
+                          LawSet& laws) {
+  const auto& plain = laws.kaplan_compute;
+  const auto& offset = laws.kaplan_compute_offset;
+  if (plain && offset) {
+    const double with_e = aicc(*offset, 3, budget, loss), without = aicc(*plain, 2, budget, loss);
+    const bool use_e = with_e < without;
+    laws.frontier_loss = use_e ? offset : plain;
+    laws.frontier_loss_choice =
+        std::string(use_e ? "with E" : "without E") + ": AICc " + number(with_e) +
+        " with E, " + number(without) + " without, on " + std::to_string(budget.size()) +
+        " minima";
+  } else {
+    laws.frontier_loss = offset ? offset : plain;
+    laws.frontier_loss_choice = offset ? "with E (the only one fitted)"
+                                : plain ? "without E (E needs 4 budgets)"
+                                        : "";
+  }
+}
+
 // The RMS residual of ln D regressed on ln N over the distinct runs.
 double independent_spread(const std::vector<double>& params, const std::vector<double>& tokens) {
   const size_t n = params.size();
@@ -290,6 +331,7 @@ LawSet fit_laws(const FitData& data, const CurveGrid& grid, const std::vector<in
     laws.kaplan_compute_offset = kaplan_law("L(C)", minima_budget, minima_loss, true, &why_offset);
     if (!why.empty()) laws.why["kaplan"] = why;
     if (!why_offset.empty()) laws.why["kaplan_offset"] = why_offset;
+    choose_frontier_loss(minima_budget, minima_loss, laws);
   } else {
     laws.why["kaplan"] = laws.why["kaplan_offset"] = frontier_why;
   }

@@ -69,6 +69,10 @@ struct LawSet {
   // L(N_opt), L(D_opt), L(C), each with and without the irreducible term.
   std::optional<OffsetPowerLaw> kaplan_params, kaplan_tokens, kaplan_compute;
   std::optional<OffsetPowerLaw> kaplan_params_offset, kaplan_tokens_offset, kaplan_compute_offset;
+  // The L(C) that approaches 1 and 2 project loss with: the one of the two
+  // with the lower AICc on the minima (law_set.cc), and why.
+  std::optional<OffsetPowerLaw> frontier_loss;
+  std::string frontier_loss_choice;
   // law name -> why it is missing: "a1", "a2", "a3", "kaplan" (the plain
   // laws), "kaplan_offset" (with E).
   std::map<std::string, std::string> why;

@@ -457,6 +457,10 @@ void kaplan_section(Document& doc, const Analysis& analysis) {
       table.rows.push_back({std::string("not fitted") + suffix, kMissing, kMissing, why->second});
   }
   doc.table(table, "");
+  if (!analysis.laws.frontier_loss_choice.empty())
+    doc.paragraph("Approaches 1 and 2 project loss with L(C) " +
+                  analysis.laws.frontier_loss_choice +
+                  " (the lower small-sample AIC; docs/fit.md).");
 }
 
 // The report's blocks; a terminal's (`sweepd fit`) has no plots (`plots`
