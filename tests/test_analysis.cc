@@ -229,10 +229,16 @@ TEST(Analysis, BacktestPredictsTheHeldOutBudget) {
   EXPECT_EQ(bt.held_out_budgets, std::vector<double>{1e20});
   EXPECT_EQ(bt.fitted_budgets.size(), 4u);
   ASSERT_EQ(bt.rows.size(), 2u) << bt.why;
+  // Approach 2's loss comes from L(C) through 4 minima, too few to keep E
+  // (law_set.cc): a pure power law, which overshoots Chinchilla's flattening
+  // a little more than approach 3's L(N, D) does.
+  EXPECT_EQ(bt.laws.frontier_loss_choice.rfind("without E", 0), 0u)
+      << bt.laws.frontier_loss_choice;
   for (const BacktestRow& row : bt.rows) {
     EXPECT_LT(std::abs(row.params_error), 0.3) << "approach " << row.approach;
     EXPECT_NEAR(row.predicted_params.value / row.observed_params - 1, row.params_error, 1e-12);
-    EXPECT_LT(std::abs(row.loss_error), 0.05) << "approach " << row.approach;
+    EXPECT_LT(std::abs(row.loss_error), row.approach == 2 ? 0.06 : 0.05)
+        << "approach " << row.approach;
   }
 }
 
