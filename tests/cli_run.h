@@ -17,9 +17,12 @@ struct CliResult {
   std::string out;  // stdout, and stderr too unless left out
 };
 
-inline CliResult run_sweepd(const std::string& args, bool with_stderr = true) {
-  const std::string command =
-      std::string(SWEEPD_BINARY) + " " + args + (with_stderr ? " 2>&1" : " 2>/dev/null");
+// sweepd with `args`, run in `dir` ("" = the test's working directory).
+inline CliResult run_sweepd_in(const std::string& dir, const std::string& args,
+                               bool with_stderr = true) {
+  const std::string command = (dir.empty() ? "" : "cd '" + dir + "' && ") +
+                              std::string(SWEEPD_BINARY) + " " + args +
+                              (with_stderr ? " 2>&1" : " 2>/dev/null");
   CliResult result;
   FILE* pipe = popen(command.c_str(), "r");
   std::array<char, 4096> buffer{};
@@ -29,6 +32,10 @@ inline CliResult run_sweepd(const std::string& args, bool with_stderr = true) {
   const int status = pclose(pipe);
   result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
   return result;
+}
+
+inline CliResult run_sweepd(const std::string& args, bool with_stderr = true) {
+  return run_sweepd_in("", args, with_stderr);
 }
 
 // Writes `text` to `name` in the test's temporary directory; returns the path.

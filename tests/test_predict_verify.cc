@@ -25,6 +25,7 @@
 #include "spec/grid.h"
 #include "spec/job_spec.h"
 #include "storage/store.h"
+#include "cli_run.h"
 #include "test_helpers.h"
 
 namespace sweep {
@@ -43,24 +44,11 @@ double law_optimum(double compute) {
   return std::pow(kA / kB, 1 / (2 * kExponent)) * std::sqrt(compute / 6);
 }
 
-struct Result {
-  int exit_code = -1;
-  std::string out;
-};
+using Result = testing_helpers::CliResult;
 
 // sweepd run in `dir` (the emitted job's output, runs/<stem>.h5, is relative).
 Result run_in(const std::string& dir, const std::string& args, bool with_stderr = true) {
-  const std::string command = "cd '" + dir + "' && " + SWEEPD_BINARY + " " + args +
-                              (with_stderr ? " 2>&1" : " 2>/dev/null");
-  Result result;
-  FILE* pipe = popen(command.c_str(), "r");
-  std::array<char, 4096> buffer{};
-  size_t n;
-  while ((n = fread(buffer.data(), 1, buffer.size(), pipe)) > 0)
-    result.out.append(buffer.data(), n);
-  const int status = pclose(pipe);
-  result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return result;
+  return testing_helpers::run_sweepd_in(dir, args, with_stderr);
 }
 
 std::string read_text(const std::string& path) {
