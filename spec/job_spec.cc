@@ -259,6 +259,7 @@ void read_train(TomlSection& s, JobSpec& job) {
   t.eval_interval = s.integer("eval_interval", 100, Bounds::at_least(1));
   t.eval_tokens = s.integer("eval_tokens", 65536, Bounds::closed(seq_len, 1LL << 40));
   t.log_interval = s.integer("log_interval", 10, Bounds::at_least(1));
+  t.activation_checkpointing = s.boolean("activation_checkpointing", false);
   s.reject_unknown();
 }
 
@@ -321,6 +322,15 @@ void read_resources(TomlSection& s, JobSpec& job) {
   }
   r.device = s.string("device", "auto", {"auto", "cpu", "cuda"});
   r.threads_per_rank = s.integer("threads_per_rank", 0, Bounds::closed(0, 1024));
+  if (const std::optional<std::string> text = s.optional_string("memory_per_rank")) {
+    const std::optional<double> bytes = parse_bytes(*text);
+    if (!bytes || *bytes < 1e6)
+      s.fail("memory_per_rank", "must be a size such as \"80GB\" or \"512 MiB\" (at least 1 MB)");
+    r.memory_per_rank = *bytes;
+  }
+  const std::string sharding = s.string("sharding", "auto",
+                                        {"auto", "none", "optimizer", "gradients", "parameters"});
+  if (sharding != "auto") r.sharding = parse_sharding(sharding);
   s.reject_unknown();
 }
 

@@ -15,6 +15,7 @@
 #include "fit/fit_data.h"
 #include "fit/options.h"
 #include "model/counting.h"
+#include "model/memory.h"
 #include "model/shapes.h"
 
 namespace sweep {
@@ -93,6 +94,7 @@ struct TrainSection {
   int64_t eval_interval = 100;  // optimizer steps between evaluations (and at the end)
   int64_t eval_tokens = 65536;  // validation tokens per evaluation
   int64_t log_interval = 10;    // optimizer steps between training-curve points
+  bool activation_checkpointing = false;  // keep only block inputs; recompute in backward
 };
 
 // Runs of at least `params` total parameters train only on slots of at least
@@ -109,6 +111,10 @@ struct ResourcesSection {
   std::vector<LargeRunRule> large_runs;
   std::string device = "auto";   // "cpu", "cuda" or "auto"
   int64_t threads_per_rank = 0;  // intra-op threads; 0 = cores / ranks on the node
+  // Bytes one rank may hold (resources.memory_per_rank); 0 = not set (the
+  // device's, when there is one; no limit on CPU).
+  double memory_per_rank = 0;
+  std::optional<Sharding> sharding;  // resources.sharding; nullopt = "auto"
 
   // Fewest ranks a run of `params` total parameters may train on.
   int64_t ranks_needed(int64_t params) const;
