@@ -14,9 +14,16 @@ std::string sweep_fingerprint(const JobSpec& job, const Grid& grid) {
   const TrainSection& t = job.train;
   nlohmann::json f;
   f["data"] = {{"files", job.data.files},
-               {"tokenizer", job.data.tokenizer == Tokenizer::kBytes ? "bytes" : "u16"},
+               {"tokenizer", to_string(job.data.tokenizer)},
                {"seq_len", job.data.seq_len},
                {"validation_fraction", job.data.validation_fraction}};
+  // Only where they are not the defaults: a sweep started before these keys
+  // existed resumes with the same fingerprint.
+  if (job.data.validation == Validation::kShards) f["data"]["validation"] = "shards";
+  if (job.data.tokenizer == Tokenizer::kSentencePiece) {
+    f["data"]["tokenizer_model"] = job.data.tokenizer_model;
+    f["data"]["tokenizer_sample_bytes"] = job.data.tokenizer_sample_bytes;
+  }
   f["train"] = {{"batch_tokens", t.batch_tokens},
                 {"micro_batch_tokens", t.micro_batch_tokens},
                 {"min_lr_ratio", t.min_lr_ratio},
@@ -48,19 +55,26 @@ SweepSetup prepare_sweep(const std::string& job_path, const std::string& output,
   }
   s.output = output.empty() ? s.job.sweep.output : output;
 
+  const DataSection& d = s.job.data;
   CorpusSpec corpus;
-  corpus.files = s.job.data.files;
-  corpus.bytes = s.job.data.tokenizer == Tokenizer::kBytes;
-  corpus.vocab_size = s.job.data.vocab_size;
-  corpus.validation_fraction = s.job.data.validation_fraction;
-  corpus.cache_dir = s.job.data.cache_dir;
-  const std::string tokens = prepare_tokens(corpus);
-  s.data = std::make_unique<TokenData>(tokens, corpus.bytes ? 1 : 2, s.job.data.seq_len,
-                                       corpus.validation_fraction);
+  corpus.files = d.files;
+  corpus.tokenizer = d.tokenizer == Tokenizer::kBytes       ? TokenizerKind::kBytes
+                     : d.tokenizer == Tokenizer::kTokensU16 ? TokenizerKind::kTokenFiles
+                                                            : TokenizerKind::kSentencePiece;
+  corpus.vocab_size = d.vocab_size;
+  corpus.tokenizer_model = d.tokenizer_model;
+  corpus.tokenizer_sample_bytes = d.tokenizer_sample_bytes;
+  corpus.validation_shards = d.validation == Validation::kShards;
+  corpus.validation_fraction = d.validation_fraction;
+  corpus.bytes_per_token = d.bytes_per_token;
+  corpus.cache_dir = d.cache_dir;
+  const PreparedCorpus prepared = prepare_corpus(corpus);
+  s.data = std::make_unique<TokenData>(prepared, d.seq_len, d.validation_fraction);
   if (verbose)
     log_info("corpus: " + format_count(double(s.data->size())) + " tokens (" +
              format_count(double(s.data->train_tokens())) + " train, " +
-             format_count(double(s.data->validation_tokens())) + " validation) from " + tokens);
+             format_count(double(s.data->validation_tokens())) +
+             " validation): " + prepared.description);
 
   // Random sequence starts see the data again and again past one epoch; a
   // few passes barely matter (Muennighoff et al. 2023), many do.
@@ -88,7 +102,7 @@ SweepSetup prepare_sweep(const std::string& job_path, const std::string& output,
   s.info.sweepd_version = kVersion;
   s.info.flop_convention = to_string(s.job.grid.flop_convention);
   s.info.fingerprint = sweep_fingerprint(s.job, s.grid);
-  s.info.bytes_per_token = corpus.bytes ? 1.0 : NAN;
+  s.info.bytes_per_token = prepared.bytes_per_token;
   // In the file from its creation, before the first run trains: the record
   // shows the prediction was made before the outcome was known.
   if (s.job.prediction) s.info.prediction = prediction_record(*s.job.prediction);

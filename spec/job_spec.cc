@@ -15,6 +15,8 @@
 
 #include "common/error.h"
 #include "common/format.h"
+#include "model/token_files.h"
+#include "model/tokenizer.h"
 #include "spec/toml_reader.h"
 
 namespace sweep {
@@ -105,19 +107,58 @@ void read_data(TomlSection& s, JobSpec& job) {
   }
   if (d.corpus.empty()) s.fail("corpus", "must name at least one file");
 
-  const std::string tokenizer = s.string("tokenizer", "bytes", {"bytes", "u16"});
-  d.tokenizer = tokenizer == "bytes" ? Tokenizer::kBytes : Tokenizer::kTokensU16;
+  const std::string tokenizer = s.string("tokenizer", "bytes", {"bytes", "u16", "sentencepiece"});
+  d.tokenizer = tokenizer == "bytes" ? Tokenizer::kBytes
+                : tokenizer == "u16" ? Tokenizer::kTokensU16
+                                     : Tokenizer::kSentencePiece;
+  // Keys that belong to one tokenizer only.
+  for (const auto& [key, only] :
+       {std::pair<const char*, Tokenizer>{"tokenizer_model", Tokenizer::kSentencePiece},
+        {"tokenizer_sample_bytes", Tokenizer::kSentencePiece},
+        {"bytes_per_token", Tokenizer::kTokensU16}}) {
+    if (s.has(key) && d.tokenizer != only)
+      s.fail(key, "applies only with tokenizer = \"" + to_string(only) + "\"");
+  }
   if (d.tokenizer == Tokenizer::kBytes) {
     if (s.has("vocab_size")) {
       s.integer("vocab_size", 256, Bounds::closed(256, 256));  // fails unless 256
     }
     d.vocab_size = 256;
-  } else {
+  } else if (d.tokenizer == Tokenizer::kTokensU16) {
     auto vocab = s.optional_integer("vocab_size", Bounds::closed(2, 65536));
     if (!vocab) s.fail("vocab_size", "required with tokenizer = \"u16\" (e.g. 50304 for GPT-2)");
     d.vocab_size = *vocab;
+    d.bytes_per_token = s.number("bytes_per_token", NAN, Bounds::positive());
+  } else if (auto model = s.optional_string("tokenizer_model")) {
+    // A given model decides the vocabulary: read now, so `plan` counts N right.
+    d.tokenizer_model = *model;
+    int64_t pieces = 0;
+    try {
+      pieces = sentencepiece_vocab_size(*model);
+    } catch (const UserError& e) {
+      s.fail("tokenizer_model", e.what());
+    }
+    auto vocab = s.optional_integer("vocab_size", Bounds::closed(2, 65536));
+    if (vocab && *vocab != pieces) {
+      s.fail("vocab_size", "the SentencePiece model " + *model + " has " + std::to_string(pieces) +
+                               " pieces; leave vocab_size out or make it " +
+                               std::to_string(pieces));
+    }
+    d.vocab_size = pieces;
+  } else {
+    // 256 byte pieces (byte fallback), <unk> and the corpus's characters.
+    auto vocab = s.optional_integer("vocab_size", Bounds::closed(320, 65536));
+    if (!vocab) {
+      s.fail("vocab_size",
+             "required with tokenizer = \"sentencepiece\" unless data.tokenizer_model names a "
+             "model (e.g. vocab_size = 4096)");
+    }
+    d.vocab_size = *vocab;
+    d.tokenizer_sample_bytes =
+        s.integer("tokenizer_sample_bytes", 10'000'000, Bounds::closed(1e5, 1e11));
   }
   d.seq_len = s.integer("seq_len", 128, Bounds::closed(8, 65536));
+  const std::string validation = s.string("validation", "auto", {"auto", "split", "shards"});
   d.validation_fraction = s.number("validation_fraction", 0.01, Bounds::open_closed(0, 0.5));
   const std::filesystem::path output_dir = std::filesystem::path(job.sweep.output).parent_path();
   d.cache_dir = s.string("cache_dir", (output_dir / "cache").string());
@@ -132,6 +173,31 @@ void read_data(TomlSection& s, JobSpec& job) {
   }
   std::sort(d.files.begin(), d.files.end());
   d.files.erase(std::unique(d.files.begin(), d.files.end()), d.files.end());
+
+  // Validation by shards: token files only, some (not all) named as validation.
+  const auto named = std::count_if(d.files.begin(), d.files.end(), is_validation_shard);
+  const bool some_named = named > 0 && size_t(named) < d.files.size();
+  if (validation == "shards") {
+    if (d.tokenizer != Tokenizer::kTokensU16) {
+      s.fail("validation",
+             "\"shards\" needs tokenizer = \"u16\" token files; text is split "
+             "by data.validation_fraction (validation = \"split\")");
+    }
+    if (!d.files.empty() && !some_named) {
+      s.fail("validation", std::to_string(named) + " of the " + std::to_string(d.files.size()) +
+                               " token files are named as validation (\"val\" in the name, e.g. "
+                               "val.bin, fineweb_val_000000.bin); \"shards\" needs some, not all");
+    }
+  }
+  const bool shards = validation == "shards" ||
+                      (validation == "auto" && d.tokenizer == Tokenizer::kTokensU16 && some_named);
+  d.validation = shards ? Validation::kShards : Validation::kSplit;
+  if (shards && s.has("validation_fraction")) {
+    s.fail("validation_fraction",
+           "unused: the " + std::to_string(named) +
+               " token files named as validation are the validation set (data.validation = \"" +
+               validation + "\"); remove it, or set validation = \"split\" to split every file");
+  }
 }
 
 void read_grid(TomlSection& s, JobSpec& job) {
@@ -487,6 +553,18 @@ int64_t ResourcesSection::ranks_needed(int64_t params) const {
     if (double(params) >= rule.params) ranks = std::max(ranks, rule.ranks);
   }
   return ranks;
+}
+
+std::string to_string(Tokenizer tokenizer) {
+  switch (tokenizer) {
+    case Tokenizer::kBytes:
+      return "bytes";
+    case Tokenizer::kTokensU16:
+      return "u16";
+    case Tokenizer::kSentencePiece:
+      return "sentencepiece";
+  }
+  return "?";
 }
 
 void JobSpec::fail(const std::string& key, const std::string& what) const {

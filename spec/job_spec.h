@@ -6,6 +6,7 @@
 // UserError with one line "path:line:col: key = value: what is wrong; allowed ..."
 // (exit code 2). It writes nothing.
 
+#include <cmath>
 #include <cstdint>
 #include <map>
 #include <optional>
@@ -29,17 +30,31 @@ struct SweepSection {
   int64_t seeds = 1;         // runs of every (N, D), each with its own data order and init
 };
 
-enum class Tokenizer { kBytes, kTokensU16 };
+enum class Tokenizer { kBytes, kTokensU16, kSentencePiece };
+// Where the eval loss's validation tokens come from (data.validation, resolved).
+enum class Validation {
+  kSplit,   // every k-th block of the corpus, k = 1 / validation_fraction
+  kShards,  // the token files named as validation ("val" in the name: model/token_files.h)
+};
 
 struct DataSection {
   std::vector<std::string> corpus;  // paths or globs as written
   std::vector<std::string> files;   // what they match, sorted; empty if none exist
   Tokenizer tokenizer = Tokenizer::kBytes;
-  int64_t vocab_size = 256;           // 256 for bytes; required for "u16" token files
-  int64_t seq_len = 128;              // tokens per training sequence
-  double validation_fraction = 0.01;  // share of the corpus held out for eval loss
+  // 256 for bytes; required for "u16" token files; for "sentencepiece" the
+  // size of the model to train, or the given model's (read when the job loads).
+  int64_t vocab_size = 256;
+  std::string tokenizer_model;                  // sentencepiece: a model to use; "" = train one
+  int64_t tokenizer_sample_bytes = 10'000'000;  // sentencepiece: text a trained model learns from
+  int64_t seq_len = 128;                        // tokens per training sequence
+  Validation validation = Validation::kSplit;
+  double validation_fraction = 0.01;  // share of the corpus held out for eval loss (kSplit)
+  double bytes_per_token = NAN;       // "u16": bytes of text per token, when the job gives it
   std::string cache_dir;              // tokenized corpus cache; default beside the output
 };
+
+// "bytes", "u16", "sentencepiece": as the job file writes it.
+std::string to_string(Tokenizer tokenizer);
 
 // How model sizes are chosen at each compute budget.
 enum class SizeMode {
