@@ -95,7 +95,8 @@ torch::Tensor GPTImpl::forward(const torch::Tensor& idx) {
   TORCH_CHECK(T <= config_.seq_len, "sequence of ", T, " tokens exceeds seq_len ", config_.seq_len);
   const auto positions = torch::arange(T, idx.options());
   torch::Tensor x = wte(idx) + wpe(positions);  // (B, T, C)
-  for (auto& block : blocks_) x = block(x);
+  for (size_t i = 0; i < blocks_.size(); ++i)
+    x = runner_ ? runner_(int64_t(i), blocks_[i], x) : blocks_[i](x);
   x = ln_f(x);
   return config_.tie_embeddings ? F::linear(x, wte->weight) : lm_head(x);  // (B, T, V)
 }

@@ -12,6 +12,8 @@
 #include <torch/torch.h>
 #include <torch/version.h>
 
+#include <functional>
+
 #include "model/config.h"
 
 namespace sweep {
@@ -62,6 +64,12 @@ class GPTImpl : public torch::nn::Module {
 
   const GPTConfig& config() const { return config_; }
 
+  // How forward runs block `index` on x: block(x) unless a runner is set
+  // (the sharded state gathers a block's parameters around it, and
+  // activation checkpointing recomputes it in backward: model/sharded_state.h).
+  using BlockRunner = std::function<torch::Tensor(int64_t index, Block& block, const torch::Tensor& x)>;
+  void set_block_runner(BlockRunner runner) { runner_ = std::move(runner); }
+
   torch::nn::Embedding wte{nullptr};  // (vocab, C)
   torch::nn::Embedding wpe{nullptr};  // (seq_len, C)
   torch::nn::ModuleList h{nullptr};   // n_layer blocks
@@ -71,6 +79,7 @@ class GPTImpl : public torch::nn::Module {
  private:
   GPTConfig config_;
   std::vector<Block> blocks_;  // the same modules as h, typed
+  BlockRunner runner_;
 };
 TORCH_MODULE(GPT);
 

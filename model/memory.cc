@@ -110,7 +110,15 @@ MemoryEstimate estimate_memory(const GPTConfig& m, const MemoryOptions& o) {
   const double blocks =
       o.activation_checkpointing ? L * block_input + (L > 0 ? per_block : 0.0) : L * per_block;
   e.activations = tokens * (blocks + head);
+  if (!o.cuda) e.temporaries = 4 * P / (o.sharding == Sharding::kNone ? 1.0 : k);
   return e;
+}
+
+int64_t micro_batch_sequences(int64_t batch_tokens, int64_t micro_batch_tokens, int64_t seq_len,
+                              int64_t ranks) {
+  const int64_t share = batch_tokens / seq_len / std::max<int64_t>(1, ranks);
+  return std::max<int64_t>(
+      1, micro_batch_tokens > 0 ? std::min(share, micro_batch_tokens / seq_len) : share);
 }
 
 std::optional<double> parse_bytes(std::string_view text) {

@@ -26,8 +26,12 @@
 //    (Korthikanti et al. 2022 without dropout and with fused attention, so no
 //    seq_len x seq_len term): per block 9 d_model + 2 d_ff values, plus the
 //    logits and their softmax; with activation checkpointing each block keeps
-//    only its input, and one block's activations are recomputed at a time.
+//    only its input, and one block's activations are recomputed at a time;
+//  * the optimizer step on CPU makes one temporary the size of the rank's
+//    shard of the moments (CUDA's fused AdamW makes none); the step and the
+//    start of backward are the two peaks.
 
+#include <algorithm>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -60,12 +64,19 @@ struct MemoryEstimate {
   double optimizer = 0;    // AdamW moments
   double casts = 0;        // bf16 weight copies autocast keeps for backward (CUDA)
   double activations = 0;  // saved for backward, one micro-batch
+  double temporaries = 0;  // AdamW's on CPU (one buffer the size of the shard)
 
   double state() const { return parameters + gradients + optimizer + casts; }
-  double total() const { return state() + activations; }
+  // The peak: the start of backward, or the optimizer step, whichever is higher.
+  double total() const { return state() + std::max(activations, temporaries); }
 };
 
 MemoryEstimate estimate_memory(const GPTConfig& model, const MemoryOptions& options);
+
+// Sequences per forward/backward on one of `ranks` ranks: its share of the
+// batch, or train.micro_batch_tokens' worth when that is smaller (at least 1).
+int64_t micro_batch_sequences(int64_t batch_tokens, int64_t micro_batch_tokens, int64_t seq_len,
+                              int64_t ranks);
 
 // Parameters of the largest shard unit (a block, or the embeddings with the
 // final norm and an untied head): what stages 2 and 3 hold in full at once.

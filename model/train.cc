@@ -16,6 +16,7 @@
 #include "common/check.h"
 #include "common/error.h"
 #include "model/gpt.h"
+#include "model/sharded_state.h"
 
 namespace sweep {
 namespace {
@@ -49,74 +50,6 @@ class AutocastGuard {
   bool enabled_;
 };
 
-// The model's parameters moved into one flat buffer (decayed tensors first),
-// with gradients in a second flat buffer of the same layout, and AdamW's two
-// moments beside them.
-struct FlatState {
-  torch::Tensor params, grads, exp_avg, exp_avg_sq;  // (numel,) fp32
-  int64_t decayed = 0;  // params[0, decayed) get weight decay: matrices and embeddings
-
-  explicit FlatState(GPT& model, const torch::Device& device) {
-    std::vector<torch::Tensor> order;
-    for (int pass = 0; pass < 2; ++pass) {
-      for (auto& p : model->parameters()) {
-        if ((p.dim() >= 2) == (pass == 0)) order.push_back(p);
-      }
-      if (pass == 0)
-        for (auto& p : order) decayed += p.numel();
-    }
-    int64_t total = 0;
-    for (auto& p : order) total += p.numel();
-    const auto options = torch::TensorOptions().dtype(torch::kFloat32).device(device);
-    params = torch::empty({total}, options);
-    grads = torch::zeros({total}, options);
-    exp_avg = torch::zeros({total}, options);
-    exp_avg_sq = torch::zeros({total}, options);
-    int64_t offset = 0;
-    torch::NoGradGuard no_grad;
-    for (auto& p : order) {
-      const int64_t n = p.numel();
-      params.narrow(0, offset, n).copy_(p.detach().reshape({-1}));
-      p.set_data(params.narrow(0, offset, n).view(p.sizes()));
-      p.mutable_grad() = grads.narrow(0, offset, n).view(p.sizes());
-      offset += n;
-    }
-  }
-
-  // torch.optim.AdamW's update, on the whole buffer at once. On CUDA, with
-  // LibTorch 2.x, ATen's fused AdamW kernel does it in one pass over the four
-  // buffers (the op-by-op update below makes ~20 passes); decayed and
-  // not-decayed parameters are its two calls.
-  void adamw_step(int64_t t, double lr, const TrainConfig& c) {
-    torch::NoGradGuard no_grad;
-#if TORCH_VERSION_MAJOR >= 2
-    if (params.is_cuda()) {
-      const torch::Tensor step = torch::full({}, double(t), params.options());
-      const int64_t total = params.numel();
-      for (const auto& [begin, length, decay] :
-           {std::tuple<int64_t, int64_t, double>{0, decayed, c.weight_decay},
-            std::tuple<int64_t, int64_t, double>{decayed, total - decayed, 0.0}}) {
-        if (length == 0) continue;
-        at::_fused_adamw_({params.narrow(0, begin, length)}, {grads.narrow(0, begin, length)},
-                          {exp_avg.narrow(0, begin, length)}, {exp_avg_sq.narrow(0, begin, length)},
-                          /*max_exp_avg_sqs=*/{}, {step}, lr, c.beta1, c.beta2, decay, c.eps,
-                          /*amsgrad=*/false,
-                          /*maximize=*/false);
-      }
-      return;
-    }
-#endif
-    exp_avg.lerp_(grads, 1.0 - c.beta1);
-    exp_avg_sq.mul_(c.beta2).addcmul_(grads, grads, 1.0 - c.beta2);
-    const double bias1 = 1.0 - std::pow(c.beta1, double(t));
-    const double bias2 = 1.0 - std::pow(c.beta2, double(t));
-    if (c.weight_decay > 0 && decayed > 0)
-      params.narrow(0, 0, decayed).mul_(1.0 - lr * c.weight_decay);
-    const torch::Tensor denom = (exp_avg_sq.sqrt() / std::sqrt(bias2)).add_(c.eps);
-    params.addcdiv_(exp_avg, denom, -lr / bias1);
-  }
-};
-
 torch::Tensor records_tensor(const std::vector<TrainRecord>& rows) {
   auto t = torch::empty({int64_t(rows.size()), 7}, torch::kFloat64);
   auto a = t.accessor<double, 2>();
@@ -144,14 +77,19 @@ struct Checkpoint : CheckpointCurves {
   double wall_time = 0;
 };
 
-void save_checkpoint(const std::string& path, const FlatState& state, const Checkpoint& meta) {
+// Format 2: parameters and moments in model order (model->parameters(),
+// unpadded), whatever the layout and sharding they were trained with, so a
+// run resumes on a slot of any size. (Format 1 kept the decayed tensors
+// first.)
+void save_checkpoint(const std::string& path, const ShardedState::Full& state,
+                     const Checkpoint& meta) {
   torch::serialize::OutputArchive archive;
-  archive.write("format", torch::tensor({int64_t(1)}));
+  archive.write("format", torch::tensor({int64_t(2)}));
   archive.write("step", torch::tensor({meta.step}));
   archive.write("wall_time", torch::tensor({meta.wall_time}, torch::kFloat64));
-  archive.write("params", state.params.cpu());
-  archive.write("exp_avg", state.exp_avg.cpu());
-  archive.write("exp_avg_sq", state.exp_avg_sq.cpu());
+  archive.write("params", state.params);
+  archive.write("exp_avg", state.exp_avg);
+  archive.write("exp_avg_sq", state.exp_avg_sq);
   archive.write("train", records_tensor(meta.train));
   archive.write("eval", records_tensor(meta.eval));
   archive.write("cpu_rng", at::detail::getDefaultCPUGenerator().get_state());
@@ -183,20 +121,44 @@ Checkpoint read_meta(torch::serialize::InputArchive& archive) {
   return meta;
 }
 
-Checkpoint load_checkpoint(const std::string& path, FlatState& state) {
+// A format-1 buffer (tensors with two or more dimensions first, each group
+// in model order) in model order.
+torch::Tensor model_order(const torch::Tensor& format1, GPT& model) {
+  torch::Tensor out = torch::empty_like(format1);
+  std::vector<std::pair<int64_t, int64_t>> spans;  // (model offset, numel) in format-1 order
+  int64_t at = 0;
+  std::vector<std::pair<int64_t, int64_t>> matrices, vectors;
+  for (const auto& p : model->parameters()) {
+    (p.dim() >= 2 ? matrices : vectors).push_back({at, p.numel()});
+    at += p.numel();
+  }
+  int64_t from = 0;
+  for (const auto* group : {&matrices, &vectors}) {
+    for (const auto& [offset, n] : *group) {
+      out.narrow(0, offset, n).copy_(format1.narrow(0, from, n));
+      from += n;
+    }
+  }
+  return out;
+}
+
+Checkpoint load_checkpoint(const std::string& path, ShardedState& state, GPT& model) {
   torch::serialize::InputArchive archive;
   archive.load_from(path);
   auto read = [&](const char* key) { return read_tensor(archive, key); };
-  torch::Tensor params = read("params");
-  if (params.numel() != state.params.numel()) {
-    throw std::runtime_error(path + ": checkpoint holds " + std::to_string(params.numel()) +
-                             " parameters, the run's model " +
-                             std::to_string(state.params.numel()));
+  const int64_t format = read("format").item<int64_t>();
+  if (format != 1 && format != 2)
+    throw std::runtime_error(path + ": checkpoint format " + std::to_string(format) + " unknown");
+  ShardedState::Full full{read("params"), read("exp_avg"), read("exp_avg_sq")};
+  if (full.params.numel() != state.numel()) {
+    throw std::runtime_error(path + ": checkpoint holds " + std::to_string(full.params.numel()) +
+                             " parameters, the run's model " + std::to_string(state.numel()));
   }
-  torch::NoGradGuard no_grad;
-  state.params.copy_(params);
-  state.exp_avg.copy_(read("exp_avg"));
-  state.exp_avg_sq.copy_(read("exp_avg_sq"));
+  if (format == 1) {
+    for (torch::Tensor* t : {&full.params, &full.exp_avg, &full.exp_avg_sq})
+      *t = model_order(*t, model);
+  }
+  state.load_full(full);
   at::Generator cpu_generator = at::detail::getDefaultCPUGenerator();  // a handle to the global one
   cpu_generator.set_state(read("cpu_rng"));
   return read_meta(archive);
@@ -316,17 +278,16 @@ RunResult train_run(const TrainConfig& c, const TokenData& data, const TrainHook
   const int64_t seq_len = c.model.seq_len;
   const int64_t batch_sequences = c.batch_tokens / seq_len;
   const int64_t rank_sequences = batch_sequences / c.world;  // this rank's share of a step
-  const int64_t micro_sequences = std::max<int64_t>(
-      1, c.micro_batch_tokens > 0 ? std::min(rank_sequences, c.micro_batch_tokens / seq_len)
-                                  : rank_sequences);
+  const int64_t micro_sequences =
+      micro_batch_sequences(c.batch_tokens, c.micro_batch_tokens, seq_len, c.world);
   const int64_t accumulation = rank_sequences / micro_sequences;
   const int64_t first_sequence = int64_t(c.rank) * rank_sequences;
   const bool leader = c.rank == 0;
 
   RunResult result;
-  SlotFailure failure(hooks.all_reduce_sum, c.rank);
+  SlotFailure failure(hooks.collectives.all_reduce_sum, c.rank);
   std::optional<GPT> model;
-  std::optional<FlatState> state;
+  std::optional<ShardedState> state;
   Checkpoint progress;
   // Invariants the job's validation guarantees: fatal (common/check.h), and
   // the same on every rank of the slot.
@@ -340,13 +301,13 @@ RunResult train_run(const TrainConfig& c, const TokenData& data, const TrainHook
     torch::manual_seed(c.seed);
     model.emplace(c.model);
     (*model)->to(device);
-    state.emplace(*model, device);
+    state.emplace(*model, device, c.sharding, hooks.collectives, c.activation_checkpointing);
     if (!hooks.checkpoint_path.empty()) {
       const std::filesystem::path parent =
           std::filesystem::path(hooks.checkpoint_path).parent_path();
       if (!parent.empty()) std::filesystem::create_directories(parent);
       if (std::filesystem::exists(hooks.checkpoint_path))
-        progress = load_checkpoint(hooks.checkpoint_path, *state);
+        progress = load_checkpoint(hooks.checkpoint_path, *state, *model);
     }
   });
 
@@ -357,12 +318,15 @@ RunResult train_run(const TrainConfig& c, const TokenData& data, const TrainHook
   auto last_checkpoint = Clock::now();
   auto checkpoint = [&](int64_t step) {
     if (hooks.checkpoint_path.empty()) return;
-    if (leader) {
+    // Sharded: every rank's shards are gathered to the leader, which writes.
+    if (leader || state->sharded()) {
       failure.guard([&] {
+        const ShardedState::Full full = state->gather_full();
+        if (!leader) return;
         Checkpoint meta = progress;
         meta.step = step;
         meta.wall_time = wall_time();
-        save_checkpoint(hooks.checkpoint_path, *state, meta);
+        save_checkpoint(hooks.checkpoint_path, full, meta);
       });
     }
     last_checkpoint = Clock::now();
@@ -373,26 +337,34 @@ RunResult train_run(const TrainConfig& c, const TokenData& data, const TrainHook
   const int64_t eval_sequences = std::max<int64_t>(1, c.eval_tokens / seq_len);
   auto evaluate = [&]() -> std::optional<double> {
     torch::Tensor sums = torch::zeros({2});  // loss x sequences, sequences
+    // Every rank makes as many forward passes as the first (sharded
+    // parameters are gathered in each); a rank whose share ends sooner makes
+    // only their collectives (finish_phase).
+    const int64_t share = (eval_sequences + c.world - 1) / c.world;
+    const int64_t forwards = (share + micro_sequences - 1) / micro_sequences;
+    if (state) state->begin_eval(forwards);
     failure.guard([&] {
       torch::Tensor on_device =
           torch::zeros({2}, torch::TensorOptions().dtype(torch::kFloat32).device(device));
       torch::NoGradGuard no_grad;
       AutocastGuard autocast(device);
       (*model)->eval();
-      const int64_t share = (eval_sequences + c.world - 1) / c.world;
       const int64_t begin = std::min(eval_sequences, int64_t(c.rank) * share);
       const int64_t end = std::min(eval_sequences, begin + share);
       for (int64_t first = begin; first < end; first += micro_sequences) {
         const int64_t n = std::min(micro_sequences, end - first);
         torch::Tensor x, y;
         data.validation_batch(eval_sequences, first, n, x, y);
+        state->begin_forward(/*training=*/false);
         const torch::Tensor loss = (*model)->loss(x.to(device), y.to(device));
+        state->end_forward();
         on_device[0] += loss.detach().to(torch::kFloat32) * double(n);
         on_device[1] += double(n);
       }
       (*model)->train();
       sums = on_device.cpu();
     });
+    if (state) state->finish_phase(failure.failed_here());
     if (failure.sum(sums)) return std::nullopt;
     return (sums[0] / sums[1]).item<double>();
   };
@@ -443,35 +415,49 @@ RunResult train_run(const TrainConfig& c, const TokenData& data, const TrainHook
       result.reason = "stopped at step " + std::to_string(step) + " (checkpointed)";
       break;
     }
-    // 2) Forward and backward over this rank's micro-batches, then the
-    //    gradient all-reduce (every rank joins it, a failed one too).
+    // 2) Forward and backward over this rank's micro-batches (sharded
+    //    stages reduce-scatter gradients during backward), then the
+    //    gradients summed over the slot: every rank makes the collectives,
+    //    a failed one too.
     const double lr = lr_at(c, step);
     torch::Tensor loss_sum;
+    state->begin_step(accumulation);
     failure.guard([&] {
-      state->grads.zero_();
-      loss_sum = torch::zeros({}, state->params.options());
+      loss_sum = torch::zeros({}, torch::TensorOptions().dtype(torch::kFloat32).device(device));
       AutocastGuard autocast(device);
       for (int64_t micro = 0; micro < accumulation; ++micro) {
         torch::Tensor x, y;
         data.train_batch(c.seed, step, first_sequence + micro * micro_sequences, micro_sequences, x,
                          y);
+        state->begin_forward(/*training=*/true);
         torch::Tensor loss =
             (*model)->loss(x.to(device, /*non_blocking=*/true), y.to(device, true));
         if (c.fault.fires(step + 1)) loss = c.fault.inject(loss, step + 1, c.rank);
         (loss / double(accumulation)).backward();
+        state->end_backward();
         loss_sum += loss.detach().to(torch::kFloat32);
       }
     });
-    if (hooks.all_reduce_sum) hooks.all_reduce_sum(state->grads);
-    // 3) Clip and step.
+    state->finish_phase(failure.failed_here());
+    state->reduce_gradients();
+    // 3) The gradient norm (a sharded slot's is the sum of its shards',
+    //    reduced with the failure flag), clip, step, and the updated
+    //    parameters gathered (stages 1-2).
+    torch::Tensor norm_sq;
+    if (state->sharded()) {
+      torch::Tensor host = torch::zeros({1});
+      failure.guard([&] { host = state->local_grad_norm_sq().cpu(); });
+      if (failure.sum(host)) break;
+      norm_sq = host.to(device);
+    }
     failure.guard([&] {
-      if (hooks.all_reduce_sum) state->grads.div_(double(c.world));
-      grad_norm = state->grads.norm();
-      if (c.grad_clip > 0) {
-        state->grads.mul_(torch::clamp_max(c.grad_clip / (grad_norm + 1e-6), 1.0));
-      }
-      state->adamw_step(step + 1, lr, c);
+      if (!norm_sq.defined()) norm_sq = state->local_grad_norm_sq();
+      grad_norm = norm_sq.sqrt().reshape({});
+      if (c.grad_clip > 0)
+        state->scale_gradients(torch::clamp_max(c.grad_clip / (grad_norm + 1e-6), 1.0));
+      state->adamw_step(step + 1, {lr, c.weight_decay, c.beta1, c.beta2, c.eps});
     });
+    state->gather_parameters();
     ++step;
 
     // 4) Records: the slot's mean train loss, divergence, evaluation.

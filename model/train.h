@@ -10,10 +10,11 @@
 //   * gradient accumulation to reach the global batch, gradient-norm clipping;
 //   * evaluation on a fixed validation set every eval_interval steps and at the end;
 //   * bf16 autocast on CUDA, fp32 on CPU.
-// All parameters live in one flat fp32 buffer (and their gradients in another),
-// so the optimizer, clipping and the all-reduce are a handful of operations on
-// one tensor whatever the model's size; for the small models of a scaling
-// study that per-step overhead is most of the cost.
+// Parameters, gradients and AdamW's moments live in flat fp32 buffers, whole
+// or sharded over the slot (model/sharded_state.h), so the optimizer, clipping
+// and the collectives are a handful of operations per unit of the model
+// whatever its size; for the small models of a scaling study that per-step
+// overhead is most of the cost.
 //
 // A step whose loss or gradient norm is not finite, or whose loss exceeds
 // divergence_factor x ln(vocab) after warmup, ends the run as diverged with
@@ -34,8 +35,10 @@
 #include <vector>
 
 #include "common/records.h"
+#include "model/collectives.h"
 #include "model/config.h"
 #include "model/data.h"
+#include "model/memory.h"
 
 namespace sweep {
 
@@ -73,13 +76,15 @@ struct TrainConfig {
   std::string device = "cpu";      // "cpu", "cuda", "cuda:1"
   int threads = 0;                 // intra-op threads on CPU; 0 = leave as is
   int rank = 0, world = 1;         // this rank's place in its data-parallel slot
+  Sharding sharding = Sharding::kNone;    // what is sharded over the slot (ZeRO stage)
+  bool activation_checkpointing = false;  // recompute each block in backward
   double divergence_factor = 1.5;  // loss > factor * ln(vocab) after warmup = diverged
   FaultInjection fault;            // none unless SWEEP_FAULT names this run and rank
 };
 
 struct TrainHooks {
-  // Sums a flat fp32 gradient buffer over the slot, in place. Empty = one rank.
-  std::function<void(torch::Tensor&)> all_reduce_sum;
+  // The slot's collectives (default: one rank).
+  Collectives collectives;
   std::function<void(const TrainRecord&)> on_train;
   std::function<void(const EvalRecord&)> on_eval;
   // Polled every step on each rank (no collective); when it is true on any

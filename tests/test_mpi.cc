@@ -13,6 +13,7 @@
 #include "model/train.h"
 #include "test_helpers.h"
 #include "tiny_model.h"
+#include "worker/collectives.h"
 #include "worker/comm.h"
 
 namespace sweep {
@@ -87,7 +88,7 @@ TEST(Mpi, TwoRanksFollowTheOneRankCurve) {
   c.world = layout.slot_size;
   std::vector<TrainRecord> split;
   TrainHooks hooks;
-  hooks.all_reduce_sum = slot_all_reduce(layout);
+  hooks.collectives = slot_collectives(layout);
   hooks.on_train = [&](const TrainRecord& r) { split.push_back(r); };
   train_run(c, data, hooks);
   release_slot_communicators(layout);

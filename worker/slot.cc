@@ -5,6 +5,7 @@
 
 #include "common/check.h"
 #include "common/signals.h"
+#include "worker/collectives.h"
 #include "worker/protocol.h"
 #include "worker/worker.h"
 
@@ -40,7 +41,7 @@ std::string failing_rank_reason(const SlotLayout& layout, const RunResult& resul
 
 void serve_slot(const SlotWork& work, const SlotLayout& layout, const std::string& device,
                 int threads) {
-  const auto all_reduce = slot_all_reduce(layout);
+  const Collectives collectives = slot_collectives(layout);
   bool told_to_stop = false;
   // Local to this rank (the training loop reduces it over the slot every step).
   auto stop = [&] {
@@ -95,12 +96,12 @@ void serve_slot(const SlotWork& work, const SlotLayout& layout, const std::strin
       batch.eval.push_back(r);
       send_batch();
     };
-    TrainConfig config = make_train_config(work.job, spec, device, threads);
+    TrainConfig config = make_train_config(work.job, spec, device, threads, layout.slot_size);
     config.rank = layout.slot_rank;
     config.world = layout.slot_size;
     config.fault = fault_for(work.fault, spec.run_id, layout.slot_rank, next.attempt);
     RunResult result = run_one(config, work.data, sink, checkpoint_path(work.output, spec),
-                               work.job.sweep.checkpoint_interval, stop, all_reduce);
+                               work.job.sweep.checkpoint_interval, stop, collectives);
     if (layout.slot_size > 1 && result.outcome == RunOutcome::kFailed)
       result.reason = failing_rank_reason(layout, result);
     if (layout.leader()) {

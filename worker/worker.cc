@@ -7,6 +7,11 @@
 #include <thread>
 
 #include "common/error.h"
+#include "spec/memory_plan.h"
+
+#ifdef SWEEP_WITH_CUDA
+#include <cuda_runtime.h>
+#endif
 
 namespace sweep {
 
@@ -24,9 +29,25 @@ int choose_threads(int64_t requested, int local_ranks) {
   return std::max(1, cores / std::max(1, local_ranks));
 }
 
+double memory_per_rank(const JobSpec& job, const std::string& device) {
+  if (job.resources.memory_per_rank > 0) return job.resources.memory_per_rank;
+#ifdef SWEEP_WITH_CUDA
+  if (device.rfind("cuda", 0) == 0) {
+    size_t free = 0, total = 0;
+    if (cudaMemGetInfo(&free, &total) == cudaSuccess) return double(total);
+  }
+#endif
+  (void)device;
+  return 0;
+}
+
 TrainConfig make_train_config(const JobSpec& job, const RunSpec& run, const std::string& device,
-                              int threads) {
+                              int threads, int world) {
   TrainConfig c;
+  c.world = world;
+  const bool cuda = device.rfind("cuda", 0) == 0;
+  c.sharding = choose_sharding(job, run, world, memory_per_rank(job, device), cuda).sharding;
+  c.activation_checkpointing = job.train.activation_checkpointing;
   c.model = run.model;
   c.steps = run.steps;
   c.batch_tokens = job.train.batch_tokens;
@@ -57,9 +78,9 @@ std::string checkpoint_path(const std::string& output, const RunSpec& run) {
 RunResult run_one(const TrainConfig& config, const TokenData& data, const RunSink& sink,
                   const std::string& checkpoint, double checkpoint_interval,
                   const std::function<bool()>& stop_requested,
-                  const std::function<void(torch::Tensor&)>& all_reduce) {
+                  const Collectives& collectives) {
   TrainHooks hooks;
-  hooks.all_reduce_sum = all_reduce;
+  hooks.collectives = collectives;
   hooks.on_train = sink.on_train;
   hooks.on_eval = sink.on_eval;
   hooks.stop_requested = stop_requested;

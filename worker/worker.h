@@ -10,6 +10,7 @@
 #include <string>
 
 #include "common/records.h"
+#include "model/collectives.h"
 #include "model/data.h"
 #include "model/train.h"
 #include "spec/grid.h"
@@ -29,20 +30,27 @@ std::string choose_device(const std::string& requested, int local_rank);
 // Threads per rank: resources.threads_per_rank, or the node's cores split over its ranks.
 int choose_threads(int64_t requested, int local_ranks);
 
+// The run's training settings for one of `world` ranks of a slot, with the
+// sharding it trains with (resources.sharding, or the least that fits the
+// rank's memory: spec/memory_plan.h).
 TrainConfig make_train_config(const JobSpec& job, const RunSpec& run, const std::string& device,
-                              int threads);
+                              int threads, int world = 1);
+
+// Bytes one rank may hold: resources.memory_per_rank, else the GPU's memory
+// on CUDA; 0 (no limit) on CPU.
+double memory_per_rank(const JobSpec& job, const std::string& device);
 
 // Where a run keeps its checkpoint: "<output without .h5>.ckpt/<run_id>.pt".
 std::string checkpoint_path(const std::string& output, const RunSpec& run);
 
 // Trains one attempt to the end, a divergence, a failure or a stop request;
-// never throws for what happens inside the run. `all_reduce` sums over the
-// slot (empty for one rank); `config.rank` and `config.world` place this rank
-// in it. On a failure every rank returns kFailed; the failing rank's reason
+// never throws for what happens inside the run. `collectives` are the
+// slot's (default: one rank); `config.rank` and `config.world` place this
+// rank in it. On a failure every rank returns kFailed; the failing rank's reason
 // names it, the others say kPeerFailed.
 RunResult run_one(const TrainConfig& config, const TokenData& data, const RunSink& sink,
                   const std::string& checkpoint, double checkpoint_interval,
                   const std::function<bool()>& stop_requested,
-                  const std::function<void(torch::Tensor&)>& all_reduce = {});
+                  const Collectives& collectives = {});
 
 }  // namespace sweep
