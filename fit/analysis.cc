@@ -560,6 +560,34 @@ Quantity with_seed_noise(const Quantity& predicted_loss, const NoiseFloor& noise
   return widened;
 }
 
+ExtrapolationError extrapolation_error(const DistanceBacktest& distance, int approach) {
+  ExtrapolationError e;
+  e.approach = approach;
+  double squares = 0;
+  for (const BacktestRow& row : distance.rows) {
+    if (row.approach != approach || !(row.extrapolation > 1) ||
+        !std::isfinite(row.loss_relative_error))
+      continue;
+    const double scaled = row.loss_relative_error / std::log(row.extrapolation);
+    squares += scaled * scaled;
+    ++e.rows;
+  }
+  if (e.rows > 0) e.c = std::sqrt(squares / static_cast<double>(e.rows));
+  return e;
+}
+
+Quantity with_extrapolation_error(const Quantity& loss, double factor,
+                                  const ExtrapolationError& error, double z) {
+  if (!(factor > 1) || !std::isfinite(error.c) || !std::isfinite(loss.value) ||
+      !std::isfinite(loss.lo) || !std::isfinite(loss.hi))
+    return loss;
+  const double spread = z * error.c * std::log(factor) * loss.value;
+  Quantity widened = loss;
+  widened.lo = loss.value - std::hypot(loss.value - loss.lo, spread);
+  widened.hi = loss.value + std::hypot(loss.hi - loss.value, spread);
+  return widened;
+}
+
 Quantity interval_of(const std::string& key, const ReplicateLaws& full,
                      const std::vector<ReplicateLaws>& replicates, double confidence,
                      const std::function<double(const ReplicateLaws&)>& f) {
@@ -646,6 +674,24 @@ Analysis analyze(const FitData& data, const AnalysisOptions& options) {
                                 std::to_string(analysis.replicates_done) +
                                 " bootstrap replicates (left out of its intervals)");
 
+  Splits splits(data, analysis.options, analysis.noise);
+  analysis.backtest = headline_backtest(data, analysis.options, analysis.laws.profiles, splits);
+  analysis.distance = distance_backtest(data, analysis.options, analysis.laws.profiles, splits);
+  // Target losses beyond the largest budget carry what extrapolating this
+  // study has cost in its own backtest.
+  const double largest_budget = data.budgets.back();
+  const double z = normal_quantile(0.5 + options.confidence / 2);
+  for (int approach : {1, 2, 3}) {
+    const ExtrapolationError e = extrapolation_error(analysis.distance, approach);
+    if (e.rows == 0) continue;
+    analysis.extrapolation.push_back(e);
+    const std::string part = "." + approach_name(approach);
+    for (Quantity& q : analysis.quantities) {
+      if (!is_target_loss(q.key) || q.key.find(part + ".") == std::string::npos) continue;
+      const Quantity* compute = analysis.find(q.key.substr(0, q.key.size() - 5) + ".compute");
+      if (compute) q = with_extrapolation_error(q, compute->value / largest_budget, e, z);
+    }
+  }
   // Projections to targets, from the quantities.
   for (size_t t = 0; t < options.targets.size(); ++t) {
     for (int approach : {1, 2, 3}) {
@@ -666,9 +712,6 @@ Analysis analyze(const FitData& data, const AnalysisOptions& options) {
       analysis.projections.push_back(p);
     }
   }
-  Splits splits(data, analysis.options, analysis.noise);
-  analysis.backtest = headline_backtest(data, analysis.options, analysis.laws.profiles, splits);
-  analysis.distance = distance_backtest(data, analysis.options, analysis.laws.profiles, splits);
   analysis.seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   return analysis;

@@ -152,6 +152,24 @@ Quantity interval_of(const std::string& key, const ReplicateLaws& full,
                      const std::vector<ReplicateLaws>& replicates, double confidence,
                      const std::function<double(const ReplicateLaws&)>& f);
 
+// The extrapolation error the study's own distance backtest measured, per
+// approach: relative loss errors r at factors F (predicted budget / largest
+// fitted) modelled as r ~ Normal(0, (c ln F)^2), c by maximum likelihood,
+// c = sqrt(mean((r / ln F)^2)). A projection to compute C, F = C / the
+// largest budget, then gets z c ln F x loss added to its interval in
+// quadrature: intervals widened by what extrapolating this study has cost,
+// not only by the fit's own spread.
+struct ExtrapolationError {
+  int approach = 0;
+  double c = NAN;    // relative loss error per unit of ln(factor)
+  int64_t rows = 0;  // backtest rows it is measured from
+};
+ExtrapolationError extrapolation_error(const DistanceBacktest& distance, int approach);
+// `loss` (a projection's, at factor F = compute / largest budget) widened by
+// z c ln F in quadrature; unchanged for F <= 1 or an unmeasured c.
+Quantity with_extrapolation_error(const Quantity& loss, double factor,
+                                  const ExtrapolationError& error, double z);
+
 struct Analysis {
   AnalysisOptions options;
   double flops_per_param_token = 6;
@@ -159,10 +177,11 @@ struct Analysis {
   ReplicateLaws full;                     // the same laws in the replicates' form
   std::vector<ReplicateLaws> replicates;  // one per bootstrap replicate
   std::vector<Quantity> quantities;       // every reported number, with intervals
-  std::vector<Projection> projections;    // loss intervals with the seed noise
+  std::vector<Projection> projections;    // loss intervals with seed noise and extrapolation error
   Backtest backtest;
   DistanceBacktest distance;
   NoiseFloor noise;
+  std::vector<ExtrapolationError> extrapolation;  // per approach with backtest rows
   int64_t replicates_done = 0;
   std::vector<int> bootstrapped;                      // approaches refitted in the replicates
   std::map<std::string, int64_t> replicate_failures;  // law -> replicates left out of it

@@ -200,6 +200,10 @@ json to_json(const FitData& data, const Analysis& analysis) {
                            {"z", noise.z},
                            {"loss_interval_widening", number(noise.z * noise.loss_sd.value)}};
 
+  json extrapolation = json::array();
+  for (const ExtrapolationError& e : analysis.extrapolation)
+    extrapolation.push_back({{"approach", e.approach}, {"c", number(e.c)}, {"rows", e.rows}});
+
   json failures = json::object();
   for (const auto& [law, count] : analysis.replicate_failures) failures[law] = count;
   json targets = json::array();
@@ -231,6 +235,7 @@ json to_json(const FitData& data, const Analysis& analysis) {
           {"distance_backtest_splits", distance_splits},
           {"distance_backtest_why", why_text(distance.why)},
           {"noise", seed_noise},
+          {"extrapolation_error", extrapolation},
           {"replicates", analysis.replicates_done},
           {"bootstrapped", analysis.bootstrapped},
           {"replicate_failures", failures},

@@ -397,6 +397,25 @@ void noise_paragraph(Document& doc, const Analysis& analysis) {
       " nats in quadrature (z = " + printf_number("%.3f", noise.z) + " for " + level + ").");
 }
 
+// What extrapolating this study has cost in its own distance backtest, and
+// how it widens the projections.
+void extrapolation_paragraph(Document& doc, const Analysis& analysis) {
+  if (analysis.extrapolation.empty()) return;
+  std::string text =
+      "Extrapolation error: in the distance backtest the relative loss error grew as c·ln(factor), "
+      "c = ";
+  for (size_t i = 0; i < analysis.extrapolation.size(); ++i) {
+    const ExtrapolationError& e = analysis.extrapolation[i];
+    text += (i ? ", " : "") + printf_number("%.4f", e.c) + " (approach " +
+            std::to_string(e.approach) + ", " + std::to_string(e.rows) + " rows)";
+  }
+  text +=
+      ". Every projected loss beyond the largest budget (factor F = C / largest budget) has z·c·ln F "
+      "of its value added to its interval in quadrature, so the intervals carry what extrapolating "
+      "this study has cost, not only the bootstrap's spread.";
+  doc.paragraph(text);
+}
+
 void warnings_section(Document& doc, const Analysis& analysis) {
   doc.heading("Warnings and failures");
   std::vector<std::string> items = analysis.warnings;
@@ -471,6 +490,7 @@ Document build_document(const FitData& data, const Analysis& analysis,
   Document doc;
   data_section(doc, data);
   noise_paragraph(doc, analysis);
+  extrapolation_paragraph(doc, analysis);
   verification_section(doc, data, analysis);
   headline_section(doc, data, analysis);
   plot_section(doc, plots, "profiles");

@@ -457,7 +457,8 @@ int predict_command(const PredictOptions& options) {
   fit_options.targets = options.compute;
   fit_options.job_targets = false;
   fit_options.holdout_budgets = 0;  // predict projects; `sweepd fit` backtests
-  fit_options.distance_backtest = false;
+  // The distance backtest stays: it measures the extrapolation error that
+  // widens every projection's loss interval (fit/analysis.h).
   const FittedSweep fitted = fit_from_options(fit_options);
   const fit::Analysis& analysis = fitted.analysis;
   const double k = fitted.data.flops_per_param_token;

@@ -242,6 +242,43 @@ TEST(Analysis, BacktestPredictsTheHeldOutBudget) {
   }
 }
 
+TEST(Analysis, ExtrapolationErrorGrowsWithTheLogOfTheFactor) {
+  // Backtest rows whose relative loss error is ±c ln F for c = 0.02 (both
+  // signs: the model is of the error's size), and rows of another approach.
+  DistanceBacktest distance;
+  for (double factor : {1.8, 3.2, 5.6, 10.0}) {
+    for (double sign : {1.0, -1.0}) {
+      BacktestRow row;
+      row.approach = 2;
+      row.extrapolation = factor;
+      row.loss_relative_error = sign * 0.02 * std::log(factor);
+      distance.rows.push_back(row);
+    }
+    BacktestRow other;
+    other.approach = 3;
+    other.extrapolation = factor;
+    other.loss_relative_error = 0.5;
+    distance.rows.push_back(other);
+  }
+  const ExtrapolationError e = extrapolation_error(distance, 2);
+  EXPECT_EQ(e.rows, 8);
+  EXPECT_NEAR(e.c, 0.02, 1e-12);
+  EXPECT_EQ(extrapolation_error(distance, 1).rows, 0);
+  EXPECT_TRUE(std::isnan(extrapolation_error(distance, 1).c));
+
+  // A loss of 2.0 [1.9, 2.1] at 10x: ± z c ln(10) x 2.0 in quadrature.
+  const Quantity loss{"target.0.a2.loss", "", 2.0, 1.9, 2.1, 100};
+  const double spread = 1.645 * 0.02 * std::log(10.0) * 2.0;
+  const Quantity wide = with_extrapolation_error(loss, 10.0, e, 1.645);
+  EXPECT_NEAR(wide.hi - 2.0, std::hypot(0.1, spread), 1e-12);
+  EXPECT_NEAR(2.0 - wide.lo, std::hypot(0.1, spread), 1e-12);
+  EXPECT_DOUBLE_EQ(wide.value, 2.0);
+  // Within the study (F <= 1) nothing is added.
+  const Quantity inside = with_extrapolation_error(loss, 0.5, e, 1.645);
+  EXPECT_DOUBLE_EQ(inside.lo, 1.9);
+  EXPECT_DOUBLE_EQ(inside.hi, 2.1);
+}
+
 TEST(Analysis, OneBudgetIsRefusedWithTheReason) {
   const FitData data = synthetic_sweep({1e19}, 7, 0.0, 1);
   const std::string why = user_error_of(data, {});
