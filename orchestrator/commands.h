@@ -16,9 +16,17 @@ struct PlanOptions {
   std::string job_path;
   bool json = false;
   double throughput = 0;  // FLOP/s for time estimates; 0 = measure at start
-  double mfu = 0.3;       // share of the measured matmul rate a training step reaches
+  // Share of the peak a training step reaches: of --gpu's dense bf16 peak
+  // (0 = 0.4), or else of the matmul rate measured here (0 = 0.3).
+  double mfu = 0;
+  std::string gpu;  // a100, h100, h200: plan on that hardware (model/hardware.h)
+  int gpus = 0;     // with --gpu: how many (0 = one node)
 };
 int plan_command(const PlanOptions& options);
+
+// `sweepd plan --gpu`: each run's time and group on the hardware, and the
+// sweep's makespan under the scheduler's policy (orchestrator/plan_hardware.cc).
+int plan_on_hardware(const PlanOptions& options);
 
 struct RunOptions {
   std::string job_path;

@@ -6,6 +6,7 @@
 #include "common/format.h"
 #include "common/log.h"
 #include "common/signals.h"
+#include "orchestrator/schedule_sim.h"
 
 namespace sweep {
 
@@ -17,26 +18,37 @@ std::vector<double> run_flops(const Grid& grid) {
   return flops;
 }
 
-std::vector<int> run_ranks(const SweepSetup& setup) {
-  std::vector<int> ranks;
-  for (const RunSpec& run : setup.grid.runs)
-    ranks.push_back(int(setup.job.resources.ranks_needed(run.params.total)));
-  return ranks;
+// The scheduler over `groups`: each run's fewest ranks (large_runs, and its
+// memory when memory_per_rank is set) and, for "auto", its group size.
+Scheduler make_scheduler(const SweepSetup& setup, const std::vector<RunState>& stored,
+                         std::vector<SlotGroup> groups) {
+  const JobSpec& job = setup.job;
+  const std::vector<int> needed = runs_ranks_needed(
+      job, setup.grid, groups, job.resources.memory_per_rank, job.resources.device != "cpu");
+  Scheduler scheduler(run_flops(setup.grid), stored, needed, int(job.sweep.max_attempts));
+  std::vector<int> run_ranks;
+  std::vector<double> expected;
+  if (job.resources.auto_slots) {
+    std::vector<bool> todo;
+    for (RunState s : stored) todo.push_back(!is_final(restart_state(s)));
+    const RunCostModel cost = run_cost_model(job, setup.grid, job_hardware(job), kDefaultMfu);
+    run_ranks = choose_run_ranks(cost, groups, needed, todo);
+    expected = run_ranks_seconds(cost, groups, run_ranks);
+  }
+  scheduler.set_groups(std::move(groups), std::move(run_ranks), expected);
+  return scheduler;
 }
 
 }  // namespace
 
-Coordinator::Coordinator(const SweepSetup& setup, SweepStore& store, std::vector<int> slot_sizes)
+Coordinator::Coordinator(const SweepSetup& setup, SweepStore& store, std::vector<SlotGroup> groups)
     : setup_(setup),
       store_(store),
       restart_(restart_sweep(store, setup)),
-      scheduler_(run_flops(setup.grid), restart_.stored, run_ranks(setup),
-                 int(setup.job.sweep.max_attempts)),
-      slot_sizes_(std::move(slot_sizes)),
-      slot_run_(slot_sizes_.size(), -1),
-      slot_flops_(slot_sizes_.size(), 0.0),
-      slot_since_(slot_sizes_.size()),
-      slot_busy_(slot_sizes_.size(), 0.0),
+      scheduler_(make_scheduler(setup, restart_.stored, std::move(groups))),
+      group_run_(scheduler_.groups().size(), -1),
+      group_flops_(scheduler_.groups().size(), 0.0),
+      group_since_(scheduler_.groups().size()),
       rewind_(setup.grid.runs.size(), false),
       progress_(setup.grid.runs.size(), setup.grid.total_flops(), restart_.flops_done),
       runs_done_(restart_.runs_done),
@@ -46,12 +58,12 @@ Coordinator::Coordinator(const SweepSetup& setup, SweepStore& store, std::vector
   store_.start_writing();
 }
 
-std::optional<Assignment> Coordinator::on_start(int slot) {
+std::optional<Coordinator::Start> Coordinator::next_start() {
   if (stopping_) return std::nullopt;
-  const std::optional<int> next = scheduler_.next_for(slot_sizes_[size_t(slot)]);
+  const std::optional<Placement> next = scheduler_.next();
   if (!next) return std::nullopt;
-  const int run = *next;
-  scheduler_.start(run);
+  const int run = next->run, group = next->group;
+  scheduler_.start(run, group);
   RunProgress p = store_.progress(run);
   if (rewind_[size_t(run)]) {
     // A retry in this invocation: continue from the last checkpoint, with
@@ -62,18 +74,18 @@ std::optional<Assignment> Coordinator::on_start(int slot) {
   p.state = RunState::kRunning;
   store_.set_progress(run, p);
   store_.flush();
-  slot_run_[size_t(slot)] = run;
-  slot_flops_[size_t(slot)] = 0;
-  slot_since_[size_t(slot)] = Clock::now();
-  return Assignment{run, int32_t(attempts_[size_t(run)] + 1)};
+  group_run_[size_t(group)] = run;
+  group_flops_[size_t(group)] = 0;
+  group_since_[size_t(group)] = Clock::now();
+  return Start{group, Assignment{run, int32_t(attempts_[size_t(run)] + 1), int32_t(group)}};
 }
 
-void Coordinator::on_records(int slot, int run, const std::vector<TrainRecord>& train,
+void Coordinator::on_records(int group, int run, const std::vector<TrainRecord>& train,
                              const std::vector<EvalRecord>& eval) {
   for (const TrainRecord& r : train) store_.append_train(run, r);
   for (const EvalRecord& r : eval) store_.append_eval(run, r);
   if (!train.empty()) {
-    slot_flops_[size_t(slot)] = train.back().flops;
+    group_flops_[size_t(group)] = train.back().flops;
     char detail[96];
     std::snprintf(detail, sizeof(detail), "%s loss %.4f",
                   setup_.grid.runs[size_t(run)].run_id.c_str(), train.back().loss);
@@ -87,13 +99,13 @@ void Coordinator::on_records(int slot, int run, const std::vector<TrainRecord>& 
   update_progress();
 }
 
-void Coordinator::on_result(int slot, int run, const RunResult& result) {
+void Coordinator::on_result(int group, int run, const RunResult& result) {
   const RunSpec& spec = setup_.grid.runs[size_t(run)];
   const double seconds =
-      std::chrono::duration<double>(Clock::now() - slot_since_[size_t(slot)]).count();
-  slot_busy_[size_t(slot)] += seconds;
-  slot_run_[size_t(slot)] = -1;
-  slot_flops_[size_t(slot)] = 0;
+      std::chrono::duration<double>(Clock::now() - group_since_[size_t(group)]).count();
+  busy_rank_seconds_ += seconds * scheduler_.groups()[size_t(group)].size();
+  group_run_[size_t(group)] = -1;
+  group_flops_[size_t(group)] = 0;
 
   AttemptRecord attempt;
   attempt.run = run;
@@ -145,15 +157,9 @@ void Coordinator::tick() {
   }
 }
 
-double Coordinator::busy_seconds() const {
-  double busy = 0;
-  for (double b : slot_busy_) busy += b;
-  return busy;
-}
-
 void Coordinator::update_progress() {
   double in_progress = 0;
-  for (double f : slot_flops_) in_progress += f;
+  for (double f : group_flops_) in_progress += f;
   progress_.update(runs_done_, flops_done_ + in_progress, last_detail_);
 }
 

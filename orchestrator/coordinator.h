@@ -5,13 +5,18 @@
 // slots' messages) alike. It owns the scheduler (state machine and policy),
 // the HDF5 writes, each run's attempt history, retries and progress.
 //
-//   on_start(slot)          an idle slot wants work: the next run for it, or none
-//   on_records(slot, ...)   a slot's train/eval records of the run it trains
-//   on_result(slot, ...)    how the attempt ended: the scheduler moves the run
-//                           (retry, done, failed...), the file records it
+//   next_start()            the next run to start and the free group it goes to
+//                           (the scheduler's placement), or none now
+//   on_records(group, ...)  a group's train/eval records of the run it trains
+//   on_result(group, ...)   how the attempt ended: the scheduler moves the run
+//                           (retry, done, failed...) and frees the group, the
+//                           file records it
 //
-// A retried run continues from its last checkpoint: on_start cuts its curves
-// back to it first, so the file's curves stay contiguous.
+// Groups (spec/slots.h) are fixed slots, or nested groups whose sizes the
+// scheduler chooses per run (resources.ranks_per_run = "auto",
+// orchestrator/hardware_plan.h). A retried run continues from its last
+// checkpoint: next_start cuts its curves back to it first, so the file's
+// curves stay contiguous.
 
 #include <chrono>
 #include <optional>
@@ -30,22 +35,30 @@ namespace sweep {
 
 class Coordinator {
  public:
-  // `slot_sizes[s]`: ranks of slot s (one slot of 1 for one process). Takes
+  // `groups`: where runs train (one group of one rank for one process). Takes
   // over `store` for writing (restart_sweep, then SWMR).
-  Coordinator(const SweepSetup& setup, SweepStore& store, std::vector<int> slot_sizes);
+  Coordinator(const SweepSetup& setup, SweepStore& store, std::vector<SlotGroup> groups);
 
-  std::optional<Assignment> on_start(int slot);
-  void on_records(int slot, int run, const std::vector<TrainRecord>& train,
+  struct Start {
+    int group = -1;
+    Assignment assignment;  // run, attempt, group
+  };
+  std::optional<Start> next_start();
+  void on_records(int group, int run, const std::vector<TrainRecord>& train,
                   const std::vector<EvalRecord>& eval);
-  void on_result(int slot, int run, const RunResult& result);
+  void on_result(int group, int run, const RunResult& result);
 
   // Flushes the file if a second has passed since the last flush.
   void tick();
   // No more starts: runs in progress checkpoint and stop (the caller tells the slots).
   void stop() { stopping_ = true; }
   bool stopping() const { return stopping_; }
-  int running_on(int slot) const { return slot_run_[size_t(slot)]; }  // -1 when idle
-  double busy_seconds() const;  // summed over slots
+  int running_on(int group) const { return group_run_[size_t(group)]; }  // -1 when idle
+  int running() const { return scheduler_.count(RunState::kRunning); }
+  // Nothing runs and nothing will start (all done, or stopping): the ranks may exit.
+  bool done() const { return running() == 0 && (stopping_ || scheduler_.finished()); }
+  const std::vector<SlotGroup>& groups() const { return scheduler_.groups(); }
+  double busy_rank_seconds() const { return busy_rank_seconds_; }  // summed over ranks
   const RestartState& restart() const { return restart_; }
 
   // Ends the sweep's display and prints the closing table (or JSON): exit
@@ -60,11 +73,10 @@ class Coordinator {
   SweepStore& store_;
   RestartState restart_;
   Scheduler scheduler_;
-  std::vector<int> slot_sizes_;
-  std::vector<int> slot_run_;                  // run in progress per slot, -1 idle
-  std::vector<double> slot_flops_;             // FLOPs so far of that run
-  std::vector<Clock::time_point> slot_since_;  // when it started
-  std::vector<double> slot_busy_;              // seconds each slot spent on runs
+  std::vector<int> group_run_;                  // run in progress per group, -1 idle
+  std::vector<double> group_flops_;             // FLOPs so far of that run
+  std::vector<Clock::time_point> group_since_;  // when it started
+  double busy_rank_seconds_ = 0;                // rank-seconds spent on runs
   std::vector<int64_t> attempts_;              // ended attempts per run, over the file's life
   std::vector<bool> rewind_;                   // curves to cut back before the next attempt
   Progress progress_;

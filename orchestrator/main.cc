@@ -100,7 +100,8 @@ int main(int argc, char** argv) {
   CLI::App* plan_cmd = app.add_subcommand(
       "plan",
       "Print the runs a job file expands to: id, budget, N (total, non-embedding), D,\n"
-      "tokens per parameter, shape, LR, FLOPs and estimated time on this machine.");
+      "tokens per parameter, shape, LR, FLOPs and estimated time on this machine; with\n"
+      "--gpu/--gpus, each run's time and group on that cluster and the sweep's makespan.");
   plan_cmd->add_option("job", plan.job_path, "job file (TOML)")->required();
   plan_cmd->add_flag("--json", plan.json, "print one JSON document instead of a table");
   plan_cmd->add_option("--throughput", plan.throughput,
@@ -108,9 +109,22 @@ int main(int argc, char** argv) {
                        "matmul rate now and take --mfu of it)");
   plan_cmd
       ->add_option("--mfu", plan.mfu,
-                   "share of the measured matmul rate a training step "
-                   "reaches (default 0.3)")
+                   "share of the peak a training step reaches: of --gpu's dense bf16 peak\n"
+                   "(default 0.4), else of the fp32 matmul rate measured here (default 0.3)")
       ->check(CLI::Range(0.001, 1.0));
+  plan_cmd
+      ->add_option("--gpu", plan.gpu,
+                   "plan on this hardware instead of timing here: a100, h100 or h200 (dense\n"
+                   "bf16 peak 312/989/989 TFLOP/s, 80/80/141 GB, 8 per node); each run's time\n"
+                   "on the group the scheduler gives it and the sweep's makespan (wall time,\n"
+                   "GPU-hours) from the schedule simulator; default with --gpus: resources.gpu")
+      ->check(CLI::IsMember({"a100", "h100", "h200"}, CLI::ignore_case));
+  plan_cmd
+      ->add_option("--gpus", plan.gpus,
+                   "GPUs the sweep gets (one training rank each; rank 0 needs none), in\n"
+                   "nodes of 8; the job's resources (ranks_per_run, large_runs,\n"
+                   "memory_per_rank) apply")
+      ->check(CLI::Range(1, 1 << 20));
 
   sweep::StatusOptions status;
   CLI::App* status_cmd = app.add_subcommand(

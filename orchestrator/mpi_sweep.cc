@@ -1,20 +1,22 @@
 // The sweep under mpirun: rank 0 coordinates (orchestrator/coordinator.h:
-// scheduler, sole HDF5 writer, progress), the other ranks train in slots
-// (worker/slot.h). An idle slot's leader asks rank 0 for work and gets the
-// largest pending run that fits; the slot trains it data-parallel and its
-// leader streams records back in batches.
+// scheduler, sole HDF5 writer, progress), the other ranks train in groups
+// (worker/slot.h). Whenever ranks are free, rank 0 asks the scheduler for the
+// next run and its group and sends the assignment to every rank of the
+// group; the group trains it data-parallel and its leader streams records
+// back in batches and reports how the run ended.
 //
-// Faults: a run that throws (on any rank of its slot) or diverges is recorded
-// and the sweep goes on; a failed run is retried up to sweep.max_attempts
-// times. A dying process takes the MPI job down (Open MPI 4 has no ULFM);
-// rerunning the same command resumes. A stop signal (SIGTERM, SIGUSR2,
-// Ctrl-C) on any rank, or a stop message from rank 0, makes every slot
-// checkpoint at its next step; rank 0 then flushes the file and everyone
-// exits cleanly.
+// Faults: a run that throws (on any rank of its group) or diverges is
+// recorded and the sweep goes on; a failed run is retried up to
+// sweep.max_attempts times. A dying process takes the MPI job down (Open MPI
+// 4 has no ULFM); rerunning the same command resumes. A stop signal (SIGTERM,
+// SIGUSR2, Ctrl-C) on any rank, or a stop message from rank 0, makes every
+// group checkpoint at its next step; rank 0 then flushes the file and
+// everyone exits cleanly.
 
 #include <algorithm>
 #include <chrono>
 #include <map>
+#include <set>
 #include <optional>
 #include <thread>
 
@@ -26,6 +28,7 @@
 #include "orchestrator/commands.h"
 #include "orchestrator/coordinator.h"
 #include "orchestrator/fit_stage.h"
+#include "orchestrator/hardware_plan.h"
 #include "orchestrator/sweep_run.h"
 #include "worker/comm.h"
 #include "worker/protocol.h"
@@ -39,36 +42,79 @@ namespace {
 using Clock = std::chrono::steady_clock;
 
 // ---- rank 0 ----------------------------------------------------------------
-int coordinate(const SweepSetup& setup, SweepStore& store, const SlotLayout& layout, bool json) {
-  Coordinator coordinator(setup, store, layout.slot_sizes);
-  const size_t slots = layout.leaders.size();
-  std::map<int, int> by_size;
-  for (int s : layout.slot_sizes) ++by_size[s];
-  std::string shape;
-  for (const auto& [ranks, count] : by_size) {
-    shape += (shape.empty() ? "" : ", ") + std::to_string(count) + " of " + std::to_string(ranks) +
-             (ranks == 1 ? " rank" : " ranks");
+std::string ranks_text(int ranks) { return std::to_string(ranks) + (ranks == 1 ? " rank" : " ranks"); }
+
+// "2 slots (1 of 1 rank, 1 of 2 ranks)", or for nested groups "nested groups
+// on 2 nodes: 8 of 1 rank, ..., 1 of 8 ranks (2 nodes)".
+std::string layout_text(const GroupLayout& layout, bool nested) {
+  std::map<int, std::pair<int, int>> by_size;  // size -> (count, nodes)
+  for (const SlotGroup& g : layout.groups) {
+    ++by_size[g.size()].first;
+    by_size[g.size()].second = g.nodes;
   }
+  std::string shape;
+  for (const auto& [ranks, count_nodes] : by_size) {
+    shape += (shape.empty() ? "" : ", ") + std::to_string(count_nodes.first) + " of " +
+             ranks_text(ranks) +
+             (nested && count_nodes.second > 1 ? " (" + std::to_string(count_nodes.second) + " nodes)"
+                                               : "");
+  }
+  const std::string text =
+      nested ? "nested groups on " + std::to_string(layout.nodes.size()) + " nodes: " + shape
+             : std::to_string(layout.groups.size()) + " slots (" + shape + ")";
+  return text + (layout.idle_ranks ? ", " + std::to_string(layout.idle_ranks) +
+                                         " ranks idle (in no group)"
+                                   : "");
+}
+
+void send_assignment(const Assignment& assignment, const SlotGroup& group) {
+  for (int rank : group.ranks)
+    SWEEP_MPI(MPI_Send(&assignment, sizeof(assignment), MPI_BYTE, rank, kTagAssign, MPI_COMM_WORLD));
+}
+
+int coordinate(const SweepSetup& setup, SweepStore& store, const GroupLayout& layout, bool json) {
+  Coordinator coordinator(setup, store, layout.groups);
   log_info((store.created() ? "writing " : "resuming ") + setup.output + ": " +
            std::to_string(coordinator.restart().runs_done) + " of " +
-           std::to_string(setup.grid.runs.size()) + " runs finished; " + std::to_string(slots) +
-           " slots (" + shape + ")" +
-           (layout.idle_ranks ? ", " + std::to_string(layout.idle_ranks) + " ranks idle (no slot)"
-                              : ""));
+           std::to_string(setup.grid.runs.size()) + " runs finished; " +
+           layout_text(layout, setup.job.resources.auto_slots));
 
-  size_t active = slots;
+  // Every run the scheduler can place now goes out to its group's ranks.
+  auto start_what_fits = [&] {
+    while (const std::optional<Coordinator::Start> s = coordinator.next_start()) {
+      const SlotGroup& group = layout.groups[size_t(s->group)];
+      send_assignment(s->assignment, group);
+      if (setup.job.resources.auto_slots) {
+        log_info(setup.grid.runs[size_t(s->assignment.run)].run_id + " attempt " +
+                 std::to_string(s->assignment.attempt) + " on group " +
+                 std::to_string(s->group) + ": " + ranks_text(group.size()) + " on " +
+                 std::to_string(group.nodes) + (group.nodes == 1 ? " node" : " nodes") +
+                 " (world ranks " + std::to_string(group.ranks.front()) + "-" +
+                 std::to_string(group.ranks.back()) + ")");
+      }
+    }
+  };
+  start_what_fits();
+
+  int workers = 0;
+  for (const auto& node : layout.nodes) workers += int(node.size()) ;
+  workers -= layout.idle_ranks;
   double messages = 0, handling_seconds = 0;
   const auto sweep_start = Clock::now();
-  while (active > 0) {
+  while (!coordinator.done()) {
     if (stop_requested() && !coordinator.stopping()) {
       coordinator.stop();
-      log_info("stop requested (" + stop_reason() + "): slots checkpoint and stop");
-      for (size_t s = 0; s < slots; ++s) {
-        if (coordinator.running_on(int(s)) >= 0) {
+      log_info("stop requested (" + stop_reason() + "): groups checkpoint and stop");
+      for (size_t g = 0; g < layout.groups.size(); ++g) {
+        if (coordinator.running_on(int(g)) >= 0) {
           const int zero = 0;
-          SWEEP_MPI(MPI_Send(&zero, 1, MPI_INT, layout.leaders[s], kTagStop, MPI_COMM_WORLD));
+          SWEEP_MPI(MPI_Send(&zero, 1, MPI_INT, layout.groups[g].ranks.front(), kTagStop,
+                             MPI_COMM_WORLD));
         }
       }
+    }
+    if (coordinator.running() == 0 && !coordinator.done()) {
+      throw std::logic_error("the scheduler placed no pending run with every rank free");
     }
     int flag = 0;
     MPI_Status status;
@@ -85,33 +131,33 @@ int coordinate(const SweepSetup& setup, SweepStore& store, const SlotLayout& lay
     SWEEP_MPI(MPI_Recv(buffer.data(), bytes, MPI_BYTE, status.MPI_SOURCE, kTagToCoordinator,
                        MPI_COMM_WORLD, MPI_STATUS_IGNORE));
     const Message m = unpack(buffer);
-    const int slot = m.header.slot;
+    const int group = m.header.slot;
     switch (m.header.kind) {
-      case MessageKind::kRequest: {
-        const Assignment next = coordinator.on_start(slot).value_or(Assignment{});
-        if (next.run < 0) --active;  // no work for it now, and none will appear: the slot exits
-        SWEEP_MPI(
-            MPI_Send(&next, sizeof(next), MPI_BYTE, status.MPI_SOURCE, kTagAssign, MPI_COMM_WORLD));
-        break;
-      }
       case MessageKind::kRecords:
-        coordinator.on_records(slot, m.header.run, m.train, m.eval);
+        coordinator.on_records(group, m.header.run, m.train, m.eval);
         break;
       case MessageKind::kResult:
-        coordinator.on_result(slot, m.header.run, result_of(m));
+        coordinator.on_result(group, m.header.run, result_of(m));
+        start_what_fits();
         break;
     }
     messages += 1;
     handling_seconds += std::chrono::duration<double>(Clock::now() - handling_start).count();
   }
+  // No more work: every rank in a group leaves its serve loop.
+  std::set<int> ranks;
+  for (const SlotGroup& g : layout.groups) ranks.insert(g.ranks.begin(), g.ranks.end());
+  const Assignment none;
+  for (int rank : ranks)
+    SWEEP_MPI(MPI_Send(&none, sizeof(none), MPI_BYTE, rank, kTagAssign, MPI_COMM_WORLD));
   if (messages > 0) {
     const double wall = std::chrono::duration<double>(Clock::now() - sweep_start).count();
     char text[200];
     std::snprintf(text, sizeof(text),
                   "coordinator: %.0f messages, %.1f us each on average (HDF5 writes included); "
-                  "slots idle %.1f%% of %s",
+                  "ranks idle %.1f%% of %s",
                   messages, 1e6 * handling_seconds / messages,
-                  100.0 * (1.0 - coordinator.busy_seconds() / (wall * double(slots))),
+                  100.0 * (1.0 - coordinator.busy_rank_seconds() / (wall * double(workers))),
                   format_duration(wall).c_str());
     log_info(text);
   }
@@ -184,35 +230,44 @@ int run_mpi_sweep(const RunOptions& options) {
         },
         message);
   }
-  SlotLayout layout;
+  GroupLayout layout;
   std::string device = "cpu";
   int threads = 1;
   if (agree_on_error(code, message, rank) == 0) {
-    layout = make_slot_layout(setup->job.resources.slot_sizes);
     code = attempt(
         [&] {
-          if (layout.leaders.empty()) {
-            setup->job.fail(
-                "resources.ranks_per_run",
-                "no slot fits: " + std::to_string(size) +
-                    " ranks leave no node with this many workers beside the coordinator "
-                    "(rank 0); start at least ranks_per_run + 1 ranks");
+          const JobSpec& job = setup->job;
+          layout = make_group_layout(layout_request(job, job.resources.auto_slots));
+          if (layout.groups.empty()) {
+            job.fail("resources.ranks_per_run",
+                     "no slot fits: " + std::to_string(size) +
+                         " ranks leave no node with this many workers beside the coordinator "
+                         "(rank 0); start at least ranks_per_run + 1 ranks");
           }
-          const int largest = *std::max_element(layout.slot_sizes.begin(), layout.slot_sizes.end());
-          for (const RunSpec& run : setup->grid.runs) {
-            const int64_t needed = setup->job.resources.ranks_needed(run.params.total);
-            if (needed > largest) {
-              setup->job.fail("resources.large_runs",
-                              run.run_id + " needs a slot of " + std::to_string(needed) +
-                                  " ranks, but the largest slot this job got has " +
-                                  std::to_string(largest) + " (" + std::to_string(size) +
-                                  " ranks started)");
+          int largest = 0;
+          for (const SlotGroup& g : layout.groups) largest = std::max(largest, g.size());
+          const std::vector<int> needed =
+              runs_ranks_needed(job, setup->grid, layout.groups, job.resources.memory_per_rank,
+                                job.resources.device != "cpu");
+          for (size_t i = 0; i < needed.size(); ++i) {
+            const RunSpec& run = setup->grid.runs[i];
+            if (needed[i] == 0) {
+              job.fail("resources.memory_per_rank",
+                       run.run_id + " fits in no group of this layout (the memory model, "
+                                    "docs/cluster.md); shard it or give it more ranks");
+            }
+            if (needed[i] > largest) {
+              job.fail("resources.large_runs",
+                       run.run_id + " needs a slot of " + std::to_string(needed[i]) +
+                           " ranks, but the largest slot this job got has " +
+                           std::to_string(largest) + " (" + std::to_string(size) +
+                           " ranks started)");
             }
           }
-          if (layout.slot >= 0) {
-            device = choose_device(setup->job.resources.device, layout.node_rank);
-            threads = choose_threads(setup->job.resources.threads_per_rank, layout.node_size);
-            init_slot_nccl(layout, device);
+          if (layout.worker()) {
+            device = choose_device(job.resources.device, layout.node_rank);
+            threads = choose_threads(job.resources.threads_per_rank, layout.node_size);
+            init_group_nccl(layout, device);
           }
         },
         message);
@@ -224,9 +279,9 @@ int run_mpi_sweep(const RunOptions& options) {
     try {
       if (rank == 0) {
         exit_code = coordinate(*setup, *store, layout, options.json);
-      } else if (layout.slot >= 0) {
-        serve_slot(SlotWork{setup->job, setup->grid, *setup->data, setup->output, fault}, layout,
-                   device, threads);
+      } else if (layout.worker()) {
+        serve_groups(SlotWork{setup->job, setup->grid, *setup->data, setup->output, fault},
+                     layout, device, threads);
       }
     } catch (const std::exception& e) {
       log_error(std::string(e.what()) +
@@ -236,7 +291,7 @@ int run_mpi_sweep(const RunOptions& options) {
   }
   int final_code = 0;
   MPI_Allreduce(&exit_code, &final_code, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD);
-  release_slot_communicators(layout);
+  release_group_communicators(layout);
   store.reset();
   MPI_Finalize();
   if (rank == 0 && final_code != kExitUserError && setup && !stop_requested())

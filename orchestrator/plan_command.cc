@@ -62,12 +62,13 @@ TimeModel plan_time_model(const PlanOptions& options, const JobSpec& job, const 
   }
   if (step_flops(*large) > kLargestProbeFlopsPerStep) {
     const MatmulRate rate = measure_cpu_matmul_rate(threads);
-    t.flops_per_second = rate.flops_per_second * options.mfu;
+    const double mfu = options.mfu > 0 ? options.mfu : 0.3;
+    t.flops_per_second = rate.flops_per_second * mfu;
     char text[200];
     std::snprintf(text, sizeof(text),
                   "models too large to time here: %.0f%% of the fp32 matmul rate measured now "
                   "(%.1f GFLOP/s, %d threads)",
-                  options.mfu * 100, rate.flops_per_second / 1e9, rate.threads);
+                  mfu * 100, rate.flops_per_second / 1e9, rate.threads);
     t.source = text;
     return t;
   }
@@ -128,6 +129,7 @@ void warn_dropped(const Grid& grid) {
 }  // namespace
 
 int plan_command(const PlanOptions& options) {
+  if (!options.gpu.empty() || options.gpus > 0) return plan_on_hardware(options);
   const JobSpec job = load_job_file(options.job_path);
   const Grid grid = expand_grid(job);
   warn_dropped(grid);

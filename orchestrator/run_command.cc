@@ -43,15 +43,18 @@ int run_command(const RunOptions& options) {
   const int threads = choose_threads(job.resources.threads_per_rank, 1);
   int exit_code = kExitOk;
   {
-    Coordinator coordinator(setup, store, /*slot_sizes=*/{1});
+    SlotGroup self;  // this process, as the one group of one rank
+    self.ranks = {0};
+    Coordinator coordinator(setup, store, {self});
     log_info((store.created() ? "writing " : "resuming ") + setup.output + ": " +
              std::to_string(coordinator.restart().runs_done) + " of " +
              std::to_string(setup.grid.runs.size()) + " runs finished, " +
              format_sci(setup.grid.total_flops()) + " FLOPs in all");
     while (true) {
       if (stop_requested()) coordinator.stop();
-      const std::optional<Assignment> next = coordinator.on_start(0);
-      if (!next) break;
+      const std::optional<Coordinator::Start> start = coordinator.next_start();
+      if (!start) break;
+      const Assignment* next = &start->assignment;
       const RunSpec& run = setup.grid.runs[size_t(next->run)];
       RunSink sink;
       sink.on_train = [&](const TrainRecord& r) { coordinator.on_records(0, next->run, {r}, {}); };

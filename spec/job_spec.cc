@@ -333,7 +333,18 @@ void read_resources(TomlSection& s, JobSpec& job) {
   ResourcesSection& r = job.resources;
   const int64_t sequences = job.train.batch_tokens / job.data.seq_len;
   const Bounds slot_bounds = Bounds::closed(1, 65536);
-  if (const toml::node* n = s.node("ranks_per_run")) {
+  const toml::node* slots = s.node("ranks_per_run");
+  if (slots && slots->is_string()) {
+    if (slots->as_string()->get() != "auto")
+      s.fail("ranks_per_run", "must be \"auto\", a slot size or a list of slot sizes");
+    r.auto_slots = true;
+    slots = nullptr;
+  }
+  if (s.has("max_nodes_per_run") && !r.auto_slots)
+    s.fail("max_nodes_per_run", "applies only with ranks_per_run = \"auto\"");
+  r.max_nodes_per_run = s.integer("max_nodes_per_run", 0, Bounds::closed(1, 65536));
+  r.gpu = s.string("gpu", "h100", {"a100", "h100", "h200"});
+  if (const toml::node* n = slots) {
     r.slot_sizes.clear();
     if (const auto* list = n->as_array()) {
       if (list->empty()) s.fail("ranks_per_run", "must list at least one slot size");
@@ -364,7 +375,10 @@ void read_resources(TomlSection& s, JobSpec& job) {
   if (const toml::node* n = s.node("large_runs")) {
     const auto* list = n->as_array();
     if (!list) s.fail("large_runs", "must be a list of { params = N, ranks = R } tables");
-    const int64_t largest = *std::max_element(r.slot_sizes.begin(), r.slot_sizes.end());
+    // With "auto" the groups are made at start; the batch bounds them.
+    const int64_t largest = r.auto_slots
+                                ? sequences
+                                : *std::max_element(r.slot_sizes.begin(), r.slot_sizes.end());
     for (const auto& item : *list) {
       const auto* table = item.as_table();
       if (!table) s.fail("large_runs", "every entry must be a table { params = N, ranks = R }");
@@ -378,10 +392,10 @@ void read_resources(TomlSection& s, JobSpec& job) {
       }
       if (l.ranks > largest) {
         s.fail_at(item, s.full_key("large_runs"),
-                  "asks for slots of " + std::to_string(l.ranks) +
-                      " ranks but the largest in "
-                      "resources.ranks_per_run has " +
-                      std::to_string(largest));
+                  "asks for slots of " + std::to_string(l.ranks) + " ranks but the largest " +
+                      (r.auto_slots ? "group the batch allows (train.batch_tokens / data.seq_len) "
+                                    : "in resources.ranks_per_run ") +
+                      "has " + std::to_string(largest));
       }
       r.large_runs.push_back(l);
     }

@@ -123,6 +123,11 @@ struct ResourcesSection {
   // Slot sizes (ranks_per_run): one size, or a list that cuts each node's
   // workers into slots of these sizes in turn (e.g. [4, 2, 2]).
   std::vector<int64_t> slot_sizes = {1};
+  // ranks_per_run = "auto": nested groups of 1, 2, 4, ... ranks and of 2, 4,
+  // ... whole nodes; the scheduler sizes each run's group (docs/cluster.md).
+  bool auto_slots = false;
+  int64_t max_nodes_per_run = 0;  // "auto" only: most nodes one run spans; 0 = the batch's limit
+  std::string gpu = "h100";       // hardware of the efficiency model ("auto", `sweepd plan`)
   std::vector<LargeRunRule> large_runs;
   std::string device = "auto";   // "cpu", "cuda" or "auto"
   int64_t threads_per_rank = 0;  // intra-op threads; 0 = cores / ranks on the node

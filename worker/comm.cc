@@ -1,6 +1,8 @@
 #include "worker/comm.h"
 
 #include <algorithm>
+#include <cstdlib>
+#include <map>
 
 #include "common/check.h"
 #include "common/error.h"
@@ -16,8 +18,26 @@
 
 namespace sweep {
 
-SlotLayout make_slot_layout(const std::vector<int64_t>& wanted) {
-  SlotLayout layout;
+const SlotLayout* GroupLayout::slot(int group) const {
+  for (const SlotLayout& s : mine)
+    if (s.slot == group) return &s;
+  return nullptr;
+}
+
+int ranks_per_node_override() {
+  const char* text = std::getenv("SWEEP_RANKS_PER_NODE");
+  if (!text || !*text) return 0;
+  char* end = nullptr;
+  const long n = std::strtol(text, &end, 10);
+  if (*end != '\0' || n < 1 || n > 1 << 20)
+    throw UserError(std::string("SWEEP_RANKS_PER_NODE=") + text +
+                    ": must be a positive integer (workers per node)");
+  return int(n);
+}
+
+GroupLayout make_group_layout(const LayoutRequest& request) {
+  const int fake_node = ranks_per_node_override();
+  GroupLayout layout;
   SWEEP_MPI(MPI_Comm_rank(MPI_COMM_WORLD, &layout.world_rank));
   SWEEP_MPI(MPI_Comm_size(MPI_COMM_WORLD, &layout.world_size));
 
@@ -29,50 +49,56 @@ SlotLayout make_slot_layout(const std::vector<int64_t>& wanted) {
   SWEEP_MPI(MPI_Comm_size(node_comm, &layout.node_size));
   int node_id = 0;
   SWEEP_MPI(MPI_Allreduce(&layout.world_rank, &node_id, 1, MPI_INT, MPI_MIN, node_comm));
-  // This rank's position among the node's workers (everyone but world rank 0).
-  const int is_worker = layout.world_rank == 0 ? 0 : 1;
-  int worker_index = 0, workers_on_node = 0;
-  SWEEP_MPI(MPI_Exscan(&is_worker, &worker_index, 1, MPI_INT, MPI_SUM, node_comm));
-  if (layout.node_rank == 0) worker_index = 0;  // Exscan leaves rank 0's result undefined
-  SWEEP_MPI(MPI_Allreduce(&is_worker, &workers_on_node, 1, MPI_INT, MPI_SUM, node_comm));
   SWEEP_MPI(MPI_Comm_free(&node_comm));
+  std::vector<int> node_of(size_t(layout.world_size));
+  SWEEP_MPI(MPI_Allgather(&node_id, 1, MPI_INT, node_of.data(), 1, MPI_INT, MPI_COMM_WORLD));
 
-  // The node's cut, the same on each of its ranks.
-  const std::vector<int> cut = cut_into_slots(workers_on_node, wanted);
-  int group = -1;
-  for (int g = 0, start = 0; g < int(cut.size()); start += cut[size_t(g)], ++g) {
-    if (is_worker && worker_index >= start && worker_index < start + cut[size_t(g)]) group = g;
-  }
-  const bool member = group >= 0;
-  const int color = member ? node_id * layout.world_size + group : MPI_UNDEFINED;
-  SWEEP_MPI(MPI_Comm_split(MPI_COMM_WORLD, color, layout.world_rank, &layout.slot_comm));
-  if (member) {
-    SWEEP_MPI(MPI_Comm_rank(layout.slot_comm, &layout.slot_rank));
-    SWEEP_MPI(MPI_Comm_size(layout.slot_comm, &layout.slot_size));
-  }
+  // Every rank builds the same nodes of workers (rank 0 is in none), then the same groups.
+  std::map<int, std::vector<int>> by_node;
+  for (int r = 1; r < layout.world_size; ++r)
+    by_node[fake_node > 0 ? (r - 1) / fake_node : node_of[size_t(r)]].push_back(r);
+  for (auto& [id, ranks] : by_node) layout.nodes.push_back(std::move(ranks));
+  layout.groups = make_groups(layout.nodes, request);
+  layout.idle_ranks = idle_ranks(layout.nodes, layout.groups);
 
-  // Every rank learns the leaders (and so the slot numbers), in world-rank order.
-  const int mine = member && layout.slot_rank == 0 ? layout.world_rank : -1;
-  const int my_size = member ? layout.slot_size : 0;
-  std::vector<int> leaders(size_t(layout.world_size)), sizes(size_t(layout.world_size));
-  SWEEP_MPI(MPI_Allgather(&mine, 1, MPI_INT, leaders.data(), 1, MPI_INT, MPI_COMM_WORLD));
-  SWEEP_MPI(MPI_Allgather(&my_size, 1, MPI_INT, sizes.data(), 1, MPI_INT, MPI_COMM_WORLD));
-  for (int r = 0; r < layout.world_size; ++r) {
-    if (leaders[size_t(r)] >= 0) {
-      layout.leaders.push_back(r);
-      layout.slot_sizes.push_back(sizes[size_t(r)]);
+  // One split per layer of disjoint groups; a member's rank in its group is
+  // its position in the group's ranks (the first leads).
+  for (const std::vector<int>& layer : disjoint_layers(layout.groups)) {
+    int color = MPI_UNDEFINED, key = 0;
+    for (int g : layer) {
+      const std::vector<int>& ranks = layout.groups[size_t(g)].ranks;
+      const auto at = std::find(ranks.begin(), ranks.end(), layout.world_rank);
+      if (at != ranks.end()) {
+        color = g;
+        key = int(at - ranks.begin());
+      }
     }
+    MPI_Comm comm = MPI_COMM_NULL;
+    SWEEP_MPI(MPI_Comm_split(MPI_COMM_WORLD, color, key, &comm));
+    if (color == MPI_UNDEFINED) continue;
+    SlotLayout slot;
+    slot.world_rank = layout.world_rank;
+    slot.world_size = layout.world_size;
+    slot.node_rank = layout.node_rank;
+    slot.node_size = layout.node_size;
+    slot.slot = color;
+    slot.slot_comm = comm;
+    SWEEP_MPI(MPI_Comm_rank(comm, &slot.slot_rank));
+    SWEEP_MPI(MPI_Comm_size(comm, &slot.slot_size));
+    layout.mine.push_back(slot);
   }
-  int my_leader = member ? layout.world_rank : -1;
-  if (member) SWEEP_MPI(MPI_Bcast(&my_leader, 1, MPI_INT, 0, layout.slot_comm));
-  if (member) {
-    layout.slot = int(std::find(layout.leaders.begin(), layout.leaders.end(), my_leader) -
-                      layout.leaders.begin());
-  }
-  int in_slots = 0;
-  for (int s : layout.slot_sizes) in_slots += s;
-  layout.idle_ranks = layout.world_size - 1 - in_slots;
+  std::sort(layout.mine.begin(), layout.mine.end(),
+            [](const SlotLayout& a, const SlotLayout& b) { return a.slot < b.slot; });
   return layout;
+}
+
+void init_group_nccl(GroupLayout& layout, const std::string& device) {
+  for (SlotLayout& slot : layout.mine) init_slot_nccl(slot, device);  // in group order
+}
+
+void release_group_communicators(GroupLayout& layout) {
+  for (SlotLayout& slot : layout.mine) release_slot_communicators(slot);
+  layout.mine.clear();
 }
 
 void init_slot_nccl(SlotLayout& layout, const std::string& device) {

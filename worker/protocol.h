@@ -1,14 +1,16 @@
 #pragma once
-// Messages between slot leaders and the coordinator (rank 0).
+// Messages between the coordinator (rank 0) and the ranks that train.
 //
+// Coordinator -> every rank of a group, on kTagAssign: an Assignment (run
+// index, attempt number, and the group that trains it; run -1: no more work,
+// the rank exits). Rank 0 assigns a run only to a group whose ranks are all
+// idle, so each rank receives its assignments in the order it trains them.
+// Coordinator -> the group's leader, on kTagStop: one int, "checkpoint the run
+// in progress and stop".
 // Leader -> coordinator, all on kTagToCoordinator so that MPI's in-order
 // delivery per sender keeps records before the result that ends a run:
-//   kRequest   an idle slot asks for a run
 //   kRecords   a batch of train and eval records of one run
 //   kResult    a run ended (done, diverged, failed, or stopped at a checkpoint)
-// Coordinator -> leader, on kTagAssign: an Assignment (run index and attempt
-// number; run -1: no more work, the slot exits). On kTagStop: one int, "checkpoint
-// the run in progress and stop".
 //
 // A message is a Header followed by n_train TrainRecords, n_eval EvalRecords and
 // reason_length bytes of text, sent as MPI_BYTE (all ranks run the same binary).
@@ -28,13 +30,14 @@ inline constexpr int kTagStop = 13;
 struct Assignment {
   int32_t run = -1;     // -1: no more work
   int32_t attempt = 0;  // 1, 2, ... over the run's life in the file
+  int32_t group = -1;   // the group that trains it (an index into the layout's groups)
 };
 
-enum class MessageKind : int32_t { kRequest = 1, kRecords = 2, kResult = 3 };
+enum class MessageKind : int32_t { kRecords = 2, kResult = 3 };
 
 struct MessageHeader {
-  MessageKind kind = MessageKind::kRequest;
-  int32_t slot = 0;
+  MessageKind kind = MessageKind::kRecords;
+  int32_t slot = 0;  // the group
   int32_t run = -1;
   int32_t n_train = 0, n_eval = 0, reason_length = 0;
   RunEnd end;  // kResult: how the run ended (its reason follows as text)

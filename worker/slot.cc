@@ -2,6 +2,7 @@
 
 #include <chrono>
 #include <climits>
+#include <thread>
 
 #include "common/check.h"
 #include "common/signals.h"
@@ -37,39 +38,49 @@ std::string failing_rank_reason(const SlotLayout& layout, const RunResult& resul
   return reason;
 }
 
+// Waits for rank 0's next assignment (polling: an idle rank leaves the CPU to
+// those that train, as the coordinator does).
+Assignment receive_assignment() {
+  while (true) {
+    int flag = 0;
+    SWEEP_MPI(MPI_Iprobe(0, kTagAssign, MPI_COMM_WORLD, &flag, MPI_STATUS_IGNORE));
+    if (flag) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  Assignment next;
+  SWEEP_MPI(
+      MPI_Recv(&next, sizeof(next), MPI_BYTE, 0, kTagAssign, MPI_COMM_WORLD, MPI_STATUS_IGNORE));
+  return next;
+}
+
 }  // namespace
 
-void serve_slot(const SlotWork& work, const SlotLayout& layout, const std::string& device,
-                int threads) {
-  const Collectives collectives = slot_collectives(layout);
+void serve_groups(const SlotWork& work, const GroupLayout& groups, const std::string& device,
+                  int threads) {
   bool told_to_stop = false;
-  // Local to this rank (the training loop reduces it over the slot every step).
-  auto stop = [&] {
-    if (layout.leader() && !told_to_stop) {
-      int flag = 0;
-      SWEEP_MPI(MPI_Iprobe(0, kTagStop, MPI_COMM_WORLD, &flag, MPI_STATUS_IGNORE));
-      if (flag) {
-        int ignored = 0;
-        SWEEP_MPI(MPI_Recv(&ignored, 1, MPI_INT, 0, kTagStop, MPI_COMM_WORLD, MPI_STATUS_IGNORE));
-        told_to_stop = true;
-      }
-    }
-    return told_to_stop || stop_requested();
-  };
-
   while (true) {
-    Assignment next;
-    if (layout.leader()) {
-      Message request;
-      request.header.kind = MessageKind::kRequest;
-      request.header.slot = layout.slot;
-      send_to_coordinator(request);
-      SWEEP_MPI(MPI_Recv(&next, sizeof(next), MPI_BYTE, 0, kTagAssign, MPI_COMM_WORLD,
-                         MPI_STATUS_IGNORE));
-    }
-    if (layout.slot_size > 1)
-      SWEEP_MPI(MPI_Bcast(&next, sizeof(next), MPI_BYTE, 0, layout.slot_comm));
+    const Assignment next = receive_assignment();
     if (next.run < 0) return;
+    const SlotLayout* slot = groups.slot(next.group);
+    SWEEP_CHECK(slot != nullptr, "rank " + std::to_string(groups.world_rank) +
+                                     " was assigned a run on group " +
+                                     std::to_string(next.group) + ", which it is not in");
+    const SlotLayout& layout = *slot;
+    const Collectives collectives = slot_collectives(layout);
+    // Local to this rank (the training loop reduces it over the group every step).
+    auto stop = [&] {
+      if (layout.leader() && !told_to_stop) {
+        int flag = 0;
+        SWEEP_MPI(MPI_Iprobe(0, kTagStop, MPI_COMM_WORLD, &flag, MPI_STATUS_IGNORE));
+        if (flag) {
+          int ignored = 0;
+          SWEEP_MPI(
+              MPI_Recv(&ignored, 1, MPI_INT, 0, kTagStop, MPI_COMM_WORLD, MPI_STATUS_IGNORE));
+          told_to_stop = true;
+        }
+      }
+      return told_to_stop || stop_requested();
+    };
     const RunSpec& spec = work.grid.runs[size_t(next.run)];
 
     Message batch;
