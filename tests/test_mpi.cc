@@ -49,15 +49,15 @@ TEST(Mpi, SlotAllReduceSumsOverRanks) {
 }
 
 TEST(Mpi, LayoutPutsRankZeroOutsideSlots) {
-  SlotLayout layout = make_slot_layout({1});
+  GroupLayout layout = make_group_layout(LayoutRequest{});
   if (layout.world_rank == 0) {
-    EXPECT_EQ(layout.slot, -1);
+    EXPECT_FALSE(layout.worker());
   } else {
-    EXPECT_GE(layout.slot, 0);
-    EXPECT_EQ(layout.slot_size, 1);
+    ASSERT_EQ(layout.mine.size(), 1u);
+    EXPECT_EQ(layout.mine[0].slot_size, 1);
   }
-  EXPECT_EQ(int(layout.leaders.size()), layout.world_size - 1);
-  release_slot_communicators(layout);
+  EXPECT_EQ(int(layout.groups.size()), layout.world_size - 1);
+  release_group_communicators(layout);
 }
 
 TEST(Mpi, TwoRanksFollowTheOneRankCurve) {

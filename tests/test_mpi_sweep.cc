@@ -83,6 +83,46 @@ TEST_F(MpiSweep, SlotsOfTwoSizesTakeTheRunsTheyFit) {
       << log();
 }
 
+TEST_F(MpiSweep, AutoGroupsTrainTheBigRunAcrossNodesAndSmallRunsOnSingleRanks) {
+  // 9 ranks as 2 "nodes" of 4 workers (SWEEP_RANKS_PER_NODE) + the
+  // coordinator: groups of 1, 2 and 4 ranks inside a node and one of 8 over
+  // both. The largest runs (>= 1e4 parameters) need 8 ranks; the others are
+  // too small to gain from more than one (the efficiency model).
+  ASSERT_EQ(wait_exit(start({job_, "--output", dir_ + "/one.h5"})), 0) << log();
+  add_resources("ranks_per_run = \"auto\"\nlarge_runs = [{ params = 1e4, ranks = 8 }]\n");
+  ::setenv("SWEEP_RANKS_PER_NODE", "4", 1);
+  use_mpirun(9);
+  const int code = wait_exit(start({job_}));
+  ::unsetenv("SWEEP_RANKS_PER_NODE");
+  ASSERT_EQ(code, 0) << log();
+  expect_complete_study();
+  const std::string text = log();
+  EXPECT_NE(text.find("nested groups on 2 nodes: 8 of 1 rank, 4 of 2 ranks, 2 of 4 ranks, 1 of "
+                      "8 ranks (2 nodes)"),
+            std::string::npos)
+      << text;
+  // Every run's placement is logged: the two largest on both nodes, the rest on one rank.
+  SweepStore store = SweepStore::open_read_only(output_);
+  int across = 0, single = 0;
+  for (const RunInfo& run : store.runs()) {
+    const auto at = text.find(run.run_id + " attempt 1 on group");
+    ASSERT_NE(at, std::string::npos) << run.run_id << "\n" << text;
+    const std::string line = text.substr(at, text.find('\n', at) - at);
+    if (run.params_total >= 1e4) {
+      EXPECT_NE(line.find("8 ranks on 2 nodes (world ranks 1-8)"), std::string::npos) << line;
+      ++across;
+    } else {
+      EXPECT_NE(line.find(": 1 rank on 1 node"), std::string::npos) << line;
+      ++single;
+    }
+  }
+  EXPECT_GT(across, 0);
+  EXPECT_GT(single, 0);
+  // Data parallel over 8 ranks keeps the global batch: the curves match one rank's.
+  const auto one = final_losses(dir_ + "/one.h5"), many = final_losses(output_);
+  for (const auto& [run, loss] : one) EXPECT_NEAR(many.at(run), loss, 2e-3) << run;
+}
+
 TEST_F(MpiSweep, KilledAtRandomPointsResumesToTheSameRunSet) {
   // Long enough (~8 s on 2 cores) that every kill lands mid-study.
   replace_in_job("budgets = [3e9, 1e10]", "budgets = [1e10, 3e10]");

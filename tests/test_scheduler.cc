@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <map>
 
 #include "orchestrator/scheduler.h"
 #include "spec/slots.h"
@@ -11,16 +12,30 @@
 namespace sweep {
 namespace {
 
+// The run next() would start (one group of one rank by default), or -1.
+int next_run(const Scheduler& s) {
+  const std::optional<Placement> p = s.next();
+  return p ? p->run : -1;
+}
+
+SlotGroup group_of(std::vector<int> ranks, int nodes = 1) {
+  SlotGroup g;
+  g.ranks = std::move(ranks);
+  g.nodes = nodes;
+  return g;
+}
+
 TEST(Scheduler, GivesTheLargestPendingRunFirst) {
   Scheduler s({1e12, 5e12, 3e12}, {RunState::kPending, RunState::kPending, RunState::kPending}, {},
               /*max_attempts=*/1);
-  EXPECT_EQ(s.next_for(1), 1);
-  s.start(1);
-  EXPECT_EQ(s.next_for(1), 2);
-  s.start(2);
-  EXPECT_EQ(s.next_for(1), 0);
-  s.start(0);
-  EXPECT_FALSE(s.next_for(1).has_value());
+  s.set_groups({group_of({1}), group_of({2}), group_of({3})});
+  EXPECT_EQ(next_run(s), 1);
+  s.start(1, s.next()->group);
+  EXPECT_EQ(next_run(s), 2);
+  s.start(2, s.next()->group);
+  EXPECT_EQ(next_run(s), 0);
+  s.start(0, s.next()->group);
+  EXPECT_EQ(next_run(s), -1);
   EXPECT_FALSE(s.finished());
   EXPECT_EQ(s.finish(0, RunOutcome::kDone), RunState::kDone);
   EXPECT_EQ(s.finish(1, RunOutcome::kDiverged), RunState::kDiverged);
@@ -46,20 +61,20 @@ TEST(Scheduler, StoppedRunsArePendingAgainAndDoNotCountAsAttempts) {
     EXPECT_EQ(s.finish(0, RunOutcome::kStopped), RunState::kPending);
   }
   EXPECT_EQ(s.failures(0), 0);
-  EXPECT_EQ(s.next_for(1), 0);
+  EXPECT_EQ(next_run(s), 0);
 }
 
 TEST(Scheduler, FailedRunIsRetriedUpToMaxAttemptsThenLeftFailed) {
   Scheduler s({1.0, 2.0}, {RunState::kPending, RunState::kPending}, {}, /*max_attempts=*/3);
   s.start(1);
   EXPECT_EQ(s.finish(1, RunOutcome::kFailed), RunState::kPending);  // attempt 1 of 3
-  EXPECT_EQ(s.next_for(1), 1);  // still the largest: retried first
+  EXPECT_EQ(next_run(s), 1);  // still the largest: retried first
   s.start(1);
   EXPECT_EQ(s.finish(1, RunOutcome::kFailed), RunState::kPending);  // 2 of 3
   s.start(1);
   EXPECT_EQ(s.finish(1, RunOutcome::kFailed), RunState::kFailed);  // 3 of 3: left failed
   EXPECT_EQ(s.failures(1), 3);
-  EXPECT_EQ(s.next_for(1), 0);  // the others go on
+  EXPECT_EQ(next_run(s), 0);  // the others go on
   EXPECT_FALSE(s.finished());
   s.start(0);
   s.finish(0, RunOutcome::kDone);
@@ -84,8 +99,80 @@ TEST(Scheduler, RestartKeepsFinalStatesAndRetriesEverythingElse) {
 
 TEST(Scheduler, RunsGoOnlyToSlotsLargeEnough) {
   Scheduler s({9.0, 1.0}, {RunState::kPending, RunState::kPending}, {8, 1});
-  EXPECT_EQ(s.next_for(4), 1);
-  EXPECT_EQ(s.next_for(8), 0);
+  s.set_groups({group_of({1, 2, 3, 4}), group_of({5, 6, 7, 8, 9, 10, 11, 12})});
+  // The largest run takes the largest free slot; the other one fits the slot of 4.
+  EXPECT_EQ(s.next()->run, 0);
+  EXPECT_EQ(s.next()->group, 1);
+  s.start(0, 1);
+  EXPECT_EQ(s.next()->run, 1);
+  EXPECT_EQ(s.next()->group, 0);
+  s.start(1, 0);
+  s.finish(1, RunOutcome::kDone);
+  EXPECT_FALSE(s.next().has_value());  // the slot of 4 is free, but only the slot of 8 fits run 0
+}
+
+TEST(Scheduler, FixedSlotsGiveTheLargestRunsTheLargestFreeSlots) {
+  Scheduler s({1.0, 5.0, 3.0}, std::vector<RunState>(3, RunState::kPending));
+  s.set_groups({group_of({1, 2}), group_of({3, 4, 5, 6}), group_of({7})});
+  const std::optional<Placement> first = s.next();
+  ASSERT_TRUE(first);
+  EXPECT_EQ(first->run, 1);
+  EXPECT_EQ(first->group, 1);
+  s.start(first->run, first->group);
+  EXPECT_EQ(s.next()->group, 0);
+  EXPECT_THROW(s.start(2, 1), std::logic_error);  // busy
+}
+
+TEST(Scheduler, ARankInNestedGroupsTrainsOneRunAtATime) {
+  // Two nodes of 4: singles, pairs, halves, the whole node and both nodes.
+  const NodeRanks nodes = {{1, 2, 3, 4}, {5, 6, 7, 8}};
+  const std::vector<SlotGroup> groups = nested_groups(nodes, /*batch_sequences=*/8, 0, 0);
+  // Run 0 (the largest) is sized to both nodes, the others to single ranks.
+  Scheduler s({100.0, 1.0, 2.0, 3.0}, std::vector<RunState>(4, RunState::kPending));
+  s.set_groups(groups, {8, 1, 1, 1});
+  std::optional<Placement> p = s.next();
+  ASSERT_TRUE(p);
+  EXPECT_EQ(p->run, 0);
+  EXPECT_EQ(s.groups()[size_t(p->group)].size(), 8);
+  EXPECT_EQ(s.groups()[size_t(p->group)].nodes, 2);
+  s.start(p->run, p->group);
+  EXPECT_FALSE(s.next().has_value()) << "every rank trains run 0";
+  s.finish(0, RunOutcome::kDone);
+  std::vector<int> used;
+  while ((p = s.next())) {
+    EXPECT_EQ(s.groups()[size_t(p->group)].size(), 1);
+    s.start(p->run, p->group);
+    used.push_back(s.groups()[size_t(p->group)].ranks[0]);
+  }
+  EXPECT_EQ(used.size(), 3u);
+  // Best fit: the small runs share one pair and the pair next to it, leaving node 2 whole.
+  for (int rank : used) EXPECT_LE(rank, 4) << "a single on the second node splits it";
+}
+
+TEST(Scheduler, NestedGroupsAreAlignedPowersOfTwoInsideAndAcrossNodes) {
+  const NodeRanks nodes = {{1, 2, 3, 4}, {5, 6, 7, 8}};
+  const std::vector<SlotGroup> groups = nested_groups(nodes, 8, 0, 0);
+  std::map<int, int> count;
+  for (const SlotGroup& g : groups) ++count[g.size()];
+  EXPECT_EQ(count, (std::map<int, int>{{1, 8}, {2, 4}, {4, 2}, {8, 1}}));
+  EXPECT_EQ(groups.back().ranks, (std::vector<int>{1, 2, 3, 4, 5, 6, 7, 8}));
+  EXPECT_EQ(groups.back().nodes, 2);
+  EXPECT_EQ(disjoint_layers(groups).size(), 4u);
+  // The batch bounds the groups: 4 sequences allow no group of 8.
+  for (const SlotGroup& g : nested_groups(nodes, 4, 0, 0)) EXPECT_LE(g.size(), 4);
+  // max_nodes_per_run = 1 keeps every group inside a node.
+  for (const SlotGroup& g : nested_groups(nodes, 8, 0, 1)) EXPECT_EQ(g.nodes, 1);
+  // Uneven nodes (7 and 8 workers): node groups take the first 4 of each;
+  // no worker is left out of the singles.
+  const NodeRanks uneven = {{1, 2, 3, 4, 5, 6, 7}, {8, 9, 10, 11, 12, 13, 14, 15}};
+  const std::vector<SlotGroup> u = nested_groups(uneven, 256, 0, 0);
+  EXPECT_EQ(idle_ranks(uneven, u), 0);
+  const SlotGroup& both = u.back();
+  EXPECT_EQ(both.nodes, 2);
+  EXPECT_EQ(both.ranks, (std::vector<int>{1, 2, 3, 4, 8, 9, 10, 11}));
+  EXPECT_TRUE(divides_batch(4, 256, 8));
+  EXPECT_FALSE(divides_batch(3, 256, 8));
+  EXPECT_FALSE(divides_batch(16, 256, 3));  // 16 sequences per rank in micro-batches of 3
 }
 
 TEST(Scheduler, NodesAreCutIntoSlotsBySizesInTurn) {
