@@ -1,7 +1,9 @@
 // `sweepd plan JOB.toml` and `sweepd check JOB.toml`: the grid a job expands
 // to, with realized shapes, N, D, FLOPs and an estimated time on this machine.
 
+#include <algorithm>
 #include <cstdio>
+#include <map>
 #include <iostream>
 #include <nlohmann/json.hpp>
 #include <thread>
@@ -12,6 +14,7 @@
 #include "model/throughput.h"
 #include "orchestrator/commands.h"
 #include "spec/grid.h"
+#include "spec/memory_plan.h"
 #include "worker/worker.h"
 
 namespace sweep {
@@ -119,6 +122,56 @@ nlohmann::json run_json(const RunSpec& run) {
           {"flops", run.flops}};
 }
 
+// Each run's slot and memory as the job lays it out: the fewest ranks it
+// needs (resources.large_runs and the memory model), the smallest of the
+// job's slot sizes that has them, and the sharding it trains with there.
+struct RunMemory {
+  int64_t ranks = 1;
+  MemoryChoice choice;
+};
+
+std::vector<RunMemory> plan_memory(const JobSpec& job, const Grid& grid) {
+  const bool cuda = job.resources.device == "cuda";
+  const double limit = job.resources.memory_per_rank;
+  const int64_t largest =
+      *std::max_element(job.resources.slot_sizes.begin(), job.resources.slot_sizes.end());
+  std::vector<RunMemory> out;
+  for (const RunSpec& run : grid.runs) {
+    RunMemory m;
+    const int64_t needed = ranks_needed(job, run, limit, cuda);
+    m.ranks = 0;
+    for (int64_t size : job.resources.slot_sizes)
+      if (size >= needed && needed > 0 && (m.ranks == 0 || size < m.ranks)) m.ranks = size;
+    if (m.ranks == 0) {
+      const MemoryChoice best = choose_sharding(job, run, largest, limit, cuda);
+      job.fail(job.resources.memory_per_rank > 0 ? "resources.memory_per_rank"
+                                                 : "resources.ranks_per_run",
+               "run " + run.run_id + " (" + format_count(double(run.params.total)) +
+                   " parameters) needs " + format_bytes(best.estimate.total()) +
+                   " per rank on the largest slot (" + std::to_string(largest) + " ranks, " +
+                   to_string(best.sharding) + " sharded), more than " + format_bytes(limit) +
+                   "; " + how_to_fit(job, run, largest, limit, cuda));
+    }
+    m.choice = choose_sharding(job, run, m.ranks, limit, cuda);
+    out.push_back(m);
+  }
+  return out;
+}
+
+nlohmann::json memory_json(const RunMemory& m) {
+  const MemoryEstimate& e = m.choice.estimate;
+  return {{"ranks", m.ranks},
+          {"sharding", to_string(m.choice.sharding)},
+          {"bytes_per_rank",
+           {{"parameters", e.parameters},
+            {"gradients", e.gradients},
+            {"optimizer", e.optimizer},
+            {"casts", e.casts},
+            {"activations", e.activations},
+            {"temporaries", e.temporaries},
+            {"total", e.total()}}}};
+}
+
 void warn_dropped(const Grid& grid) {
   for (const DroppedRun& d : grid.dropped) {
     log_warn("grid: dropped N~" + format_count(d.target_params) + " at budget " +
@@ -136,6 +189,16 @@ int plan_command(const PlanOptions& options) {
   if (job.data.files.empty()) {
     log_warn("data.corpus matches no file yet; `sweepd check` and training need it");
   }
+  const std::vector<RunMemory> memory = plan_memory(job, grid);
+  // The peak per slot size: the most any run it may train needs per rank.
+  std::map<int64_t, std::pair<double, const RunSpec*>> peaks;
+  for (size_t i = 0; i < grid.runs.size(); ++i) {
+    auto& [bytes, run] = peaks[memory[i].ranks];
+    if (memory[i].choice.estimate.total() > bytes) {
+      bytes = memory[i].choice.estimate.total();
+      run = &grid.runs[i];
+    }
+  }
   const TimeModel time = plan_time_model(options, job, grid);
   const int64_t batch = job.train.batch_tokens;
   double total_seconds = 0;
@@ -151,11 +214,19 @@ int plan_command(const PlanOptions& options) {
                          {"flops_per_second", time.flops_per_second},
                          {"source", time.source}};
     out["runs"] = nlohmann::json::array();
-    for (const RunSpec& run : grid.runs) {
-      nlohmann::json r = run_json(run);
-      r["est_seconds"] = time.seconds(run, batch);
+    for (size_t i = 0; i < grid.runs.size(); ++i) {
+      nlohmann::json r = run_json(grid.runs[i]);
+      r["est_seconds"] = time.seconds(grid.runs[i], batch);
+      r["memory"] = memory_json(memory[i]);
       out["runs"].push_back(r);
     }
+    out["memory"] = {{"memory_per_rank", job.resources.memory_per_rank},
+                     {"precision", job.resources.device == "cuda" ? "bf16 autocast" : "fp32"},
+                     {"activation_checkpointing", job.train.activation_checkpointing},
+                     {"peak_per_slot", nlohmann::json::array()}};
+    for (const auto& [ranks, peak] : peaks)
+      out["memory"]["peak_per_slot"].push_back(
+          {{"ranks", ranks}, {"bytes_per_rank", peak.first}, {"run_id", peak.second->run_id}});
     out["dropped"] = nlohmann::json::array();
     for (const DroppedRun& d : grid.dropped) {
       out["dropped"].push_back(
@@ -171,8 +242,9 @@ int plan_command(const PlanOptions& options) {
             << " runs, FLOPs counted as " << to_string(job.grid.flop_convention)
             << ", N = total parameters, batch " << job.train.batch_tokens << " tokens\n\n";
   TextTable table({"run", "budget", "N", "N non-emb", "D", "D/N", "shape", "lr", "steps", "FLOPs",
-                   "est. time"});
-  for (const RunSpec& run : grid.runs) {
+                   "est. time", "ranks", "sharding", "mem/rank"});
+  for (size_t i = 0; i < grid.runs.size(); ++i) {
+    const RunSpec& run = grid.runs[i];
     char ratio[32], lr[32];
     std::snprintf(ratio, sizeof(ratio), "%.3g", run.tokens_per_param());
     std::snprintf(lr, sizeof(lr), "%.3g", run.lr);
@@ -180,9 +252,21 @@ int plan_command(const PlanOptions& options) {
                    format_count(double(run.params.total)),
                    format_count(double(run.params.non_embedding)), format_count(double(run.tokens)),
                    ratio, shape_text(run.model), lr, std::to_string(run.steps),
-                   format_sci(run.flops), format_duration(time.seconds(run, batch))});
+                   format_sci(run.flops), format_duration(time.seconds(run, batch)),
+                   std::to_string(memory[i].ranks), to_string(memory[i].choice.sharding),
+                   format_bytes(memory[i].choice.estimate.total())});
   }
   table.print(std::cout);
+  std::cout << "\npeak memory per rank (" << (job.resources.device == "cuda" ? "bf16 autocast" : "fp32")
+            << (job.train.activation_checkpointing ? ", activation checkpointing" : "")
+            << (job.resources.memory_per_rank > 0
+                    ? ", limit " + format_bytes(job.resources.memory_per_rank)
+                    : std::string(", no limit set (resources.memory_per_rank)"))
+            << "):";
+  for (const auto& [ranks, peak] : peaks)
+    std::cout << "  slot of " << ranks << ": " << format_bytes(peak.first) << " ("
+              << peak.second->run_id << ")";
+  std::cout << '\n';
   std::cout << "\ntotal: " << grid.runs.size() << " runs, " << format_sci(grid.total_flops())
             << " FLOPs, est. " << format_duration(total_seconds) << " in one process\n"
             << "shape: n_layer x d_model, heads, d_ff; est. time " << time.source << "\n";
@@ -194,6 +278,7 @@ int check_command(const CheckOptions& options) {
   require_corpus(job);
   const Grid grid = expand_grid(job);
   warn_dropped(grid);
+  plan_memory(job, grid);  // a run that cannot fit is an error here
   if (options.json) {
     nlohmann::json out = {{"job", job.path},
                           {"ok", true},

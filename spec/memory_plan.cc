@@ -1,5 +1,6 @@
 #include "spec/memory_plan.h"
 
+#include <algorithm>
 #include <vector>
 
 
@@ -51,6 +52,13 @@ int64_t fewest_ranks_that_fit(const JobSpec& job, const RunSpec& run, int64_t ma
     if (choose_sharding(job, run, k, memory_per_rank, cuda).fits) return k;
   }
   return 0;
+}
+
+int64_t ranks_needed(const JobSpec& job, const RunSpec& run, double memory_per_rank, bool cuda) {
+  const int64_t sequences = job.train.batch_tokens / run.model.seq_len;
+  const int64_t fits = fewest_ranks_that_fit(job, run, sequences, memory_per_rank, cuda);
+  if (fits == 0) return 0;
+  return std::max(fits, job.resources.ranks_needed(run.params.total));
 }
 
 std::string how_to_fit(const JobSpec& job, const RunSpec& run, int64_t ranks,

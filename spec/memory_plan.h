@@ -31,6 +31,11 @@ MemoryChoice choose_sharding(const JobSpec& job, const RunSpec& run, int64_t ran
 int64_t fewest_ranks_that_fit(const JobSpec& job, const RunSpec& run, int64_t max_ranks,
                               double memory_per_rank, bool cuda);
 
+// Fewest ranks a run may train on: resources.large_runs' rule, and the
+// fewest on which the memory model fits it in `memory_per_rank` (0 when no
+// slot size up to the batch's sequences fits it).
+int64_t ranks_needed(const JobSpec& job, const RunSpec& run, double memory_per_rank, bool cuda);
+
 // What would make a run that does not fit on `ranks` ranks fit, for the error:
 // "more ranks (fits on 16)", "train.activation_checkpointing = true", ...
 std::string how_to_fit(const JobSpec& job, const RunSpec& run, int64_t ranks,
