@@ -8,6 +8,7 @@
 
 #include "model/counting.h"
 #include "model/memory.h"
+#include "spec/memory_plan.h"
 
 namespace sweep {
 
@@ -56,27 +57,8 @@ const Hardware& job_hardware(const JobSpec& job) {
 
 int fewest_ranks_that_fit(const JobSpec& job, const RunSpec& run, double memory_per_rank,
                           const std::vector<int>& sizes, bool cuda) {
-  const std::vector<Sharding> stages =
-      job.resources.sharding
-          ? std::vector<Sharding>{*job.resources.sharding}
-          : std::vector<Sharding>{Sharding::kNone, Sharding::kOptimizer, Sharding::kGradients,
-                                  Sharding::kParameters};
-  const int64_t seq_len = job.data.seq_len;
-  const int64_t sequences = job.train.batch_tokens / seq_len;
-  for (int ranks : sizes) {
-    const int64_t share = sequences / std::max(1, ranks);
-    const int64_t micro =
-        job.train.micro_batch_tokens > 0 ? job.train.micro_batch_tokens / seq_len : share;
-    for (Sharding stage : stages) {
-      MemoryOptions o;
-      o.sharding = stage;
-      o.ranks = ranks;
-      o.micro_batch_sequences = std::max<int64_t>(1, std::min(share, micro));
-      o.activation_checkpointing = job.train.activation_checkpointing;
-      o.cuda = cuda;
-      if (estimate_memory(run.model, o).total() <= memory_per_rank) return ranks;
-    }
-  }
+  for (int ranks : sizes)
+    if (choose_sharding(job, run, ranks, memory_per_rank, cuda).fits) return ranks;
   return 0;
 }
 

@@ -45,9 +45,8 @@ LayoutRequest layout_request(const JobSpec& job, bool nested);
 const Hardware& job_hardware(const JobSpec& job);
 
 // The smallest of `sizes` (ascending) on which one rank holds `run` in
-// `memory_per_rank` bytes under the job's sharding (resources.sharding; "auto":
-// the least sharding that fits), by model/memory.h; 0 when none does. The one
-// place the scheduler asks the memory model.
+// `memory_per_rank` bytes under the job's sharding (spec/memory_plan.h's
+// choose_sharding, as the worker chooses it); 0 when none does.
 int fewest_ranks_that_fit(const JobSpec& job, const RunSpec& run, double memory_per_rank,
                           const std::vector<int>& sizes, bool cuda);
 
