@@ -28,8 +28,10 @@ RunCostModel run_cost_model(const JobSpec& job, const Grid& grid, const Hardware
   const bool sharded_parameters = job.resources.sharding == Sharding::kParameters;
   for (const RunSpec& run : grid.runs) {
     StepWork w;
+    // Activation checkpointing recomputes each block's forward in backward:
+    // about 4/3 of the step's FLOPs (2 of the 6 per parameter and token again).
     w.flops = training_flops_per_token(run.model, FlopConvention::kChinchilla) *
-              double(job.train.batch_tokens);
+              double(job.train.batch_tokens) * (job.train.activation_checkpointing ? 4.0 / 3 : 1.0);
     w.params = double(run.params.total);
     w.batch_tokens = job.train.batch_tokens;
     w.micro_batch_tokens = job.train.micro_batch_tokens;
