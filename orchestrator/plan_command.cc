@@ -133,15 +133,22 @@ struct RunMemory {
 std::vector<RunMemory> plan_memory(const JobSpec& job, const Grid& grid) {
   const bool cuda = job.resources.device == "cuda";
   const double limit = job.resources.memory_per_rank;
+  // The largest slot: the job's, or under "auto" the batch's limit.
   const int64_t largest =
-      *std::max_element(job.resources.slot_sizes.begin(), job.resources.slot_sizes.end());
+      job.resources.auto_slots
+          ? job.train.batch_tokens / job.data.seq_len
+          : *std::max_element(job.resources.slot_sizes.begin(), job.resources.slot_sizes.end());
   std::vector<RunMemory> out;
   for (const RunSpec& run : grid.runs) {
     RunMemory m;
     const int64_t needed = ranks_needed(job, run, limit, cuda);
     m.ranks = 0;
-    for (int64_t size : job.resources.slot_sizes)
-      if (size >= needed && needed > 0 && (m.ranks == 0 || size < m.ranks)) m.ranks = size;
+    if (job.resources.auto_slots) {
+      m.ranks = needed;  // "auto": a group of at least these ranks (the scheduler may give more)
+    } else {
+      for (int64_t size : job.resources.slot_sizes)
+        if (size >= needed && needed > 0 && (m.ranks == 0 || size < m.ranks)) m.ranks = size;
+    }
     if (m.ranks == 0) {
       const MemoryChoice best = choose_sharding(job, run, largest, limit, cuda);
       job.fail(job.resources.memory_per_rank > 0 ? "resources.memory_per_rank"
