@@ -8,23 +8,6 @@
 
 namespace sweep::fit {
 
-const std::vector<Accelerator>& accelerators() {
-  static const std::vector<Accelerator> kAccelerators = {
-      {"a100", "NVIDIA A100", 312e12},
-      {"h100", "NVIDIA H100 SXM", 989e12},
-      {"h200", "NVIDIA H200", 989e12},
-  };
-  return kAccelerators;
-}
-
-const Accelerator* find_accelerator(const std::string& name) {
-  std::string key = name;
-  for (char& c : key) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  for (const Accelerator& a : accelerators())
-    if (a.name == key) return &a;
-  return nullptr;
-}
-
 double training_seconds(double flops, double peak_flops, double gpus, double mfu) {
   return flops / (gpus * peak_flops * mfu);
 }

@@ -3,8 +3,7 @@
 // model that is cheapest to train *and serve*.
 //
 // Capacity: wall time = C / (GPUs · peak · MFU), with peak the accelerator's
-// dense bf16 rate (A100 312, H100 989, H200 989 TFLOP/s; the H200 has the
-// H100's compute and more memory). The inverse gives the FLOPs that fit in a
+// dense bf16 rate (`sweepd capacity --gpu` reads model/hardware.h's table). The inverse gives the FLOPs that fit in a
 // given time. GPT-3 (175B parameters, 300B tokens): 6·N·D = 3.15e23 FLOPs,
 // about 29 days on 1,000 A100s at 40% MFU.
 //
@@ -24,15 +23,6 @@
 #include "fit/laws.h"
 
 namespace sweep::fit {
-
-struct Accelerator {
-  std::string name;   // "a100"
-  std::string label;  // "NVIDIA A100"
-  double peak_flops;  // dense bf16 FLOP/s
-};
-const std::vector<Accelerator>& accelerators();
-const Accelerator* find_accelerator(
-    const std::string& name);  // case-insensitive; nullptr if unknown
 
 double training_seconds(double flops, double peak_flops, double gpus, double mfu);
 double trainable_flops(double seconds, double peak_flops, double gpus, double mfu);

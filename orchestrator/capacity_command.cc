@@ -11,6 +11,7 @@
 #include "common/format.h"
 #include "common/table.h"
 #include "fit/planning.h"
+#include "model/hardware.h"
 #include "orchestrator/commands.h"
 #include "orchestrator/fit_stage.h"
 
@@ -37,10 +38,10 @@ int capacity_command(const CapacityOptions& options) {
   double peak = options.peak_tflops * 1e12;
   std::string hardware = "custom (" + fixed(options.peak_tflops, 0) + " TFLOP/s)";
   if (peak <= 0) {
-    const fit::Accelerator* a = fit::find_accelerator(options.gpu);
+    const Hardware* a = find_hardware(options.gpu);
     if (!a)
-      throw UserError("capacity: unknown --gpu '" + options.gpu +
-                      "'; presets: a100, h100, h200 (or --peak-tflops)");
+      throw UserError("capacity: unknown --gpu '" + options.gpu + "'; presets: " +
+                      hardware_names() + " (or --peak-tflops)");
     peak = a->peak_flops;
     hardware = a->label + " (" + fixed(peak / 1e12, 0) + " TFLOP/s dense bf16)";
   }
