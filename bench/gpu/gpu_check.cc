@@ -14,6 +14,9 @@
 //    equal within tolerance, the loss falling on CUDA, the final losses close;
 //    then gradient accumulation and checkpoint/resume on CUDA, and a GPT-2
 //    small sized model on CUDA for a few steps.
+//  * memory_cuda_*: that model under every sharding stage, with and without
+//    activation checkpointing, on one rank: the same final loss as
+//    unsharded, and the CUDA allocator's peak against the memory model.
 //
 // Prints one "PASS name: ..." or "FAIL name: ..." line per check (and "INFO"
 // lines), then a summary; exits 1 when any check failed.
@@ -29,13 +32,16 @@
 #include <vector>
 
 #include "common/runtime.h"
+#include "model/allocation_probe.h"
 #include "model/counting.h"
 #include "model/data.h"
+#include "model/memory.h"
 #include "model/throughput.h"
 #include "model/train.h"
 #include "version.h"
 
 #ifdef GPU_CHECK_WITH_CUDA
+#include <c10/cuda/CUDACachingAllocator.h>
 #include <c10/cuda/CUDAStream.h>
 #endif
 #ifdef GPU_CHECK_WITH_NCCL
@@ -295,6 +301,59 @@ void check_training(const TokenData& data, int64_t steps, bool cuda) {
               big.eval.empty() ? NAN : big.eval.front().loss,
               big.eval.empty() ? NAN : big.eval.back().loss, double(big.result.steps_done)) +
               (big.result.reason.empty() ? "" : " (" + big.result.reason + ")"));
+  }
+
+  // Sharding stages and activation checkpointing on one GPU (one-rank
+  // collectives): the same curve as unsharded, and the peak bytes the CUDA
+  // caching allocator hands out against the memory model (model/memory.h).
+  {
+    TrainConfig base = tiny_config(12, "cuda");
+    base.model.n_layer = 12;
+    base.model.d_model = 768;
+    base.model.n_head = 12;
+    base.model.d_ff = 3072;
+    base.model.seq_len = 32;
+    base.batch_tokens = 64 * 32;
+    base.eval_tokens = 64 * 32;
+    base.eval_interval = 100;
+    base.lr = 6e-4;
+    base.warmup_steps = 2;
+    const Curve reference = run(base, data);
+    for (const Sharding stage : {Sharding::kNone, Sharding::kOptimizer, Sharding::kGradients,
+                                 Sharding::kParameters}) {
+      for (const bool checkpointing : {false, true}) {
+        TrainConfig c = base;
+        c.sharding = stage;
+        c.activation_checkpointing = checkpointing;
+#ifdef GPU_CHECK_WITH_CUDA
+        c10::cuda::CUDACachingAllocator::emptyCache();  // the peak of this run alone
+#endif
+        AllocationProbe probe;
+        const int64_t before = probe.current_cuda();
+        probe.reset_peak();
+        const Curve curve = run(c, data);
+        const double peak = double(probe.peak_cuda() - before);
+        MemoryOptions o;
+        o.sharding = stage;
+        o.micro_batch_sequences = 64;
+        o.activation_checkpointing = checkpointing;
+        o.cuda = true;
+        const double model = estimate_memory(c.model, o).total();
+        const double d = curve.train.empty() || reference.train.empty()
+                             ? NAN
+                             : std::abs(curve.train.back().loss - reference.train.back().loss);
+        const std::string name = std::string("memory_cuda_") + to_string(stage) +
+                                 (checkpointing ? "_checkpointing" : "");
+        check(curve.result.outcome == RunOutcome::kDone && d < 0.05 && peak / model > 0.6 &&
+                  peak / model < 1.4,
+              name,
+              fmt("12x768, 64 x 32 tokens: allocator peak %.1f MB, model %.1f MB (ratio %.3f)",
+                  peak / 1e6, model / 1e6, peak / model) +
+                  fmt("; final loss %.4f vs unsharded %.4f",
+                      curve.train.empty() ? NAN : curve.train.back().loss,
+                      reference.train.back().loss));
+      }
+    }
   }
 
   // What `sweepd plan` would measure on this GPU for two shapes (information).
