@@ -29,6 +29,17 @@ void make_storage(const torch::Tensor& t, int64_t numel) {
   s->set_nbytes(bytes);
 }
 
+// Model order (model->parameters(), unpadded): each parameter's offset.
+std::map<const void*, int64_t> model_offsets(GPT& model) {
+  std::map<const void*, int64_t> offsets;
+  int64_t at = 0;
+  for (const auto& p : model->parameters()) {
+    offsets[p.unsafeGetTensorImpl()] = at;
+    at += p.numel();
+  }
+  return offsets;
+}
+
 }  // namespace
 
 ShardedState::ShardedState(GPT& model, const torch::Device& device, Sharding sharding,
@@ -357,13 +368,7 @@ ShardedState::Full ShardedState::gather_full() {
     out = {torch::empty({real_numel_}, cpu), torch::empty({real_numel_}, cpu),
            torch::empty({real_numel_}, cpu)};
   }
-  // Model order: each parameter's offset among model->parameters().
-  std::map<const void*, int64_t> model_offset;
-  int64_t at = 0;
-  for (const auto& p : model_->parameters()) {
-    model_offset[p.unsafeGetTensorImpl()] = at;
-    at += p.numel();
-  }
+  const std::map<const void*, int64_t> model_offset = model_offsets(model_);
   for (Unit& unit : units_) {
     const std::array<torch::Tensor, 3> chunks = {my_chunk(unit),
                                                  exp_avg_.narrow(0, unit.offset, unit.chunk),
@@ -377,7 +382,7 @@ ShardedState::Full ShardedState::gather_full() {
       const torch::Tensor host = whole.cpu();
       int64_t in_unit = 0;
       for (const auto& p : unit.params) {
-        targets[k]->narrow(0, model_offset[p.unsafeGetTensorImpl()], p.numel())
+        targets[k]->narrow(0, model_offset.at(p.unsafeGetTensorImpl()), p.numel())
             .copy_(host.narrow(0, in_unit, p.numel()));
         in_unit += p.numel();
       }
@@ -390,12 +395,7 @@ void ShardedState::load_full(const Full& full) {
   torch::NoGradGuard no_grad;
   SWEEP_CHECK(full.params.numel() == real_numel_, "checkpoint size checked before loading");
   const int rank = ranks_ == 1 ? 0 : collectives_.rank;
-  std::map<const void*, int64_t> model_offset;
-  int64_t at = 0;
-  for (const auto& p : model_->parameters()) {
-    model_offset[p.unsafeGetTensorImpl()] = at;
-    at += p.numel();
-  }
+  const std::map<const void*, int64_t> model_offset = model_offsets(model_);
   for (Unit& unit : units_) {
     const torch::Tensor sources[3] = {full.params, full.exp_avg, full.exp_avg_sq};
     torch::Tensor wholes[3];
@@ -404,7 +404,7 @@ void ShardedState::load_full(const Full& full) {
       int64_t in_unit = 0;
       for (const auto& p : unit.params) {
         wholes[k].narrow(0, in_unit, p.numel())
-            .copy_(sources[k].narrow(0, model_offset[p.unsafeGetTensorImpl()], p.numel()));
+            .copy_(sources[k].narrow(0, model_offset.at(p.unsafeGetTensorImpl()), p.numel()));
         in_unit += p.numel();
       }
     }
