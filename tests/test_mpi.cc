@@ -11,6 +11,7 @@
 #include "model/counting.h"
 #include "model/data.h"
 #include "model/train.h"
+#include "mpi_gtest.h"
 #include "test_helpers.h"
 #include "tiny_model.h"
 #include "worker/collectives.h"
@@ -19,11 +20,7 @@
 namespace sweep {
 namespace {
 
-int world_rank() {
-  int rank = 0;
-  MPI_Comm_rank(MPI_COMM_WORLD, &rank);
-  return rank;
-}
+using testing_helpers::world_rank;
 
 // A slot of every rank (the coordinator's role does not matter here).
 SlotLayout whole_world_slot() {
@@ -111,17 +108,4 @@ TEST(Mpi, TwoRanksFollowTheOneRankCurve) {
 }  // namespace
 }  // namespace sweep
 
-int main(int argc, char** argv) {
-  MPI_Init(&argc, &argv);
-  ::testing::InitGoogleTest(&argc, argv);
-  // Only rank 0 prints results; every rank runs every test (they are collective).
-  if (sweep::world_rank() != 0) {
-    auto& listeners = ::testing::UnitTest::GetInstance()->listeners();
-    delete listeners.Release(listeners.default_result_printer());
-  }
-  const int failed = RUN_ALL_TESTS();
-  int any = 0;
-  MPI_Allreduce(&failed, &any, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD);
-  MPI_Finalize();
-  return any;
-}
+int main(int argc, char** argv) { return sweep::testing_helpers::run_mpi_tests(argc, argv); }

@@ -20,6 +20,7 @@
 #include "model/memory.h"
 #include "model/sharded_state.h"
 #include "model/train.h"
+#include "mpi_gtest.h"
 #include "test_helpers.h"
 #include "tiny_model.h"
 #include "worker/collectives.h"
@@ -28,11 +29,7 @@
 namespace sweep {
 namespace {
 
-int world_rank() {
-  int rank = 0;
-  MPI_Comm_rank(MPI_COMM_WORLD, &rank);
-  return rank;
-}
+using testing_helpers::world_rank;
 
 // A slot of every rank.
 class WorldSlot {
@@ -299,16 +296,4 @@ TEST(Sharding, AShardedCheckpointResumesOnOneRank) {
 }  // namespace
 }  // namespace sweep
 
-int main(int argc, char** argv) {
-  MPI_Init(&argc, &argv);
-  ::testing::InitGoogleTest(&argc, argv);
-  if (sweep::world_rank() != 0) {
-    auto& listeners = ::testing::UnitTest::GetInstance()->listeners();
-    delete listeners.Release(listeners.default_result_printer());
-  }
-  const int failed = RUN_ALL_TESTS();
-  int any = 0;
-  MPI_Allreduce(&failed, &any, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD);
-  MPI_Finalize();
-  return any;
-}
+int main(int argc, char** argv) { return sweep::testing_helpers::run_mpi_tests(argc, argv); }
