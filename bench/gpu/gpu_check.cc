@@ -101,6 +101,23 @@ struct Curve {
   double seconds = 0;
 };
 
+// A GPT-2 small sized model (12 x 768, head_dim 64) on CUDA, on the token
+// data's 32-token sequences, 64 per step.
+TrainConfig gpt2_small_config(int64_t steps) {
+  TrainConfig c = tiny_config(steps, "cuda");
+  c.model.n_layer = 12;
+  c.model.d_model = 768;
+  c.model.n_head = 12;
+  c.model.d_ff = 3072;
+  c.model.seq_len = 32;  // the token data's sequence length
+  c.batch_tokens = 64 * 32;
+  c.eval_tokens = 64 * 32;
+  c.eval_interval = 20;
+  c.lr = 6e-4;
+  c.warmup_steps = 2;
+  return c;
+}
+
 Curve run(const TrainConfig& c, const TokenData& data, TrainHooks hooks = {}) {
   Curve curve;
   hooks.on_train = [&](const TrainRecord& r) { curve.train.push_back(r); };
@@ -280,17 +297,7 @@ void check_training(const TokenData& data, int64_t steps, bool cuda) {
   // A GPT-2 small sized model (12 x 768, head_dim 64) for a few steps: the
   // bf16 flash-attention path at a real width.
   {
-    TrainConfig c = tiny_config(20, "cuda");
-    c.model.n_layer = 12;
-    c.model.d_model = 768;
-    c.model.n_head = 12;
-    c.model.d_ff = 3072;
-    c.model.seq_len = 32;  // the token data's sequence length
-    c.batch_tokens = 64 * 32;
-    c.eval_tokens = 64 * 32;
-    c.eval_interval = 20;
-    c.lr = 6e-4;
-    c.warmup_steps = 2;
+    const TrainConfig c = gpt2_small_config(20);
     const Curve big = run(c, data);
     const bool ok = big.result.outcome == RunOutcome::kDone && big.eval.size() >= 2 &&
                     std::abs(big.eval.front().loss - ln_vocab) < 0.15 &&
@@ -307,17 +314,8 @@ void check_training(const TokenData& data, int64_t steps, bool cuda) {
   // collectives): the same curve as unsharded, and the peak bytes the CUDA
   // caching allocator hands out against the memory model (model/memory.h).
   {
-    TrainConfig base = tiny_config(12, "cuda");
-    base.model.n_layer = 12;
-    base.model.d_model = 768;
-    base.model.n_head = 12;
-    base.model.d_ff = 3072;
-    base.model.seq_len = 32;
-    base.batch_tokens = 64 * 32;
-    base.eval_tokens = 64 * 32;
+    TrainConfig base = gpt2_small_config(12);
     base.eval_interval = 100;
-    base.lr = 6e-4;
-    base.warmup_steps = 2;
     const Curve reference = run(base, data);
     for (const Sharding stage : {Sharding::kNone, Sharding::kOptimizer, Sharding::kGradients,
                                  Sharding::kParameters}) {
