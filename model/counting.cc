@@ -2,7 +2,7 @@
 
 namespace sweep {
 
-ParamCount count_params(const GPTConfig& c) {
+ParamCount count_params(const ModelConfig& c) {
   const int64_t d = c.d_model;
   // One block, nanoGPT layout: ln_1, attn.c_attn (d -> 3d, bias), attn.c_proj
   // (d -> d, bias), ln_2, mlp.c_fc (d -> d_ff, bias), mlp.c_proj (d_ff -> d, bias).
@@ -49,7 +49,7 @@ double ChinchillaForwardFlops::without_embeddings() const {
          attention_output + dense;
 }
 
-ChinchillaForwardFlops chinchilla_forward_flops(const GPTConfig& c) {
+ChinchillaForwardFlops chinchilla_forward_flops(const ModelConfig& c) {
   // Doubles throughout: for a 70B model the per-sequence count overflows nothing
   // but products of int64s would approach their range.
   const double T = double(c.seq_len), V = double(c.vocab_size), d = double(c.d_model);
@@ -67,7 +67,7 @@ ChinchillaForwardFlops chinchilla_forward_flops(const GPTConfig& c) {
   return f;
 }
 
-double training_flops_per_token(const GPTConfig& c, FlopConvention convention) {
+double training_flops_per_token(const ModelConfig& c, FlopConvention convention) {
   const ParamCount params = count_params(c);
   switch (convention) {
     case FlopConvention::kSixN:

@@ -38,7 +38,7 @@ struct ParamCount {
   int64_t lm_head = 0;             // vocab_size x d_model when untied, else 0 (shares wte)
 };
 
-ParamCount count_params(const GPTConfig& config);
+ParamCount count_params(const ModelConfig& config);
 
 enum class FlopConvention { kSixN, kKaplan, kChinchilla };
 
@@ -65,9 +65,9 @@ struct ChinchillaForwardFlops {
   double without_embeddings() const;
 };
 
-ChinchillaForwardFlops chinchilla_forward_flops(const GPTConfig& config);
+ChinchillaForwardFlops chinchilla_forward_flops(const ModelConfig& config);
 
 // Training (forward + backward) FLOPs per token under `convention`.
-double training_flops_per_token(const GPTConfig& config, FlopConvention convention);
+double training_flops_per_token(const ModelConfig& config, FlopConvention convention);
 
 }  // namespace sweep

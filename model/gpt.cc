@@ -21,7 +21,7 @@ torch::nn::LayerNorm layer_norm(int64_t d_model) {
 
 }  // namespace
 
-CausalSelfAttentionImpl::CausalSelfAttentionImpl(const GPTConfig& c)
+CausalSelfAttentionImpl::CausalSelfAttentionImpl(const ModelConfig& c)
     : n_head_(c.n_head), d_model_(c.d_model) {
   c_attn = register_module("c_attn", torch::nn::Linear(c.d_model, 3 * c.d_model));
   c_proj = register_module("c_proj", torch::nn::Linear(c.d_model, c.d_model));
@@ -49,7 +49,7 @@ torch::Tensor CausalSelfAttentionImpl::forward(const torch::Tensor& x) {
   return c_proj(y);
 }
 
-MLPImpl::MLPImpl(const GPTConfig& c) {
+MLPImpl::MLPImpl(const ModelConfig& c) {
   c_fc = register_module("c_fc", torch::nn::Linear(c.d_model, c.d_ff));
   c_proj = register_module("c_proj", torch::nn::Linear(c.d_ff, c.d_model));
   init_linear(c_fc, 0.02);
@@ -58,26 +58,24 @@ MLPImpl::MLPImpl(const GPTConfig& c) {
 
 torch::Tensor MLPImpl::forward(const torch::Tensor& x) { return c_proj(F::gelu(c_fc(x))); }
 
-BlockImpl::BlockImpl(const GPTConfig& c) {
+GPTBlock::GPTBlock(const ModelConfig& c) {
   ln_1 = register_module("ln_1", layer_norm(c.d_model));
   attn = register_module("attn", CausalSelfAttention(c));
   ln_2 = register_module("ln_2", layer_norm(c.d_model));
   mlp = register_module("mlp", MLP(c));
 }
 
-torch::Tensor BlockImpl::forward(torch::Tensor x) {
-  x = x + attn(ln_1(x));
+torch::Tensor GPTBlock::forward(const torch::Tensor& input) {
+  const torch::Tensor x = input + attn(ln_1(input));
   return x + mlp(ln_2(x));
 }
 
-GPTImpl::GPTImpl(const GPTConfig& c) : config_(c) {
+GPT::GPT(const ModelConfig& c) : LanguageModel(c) {
   wte = register_module("wte", torch::nn::Embedding(c.vocab_size, c.d_model));
   wpe = register_module("wpe", torch::nn::Embedding(c.seq_len, c.d_model));
-  h = register_module("h", torch::nn::ModuleList());
-  for (int64_t i = 0; i < c.n_layer; ++i) {
-    blocks_.push_back(Block(c));
-    h->push_back(blocks_.back());
-  }
+  std::vector<std::shared_ptr<ModelBlock>> blocks;
+  for (int64_t i = 0; i < c.n_layer; ++i) blocks.push_back(std::make_shared<GPTBlock>(c));
+  register_blocks(std::move(blocks));
   ln_f = register_module("ln_f", layer_norm(c.d_model));
   torch::NoGradGuard no_grad;
   torch::nn::init::normal_(wte->weight, 0.0, 0.02);
@@ -90,21 +88,14 @@ GPTImpl::GPTImpl(const GPTConfig& c) : config_(c) {
   }
 }
 
-torch::Tensor GPTImpl::forward(const torch::Tensor& idx) {
+torch::Tensor GPT::forward(const torch::Tensor& idx) {
+  const ModelConfig& c = config();
   const int64_t T = idx.size(1);
-  TORCH_CHECK(T <= config_.seq_len, "sequence of ", T, " tokens exceeds seq_len ", config_.seq_len);
+  TORCH_CHECK(T <= c.seq_len, "sequence of ", T, " tokens exceeds seq_len ", c.seq_len);
   const auto positions = torch::arange(T, idx.options());
-  torch::Tensor x = wte(idx) + wpe(positions);  // (B, T, C)
-  for (size_t i = 0; i < blocks_.size(); ++i)
-    x = runner_ ? runner_(int64_t(i), blocks_[i], x) : blocks_[i](x);
+  torch::Tensor x = run_blocks(wte(idx) + wpe(positions));  // (B, T, C)
   x = ln_f(x);
-  return config_.tie_embeddings ? F::linear(x, wte->weight) : lm_head(x);  // (B, T, V)
-}
-
-torch::Tensor GPTImpl::loss(const torch::Tensor& idx, const torch::Tensor& targets) {
-  const torch::Tensor logits = forward(idx);
-  return F::cross_entropy(logits.view({-1, logits.size(-1)}).to(torch::kFloat32),
-                          targets.reshape({-1}));
+  return c.tie_embeddings ? F::linear(x, wte->weight) : lm_head(x);  // (B, T, V)
 }
 
 }  // namespace sweep

@@ -34,7 +34,7 @@ const char* to_string(Sharding sharding) {
 
 namespace {
 
-int64_t block_params(const GPTConfig& m) {
+int64_t block_params(const ModelConfig& m) {
   const int64_t d = m.d_model, f = m.d_ff;
   return (3 * d * d + 3 * d) + (d * d + d)  // attention: c_attn, c_proj
          + (d * f + f) + (f * d + d)        // MLP: c_fc, c_proj
@@ -42,23 +42,23 @@ int64_t block_params(const GPTConfig& m) {
 }
 
 // Weight matrices of a block: what autocast casts to bf16.
-int64_t block_matrices(const GPTConfig& m) {
+int64_t block_matrices(const ModelConfig& m) {
   return 4 * m.d_model * m.d_model + 2 * m.d_model * m.d_ff;
 }
 
 // The unit that is not a block: embeddings, the final norm and an untied head.
-int64_t outer_params(const GPTConfig& m) {
+int64_t outer_params(const ModelConfig& m) {
   const ParamCount p = count_params(m);
   return p.total - m.n_layer * block_params(m);
 }
 
 }  // namespace
 
-int64_t largest_unit_params(const GPTConfig& model) {
+int64_t largest_unit_params(const ModelConfig& model) {
   return std::max(block_params(model), outer_params(model));
 }
 
-MemoryEstimate estimate_memory(const GPTConfig& m, const MemoryOptions& o) {
+MemoryEstimate estimate_memory(const ModelConfig& m, const MemoryOptions& o) {
   const double P = double(count_params(m).total);
   const double k = double(std::max<int64_t>(1, o.ranks));
   const double block = double(block_params(m)), outer = double(outer_params(m));

@@ -71,7 +71,7 @@ struct MemoryEstimate {
   double total() const { return state() + std::max(activations, temporaries); }
 };
 
-MemoryEstimate estimate_memory(const GPTConfig& model, const MemoryOptions& options);
+MemoryEstimate estimate_memory(const ModelConfig& model, const MemoryOptions& options);
 
 // Sequences per forward/backward on one of `ranks` ranks: its share of the
 // batch, or train.micro_batch_tokens' worth when that is smaller (at least 1).
@@ -80,7 +80,7 @@ int64_t micro_batch_sequences(int64_t batch_tokens, int64_t micro_batch_tokens, 
 
 // Parameters of the largest shard unit (a block, or the embeddings with the
 // final norm and an untied head): what stages 2 and 3 hold in full at once.
-int64_t largest_unit_params(const GPTConfig& model);
+int64_t largest_unit_params(const ModelConfig& model);
 
 // "80GB", "40 GiB", "512MB", "1.5TB" (decimal or binary units) in bytes;
 // nullopt if it does not parse.

@@ -8,8 +8,8 @@
 namespace sweep {
 namespace {
 
-GPTConfig make_shape(int64_t n_layer, int64_t d_model, const ShapeRule& rule) {
-  GPTConfig c;
+ModelConfig make_shape(int64_t n_layer, int64_t d_model, const ShapeRule& rule) {
+  ModelConfig c;
   c.n_layer = n_layer;
   c.d_model = d_model;
   c.n_head = d_model / rule.head_dim;
@@ -76,11 +76,11 @@ int64_t depth_for_params(double target_params, const ShapeRule& rule) {
   return std::max(n_layer, rule.min_layers);
 }
 
-GPTConfig smallest_shape(const ShapeRule& rule) {
+ModelConfig smallest_shape(const ShapeRule& rule) {
   return make_shape(rule.min_layers, rule.head_dim, rule);
 }
 
-GPTConfig shape_for_params(double target_params, const ShapeRule& rule) {
+ModelConfig shape_for_params(double target_params, const ShapeRule& rule) {
   const int64_t n_layer = depth_for_params(target_params, rule);
   return make_shape(n_layer, best_width(n_layer, target_params, rule), rule);
 }

@@ -35,12 +35,12 @@ struct ShapeRule {
 };
 
 // The shape for a model of about `target_params` total parameters.
-GPTConfig shape_for_params(double target_params, const ShapeRule& rule);
+ModelConfig shape_for_params(double target_params, const ShapeRule& rule);
 
 // n_layer of shape_for_params(target_params, rule).
 int64_t depth_for_params(double target_params, const ShapeRule& rule);
 
 // The smallest model the rule can build: min_layers layers, d_model = head_dim.
-GPTConfig smallest_shape(const ShapeRule& rule);
+ModelConfig smallest_shape(const ShapeRule& rule);
 
 }  // namespace sweep

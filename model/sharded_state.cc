@@ -30,10 +30,10 @@ void make_storage(const torch::Tensor& t, int64_t numel) {
 }
 
 // Model order (model->parameters(), unpadded): each parameter's offset.
-std::map<const void*, int64_t> model_offsets(GPT& model) {
+std::map<const void*, int64_t> model_offsets(LanguageModel& model) {
   std::map<const void*, int64_t> offsets;
   int64_t at = 0;
-  for (const auto& p : model->parameters()) {
+  for (const auto& p : model.parameters()) {
     offsets[p.unsafeGetTensorImpl()] = at;
     at += p.numel();
   }
@@ -42,7 +42,7 @@ std::map<const void*, int64_t> model_offsets(GPT& model) {
 
 }  // namespace
 
-ShardedState::ShardedState(GPT& model, const torch::Device& device, Sharding sharding,
+ShardedState::ShardedState(LanguageModel& model, const torch::Device& device, Sharding sharding,
                            const Collectives& collectives, bool activation_checkpointing)
     : model_(model),
       device_(device),
@@ -52,14 +52,14 @@ ShardedState::ShardedState(GPT& model, const torch::Device& device, Sharding sha
   ranks_ = sharding_ == Sharding::kNone ? 1 : std::max(1, collectives_.size);
   // Units: the blocks' parameters, and the rest (the outer unit) in model order.
   std::map<const void*, int> unit_of;
-  const int64_t blocks = int64_t(model->h->size());
+  const int64_t blocks = int64_t(model.blocks().size());
   units_.resize(size_t(1 + blocks));
   for (int64_t b = 0; b < blocks; ++b) {
-    for (const auto& p : model->h[size_t(b)]->parameters())
+    for (const auto& p : model.blocks()[size_t(b)]->parameters())
       unit_of[p.unsafeGetTensorImpl()] = int(1 + b);
   }
   for (int pass = 0; pass < 2; ++pass) {  // decayed (matrices, embeddings) first
-    for (const auto& p : model->parameters()) {
+    for (const auto& p : model.parameters()) {
       if ((p.dim() >= 2) != (pass == 0)) continue;
       auto it = unit_of.find(p.unsafeGetTensorImpl());
       Unit& unit = units_[size_t(it == unit_of.end() ? 0 : it->second)];
@@ -107,11 +107,11 @@ ShardedState::ShardedState(GPT& model, const torch::Device& device, Sharding sha
       unit.gathered = false;
     }
   }
-  model_->set_block_runner(
-      [this](int64_t index, Block& block, const torch::Tensor& x) { return run_block(index, block, x); });
+  model_.set_block_runner([this](int64_t index, const std::shared_ptr<ModelBlock>& block,
+                                 const torch::Tensor& x) { return run_block(index, block, x); });
 }
 
-ShardedState::~ShardedState() { model_->set_block_runner(nullptr); }
+ShardedState::~ShardedState() { model_.set_block_runner(nullptr); }
 
 torch::Tensor ShardedState::my_chunk(const Unit& unit) const {
   if (sharding_ == Sharding::kParameters) return shard_params_.narrow(0, unit.offset, unit.chunk);
@@ -172,17 +172,17 @@ void ShardedState::reduce_scatter_grad(int u) {
   unit.grad = torch::Tensor();
 }
 
-torch::Tensor ShardedState::run_block(int64_t index, Block& block, const torch::Tensor& x) {
+torch::Tensor ShardedState::run_block(int64_t index, const std::shared_ptr<ModelBlock>& block,
+                                      const torch::Tensor& x) {
   const int u = int(index + 1);
   const bool stage3 = sharding_ == Sharding::kParameters;
   const bool training = torch::GradMode::is_enabled() && x.requires_grad();
   if (stage3) gather(u);
-  Block module = block;
   torch::Tensor y = checkpointing_ && training
-                        ? recompute_in_backward([module](const torch::Tensor& t) mutable {
+                        ? recompute_in_backward([module = block](const torch::Tensor& t) {
                             return module->forward(t);
                           }, x)
-                        : module->forward(x);
+                        : block->forward(x);
   release(u);
   if (training && (sharding_ == Sharding::kGradients || stage3)) {
     // Backward leaves block u when the gradient of its input is complete:

@@ -41,7 +41,7 @@
 #include <vector>
 
 #include "model/collectives.h"
-#include "model/gpt.h"
+#include "model/language_model.h"
 #include "model/memory.h"
 
 namespace sweep {
@@ -53,7 +53,7 @@ struct AdamWSettings {
 class ShardedState {
  public:
   // Moves `model`'s parameters into the state's buffers (they become views).
-  ShardedState(GPT& model, const torch::Device& device, Sharding sharding,
+  ShardedState(LanguageModel& model, const torch::Device& device, Sharding sharding,
                const Collectives& collectives, bool activation_checkpointing);
   ~ShardedState();
   ShardedState(const ShardedState&) = delete;
@@ -115,7 +115,8 @@ class ShardedState {
     int unit;
   };
 
-  torch::Tensor run_block(int64_t index, Block& block, const torch::Tensor& x);
+  torch::Tensor run_block(int64_t index, const std::shared_ptr<ModelBlock>& block,
+                          const torch::Tensor& x);
   void gather(int unit);
   void release(int unit);
   void make_grad(int unit);
@@ -125,7 +126,7 @@ class ShardedState {
   torch::Tensor my_chunk(const Unit& unit) const;  // the slice of full parameters this rank steps
   int64_t padded(const Unit& unit) const { return unit.chunk * ranks_; }
 
-  GPT& model_;
+  LanguageModel& model_;
   torch::Device device_;
   Sharding sharding_;
   Collectives collectives_;

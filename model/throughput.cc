@@ -44,7 +44,7 @@ MatmulRate measure_cpu_matmul_rate(int threads, double seconds, int size) {
 
 namespace sweep {
 
-double measure_step_seconds(const GPTConfig& model, int64_t batch_tokens,
+double measure_step_seconds(const ModelConfig& model, int64_t batch_tokens,
                             int64_t micro_batch_tokens, int threads, const std::string& device,
                             int steps) {
   // A throwaway token file of random ids (every rank and run uses its own).

@@ -26,7 +26,7 @@ namespace sweep {
 // Seconds per optimizer step of the real training loop (model/train) for one
 // shape and batch, on random tokens, after warm-up steps. `device` as in
 // TrainConfig. Used to estimate run times before a sweep.
-double measure_step_seconds(const GPTConfig& model, int64_t batch_tokens,
+double measure_step_seconds(const ModelConfig& model, int64_t batch_tokens,
                             int64_t micro_batch_tokens, int threads, const std::string& device,
                             int steps = 24);
 

@@ -15,7 +15,7 @@
 
 #include "common/check.h"
 #include "common/error.h"
-#include "model/gpt.h"
+#include "model/language_model.h"
 #include "model/sharded_state.h"
 
 namespace sweep {
@@ -123,12 +123,12 @@ Checkpoint read_meta(torch::serialize::InputArchive& archive) {
 
 // A format-1 buffer (tensors with two or more dimensions first, each group
 // in model order) in model order.
-torch::Tensor model_order(const torch::Tensor& format1, GPT& model) {
+torch::Tensor model_order(const torch::Tensor& format1, LanguageModel& model) {
   torch::Tensor out = torch::empty_like(format1);
   std::vector<std::pair<int64_t, int64_t>> spans;  // (model offset, numel) in format-1 order
   int64_t at = 0;
   std::vector<std::pair<int64_t, int64_t>> matrices, vectors;
-  for (const auto& p : model->parameters()) {
+  for (const auto& p : model.parameters()) {
     (p.dim() >= 2 ? matrices : vectors).push_back({at, p.numel()});
     at += p.numel();
   }
@@ -142,7 +142,7 @@ torch::Tensor model_order(const torch::Tensor& format1, GPT& model) {
   return out;
 }
 
-Checkpoint load_checkpoint(const std::string& path, ShardedState& state, GPT& model) {
+Checkpoint load_checkpoint(const std::string& path, ShardedState& state, LanguageModel& model) {
   torch::serialize::InputArchive archive;
   archive.load_from(path);
   auto read = [&](const char* key) { return read_tensor(archive, key); };
@@ -286,7 +286,7 @@ RunResult train_run(const TrainConfig& c, const TokenData& data, const TrainHook
 
   RunResult result;
   SlotFailure failure(hooks.collectives.all_reduce_sum, c.rank);
-  std::optional<GPT> model;
+  std::shared_ptr<LanguageModel> model;
   std::optional<ShardedState> state;
   Checkpoint progress;
   // Invariants the job's validation guarantees: fatal (common/check.h), and
@@ -299,8 +299,9 @@ RunResult train_run(const TrainConfig& c, const TokenData& data, const TrainHook
   failure.guard([&] {
     if (c.threads > 0) torch::set_num_threads(c.threads);
     torch::manual_seed(c.seed);
-    model.emplace(c.model);
-    (*model)->to(device);
+    model = make_model(c.model);
+    model->to(device);
+    model->set_loss_weight(1.0 / double(accumulation));
     state.emplace(*model, device, c.sharding, hooks.collectives, c.activation_checkpointing);
     if (!hooks.checkpoint_path.empty()) {
       const std::filesystem::path parent =
@@ -348,7 +349,7 @@ RunResult train_run(const TrainConfig& c, const TokenData& data, const TrainHook
           torch::zeros({2}, torch::TensorOptions().dtype(torch::kFloat32).device(device));
       torch::NoGradGuard no_grad;
       AutocastGuard autocast(device);
-      (*model)->eval();
+      model->eval();
       const int64_t begin = std::min(eval_sequences, int64_t(c.rank) * share);
       const int64_t end = std::min(eval_sequences, begin + share);
       for (int64_t first = begin; first < end; first += micro_sequences) {
@@ -356,12 +357,12 @@ RunResult train_run(const TrainConfig& c, const TokenData& data, const TrainHook
         torch::Tensor x, y;
         data.validation_batch(eval_sequences, first, n, x, y);
         state->begin_forward(/*training=*/false);
-        const torch::Tensor loss = (*model)->loss(x.to(device), y.to(device));
+        const torch::Tensor loss = model->loss(x.to(device), y.to(device));
         state->end_forward();
         on_device[0] += loss.detach().to(torch::kFloat32) * double(n);
         on_device[1] += double(n);
       }
-      (*model)->train();
+      model->train();
       sums = on_device.cpu();
     });
     if (state) state->finish_phase(failure.failed_here());
@@ -431,7 +432,7 @@ RunResult train_run(const TrainConfig& c, const TokenData& data, const TrainHook
                          y);
         state->begin_forward(/*training=*/true);
         torch::Tensor loss =
-            (*model)->loss(x.to(device, /*non_blocking=*/true), y.to(device, true));
+            model->loss(x.to(device, /*non_blocking=*/true), y.to(device, true));
         if (c.fault.fires(step + 1)) loss = c.fault.inject(loss, step + 1, c.rank);
         (loss / double(accumulation)).backward();
         state->end_backward();

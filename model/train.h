@@ -58,7 +58,7 @@ struct FaultInjection {
 };
 
 struct TrainConfig {
-  GPTConfig model;
+  ModelConfig model;
   int64_t steps = 0;               // optimizer steps
   int64_t batch_tokens = 0;        // tokens per step over all ranks and micro-batches
   int64_t micro_batch_tokens = 0;  // tokens per forward/backward on one rank; 0 = its share

@@ -49,7 +49,7 @@ struct CheckOptions {
 int check_command(const CheckOptions& options);
 
 struct FlopsOptions {
-  GPTConfig model;
+  ModelConfig model;
   bool json = false;
 };
 int flops_command(const FlopsOptions& options);

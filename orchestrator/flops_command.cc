@@ -22,7 +22,7 @@ std::string with_commas(int64_t value) {
   return out;
 }
 
-void validate(const GPTConfig& m) {
+void validate(const ModelConfig& m) {
   auto positive = [](int64_t v, const char* flag) {
     if (v <= 0)
       throw UserError(std::string("sweepd flops: ") + flag + " = " + std::to_string(v) +
@@ -43,7 +43,7 @@ void validate(const GPTConfig& m) {
 }  // namespace
 
 int flops_command(const FlopsOptions& options) {
-  const GPTConfig& m = options.model;
+  const ModelConfig& m = options.model;
   validate(m);
   const ParamCount params = count_params(m);
   const ChinchillaForwardFlops forward = chinchilla_forward_flops(m);

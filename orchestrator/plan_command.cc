@@ -97,7 +97,7 @@ TimeModel plan_time_model(const PlanOptions& options, const JobSpec& job, const 
   return t;
 }
 
-std::string shape_text(const GPTConfig& m) {
+std::string shape_text(const ModelConfig& m) {
   return std::to_string(m.n_layer) + "x" + std::to_string(m.d_model) + " h" +
          std::to_string(m.n_head) + " ff" + std::to_string(m.d_ff);
 }

@@ -26,7 +26,7 @@ uint64_t mix_seed(uint64_t seed, const std::string& run_id) {
 }
 
 // A run of `model` for about `tokens` tokens, rounded to whole steps.
-RunSpec make_run(const JobSpec& job, const GPTConfig& model, double tokens) {
+RunSpec make_run(const JobSpec& job, const ModelConfig& model, double tokens) {
   RunSpec run;
   run.model = model;
   run.params = count_params(model);
@@ -52,7 +52,7 @@ std::vector<double> target_sizes(const JobSpec& job, size_t budget_index) {
 
 }  // namespace
 
-double peak_lr(const TrainSection& train, const GPTConfig& model) {
+double peak_lr(const TrainSection& train, const ModelConfig& model) {
   switch (train.lr_rule) {
     case LrRule::kConstant:
       return train.lr;
@@ -76,7 +76,7 @@ double Grid::total_flops() const {
 Grid expand_grid(const JobSpec& job) {
   const GridSection& g = job.grid;
   Grid grid;
-  const GPTConfig smallest = smallest_shape(job.model.shape);
+  const ModelConfig smallest = smallest_shape(job.model.shape);
   for (size_t b = 0; b < g.budgets.size(); ++b) {
     const double budget = g.budgets[b];
     std::set<std::pair<int64_t, int64_t>> seen;  // (n_layer, d_model) per budget
@@ -86,7 +86,7 @@ Grid expand_grid(const JobSpec& job) {
         job.fail("grid.tokens_per_param",
                  "budget " + format_sci(budget) + " asks for models of " + format_sci(target) +
                      " parameters; allowed: targets up to " + format_sci(kMaxParams));
-      const GPTConfig model = shape_for_params(target, job.model.shape);
+      const ModelConfig model = shape_for_params(target, job.model.shape);
       if (!seen.insert({model.n_layer, model.d_model}).second) {
         grid.dropped.push_back({budget, target, "same shape as another size at this budget"});
         continue;
@@ -128,7 +128,7 @@ Grid expand_grid(const JobSpec& job) {
     }
   }
   for (const ExplicitRun& explicit_run : g.runs) {
-    const GPTConfig model = shape_for_params(explicit_run.params, job.model.shape);
+    const ModelConfig model = shape_for_params(explicit_run.params, job.model.shape);
     RunSpec run = make_run(job, model, explicit_run.tokens);
     if (run.steps < g.min_steps) {
       job.fail("grid.runs",

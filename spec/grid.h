@@ -24,7 +24,7 @@ struct RunSpec {
   std::string run_id;          // stable name, e.g. "C1e12-N25.1K"; the HDF5 group name
   double budget = 0;           // the compute budget C it belongs to (FLOPs); 0 for explicit runs
   double target_params = 0;    // N asked for
-  GPTConfig model;             // realized shape
+  ModelConfig model;             // realized shape
   ParamCount params;           // realized N (total and non-embedding)
   double flops_per_token = 0;  // training FLOPs per token under the job's convention
   int64_t steps = 0;           // optimizer steps
@@ -53,6 +53,6 @@ struct Grid {
 Grid expand_grid(const JobSpec& job);
 
 // Peak learning rate for a shape under the job's rule.
-double peak_lr(const TrainSection& train, const GPTConfig& model);
+double peak_lr(const TrainSection& train, const ModelConfig& model);
 
 }  // namespace sweep

@@ -19,7 +19,7 @@ MemoryOptions memory_options(const JobSpec& job, const RunSpec& run, int64_t ran
 
 namespace {
 
-MemoryChoice choose(const GPTConfig& model, MemoryOptions o, std::optional<Sharding> asked,
+MemoryChoice choose(const ModelConfig& model, MemoryOptions o, std::optional<Sharding> asked,
                     double limit) {
   const std::vector<Sharding> stages =
       asked ? std::vector<Sharding>{*asked}

@@ -10,9 +10,9 @@
 namespace sweep {
 namespace {
 
-GPTConfig shape(int64_t n_layer, int64_t d_model, int64_t n_head, int64_t d_ff, int64_t vocab,
+ModelConfig shape(int64_t n_layer, int64_t d_model, int64_t n_head, int64_t d_ff, int64_t vocab,
                 int64_t seq_len, bool tied = true) {
-  GPTConfig c;
+  ModelConfig c;
   c.n_layer = n_layer;
   c.d_model = d_model;
   c.n_head = n_head;
@@ -41,20 +41,20 @@ TEST(Counting, UntiedHeadAddsVocabTimesWidthOutsideNonEmbedding) {
 }
 
 TEST(Counting, SixNIsSixTimesTotalParameters) {
-  const GPTConfig c = shape(4, 128, 4, 512, 256, 128);
+  const ModelConfig c = shape(4, 128, 4, 512, 256, 128);
   EXPECT_DOUBLE_EQ(training_flops_per_token(c, FlopConvention::kSixN),
                    6.0 * double(count_params(c).total));
 }
 
 TEST(Counting, KaplanAddsTheAttentionContextTerm) {
-  const GPTConfig c = shape(4, 128, 4, 512, 256, 128);
+  const ModelConfig c = shape(4, 128, 4, 512, 256, 128);
   const double expected = 6.0 * double(count_params(c).non_embedding) + 6.0 * 4 * 128 * 128;
   EXPECT_DOUBLE_EQ(training_flops_per_token(c, FlopConvention::kKaplan), expected);
 }
 
 TEST(Counting, ChinchillaTermsMatchAppendixFWrittenOut) {
   const double T = 64, V = 100, d = 48, H = 3, F = 200, L = 2, kq = 16;
-  const GPTConfig c = shape(2, 48, 3, 200, 100, 64);
+  const ModelConfig c = shape(2, 48, 3, 200, 100, 64);
   const ChinchillaForwardFlops f = chinchilla_forward_flops(c);
   const double attention = 2 * 3 * T * d * (kq * H) + 2 * T * T * (kq * H) + 3 * H * T * T +
                            2 * T * T * (kq * H) + 2 * T * (kq * H) * d;
@@ -76,7 +76,7 @@ struct TableA4Row {
   double ratio_printed;
 };
 
-double gopher_layout_params(const GPTConfig& c) {
+double gopher_layout_params(const ModelConfig& c) {
   const double d = double(c.d_model), attention = double(c.n_head * c.head_dim());
   return double(c.n_layer) * (4 * d * attention + 2 * d * double(c.d_ff) + d * d) +
          double(c.vocab_size) * d;
@@ -89,7 +89,7 @@ TEST(Counting, ReproducesChinchillaTableA4) {
       {"1.6B", 28, 2048, 8192, 16, 1593e6, 1.03}, {"6.8B", 40, 3584, 14336, 28, 6796e6, 0.99},
   };
   for (const TableA4Row& row : rows) {
-    const GPTConfig c = shape(row.n_layer, row.d_model, row.n_head, row.d_ff, 32000, 2048);
+    const ModelConfig c = shape(row.n_layer, row.d_model, row.n_head, row.d_ff, 32000, 2048);
     const double params = gopher_layout_params(c);
     // Within the table's rounding (0.5M) or 0.3%: the rest is per-layer vectors
     // (norm scales, relative-position biases) the formula leaves out (docs/flops.md).
@@ -104,8 +104,8 @@ TEST(Counting, ReproducesChinchillaTableA4) {
 
 TEST(Counting, ChinchillaAndGopherShapesGiveTheirParameterCounts) {
   // Table 4 of Hoffmann et al.: 80 layers, key/value size 128, d_ff = 4 d_model.
-  const GPTConfig chinchilla = shape(80, 8192, 64, 4 * 8192, 32000, 2048);
-  const GPTConfig gopher = shape(80, 16384, 128, 4 * 16384, 32000, 2048);
+  const ModelConfig chinchilla = shape(80, 8192, 64, 4 * 8192, 32000, 2048);
+  const ModelConfig gopher = shape(80, 16384, 128, 4 * 16384, 32000, 2048);
   EXPECT_NEAR(gopher_layout_params(chinchilla) / 70e9, 1.0, 0.01);
   EXPECT_NEAR(gopher_layout_params(gopher) / 280e9, 1.0, 0.01);
   // Our GPT-2 layout has no relative-position projection: L d^2 fewer.

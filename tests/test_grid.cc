@@ -92,7 +92,7 @@ TEST(Grid, RunsAreWholeStepsAndCarryTheirAccounting) {
 
 TEST(Grid, LearningRateRules) {
   TrainSection train;
-  GPTConfig model;
+  ModelConfig model;
   model.d_model = 512;
   train.lr = 1e-3;
   train.lr_rule = LrRule::kConstant;
@@ -101,7 +101,7 @@ TEST(Grid, LearningRateRules) {
   train.lr_base_width = 256;
   EXPECT_DOUBLE_EQ(peak_lr(train, model), 5e-4);
   train.lr_rule = LrRule::kKaplan;
-  model = GPTConfig{};  // GPT-2 small, 85M non-embedding: Kaplan's formula gives ~6.9e-4
+  model = ModelConfig{};  // GPT-2 small, 85M non-embedding: Kaplan's formula gives ~6.9e-4
   EXPECT_NEAR(peak_lr(train, model), 6.92e-4, 0.01e-4);
 }
 

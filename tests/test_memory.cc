@@ -19,8 +19,8 @@ namespace sweep {
 namespace {
 
 // A 16B-class shape (Chinchilla job's largest): 59 x 4736, vocab 50304.
-GPTConfig large() {
-  GPTConfig m;
+ModelConfig large() {
+  ModelConfig m;
   m.n_layer = 59;
   m.d_model = 4736;
   m.n_head = 37;
@@ -31,7 +31,7 @@ GPTConfig large() {
 }
 
 TEST(Memory, StatesAreSixteenBytesPerParameterDividedAsTheStageSays) {
-  const GPTConfig m = large();
+  const ModelConfig m = large();
   const double P = double(count_params(m).total);
   const double unit = double(largest_unit_params(m));
   MemoryOptions o;
@@ -55,7 +55,7 @@ TEST(Memory, StatesAreSixteenBytesPerParameterDividedAsTheStageSays) {
 }
 
 TEST(Memory, ActivationsScaleWithTheMicroBatchAndCheckpointingKeepsBlockInputs) {
-  const GPTConfig m = large();
+  const ModelConfig m = large();
   MemoryOptions o;
   o.cuda = true;
   o.micro_batch_sequences = 1;

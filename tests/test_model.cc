@@ -43,25 +43,25 @@ class ModelTest : public ::testing::Test {
   std::unique_ptr<TokenData> data_;
 };
 
-int64_t numel(GPT& model) {
+int64_t numel(LanguageModel& model) {
   int64_t n = 0;
-  for (const auto& p : model->parameters()) n += p.numel();
+  for (const auto& p : model.parameters()) n += p.numel();
   return n;
 }
 
 TEST_F(ModelTest, ParameterCountEqualsTheCounter) {
   for (bool tied : {true, false}) {
-    GPT model(tiny_gpt(tied));
-    EXPECT_EQ(numel(model), count_params(tiny_gpt(tied)).total) << "tied=" << tied;
+    auto model = std::make_shared<GPT>(tiny_gpt(tied));
+    EXPECT_EQ(numel(*model), count_params(tiny_gpt(tied)).total) << "tied=" << tied;
   }
-  GPTConfig gpt2;  // GPT-2 small's shape, counted without building 124M parameters twice
+  ModelConfig gpt2;  // GPT-2 small's shape, counted without building 124M parameters twice
   gpt2.vocab_size = 50257;
-  GPT big(gpt2);
-  EXPECT_EQ(numel(big), 124439808);
+  auto big = std::make_shared<GPT>(gpt2);
+  EXPECT_EQ(numel(*big), 124439808);
 }
 
 TEST_F(ModelTest, ParameterNamesFollowNanoGpt) {
-  GPT model(tiny_gpt(false));
+  auto model = std::make_shared<GPT>(tiny_gpt(false));
   std::set<std::string> names;
   for (const auto& item : model->named_parameters()) names.insert(item.key());
   for (const char* name : {"wte.weight", "wpe.weight", "h.0.ln_1.weight", "h.0.attn.c_attn.weight",
@@ -73,7 +73,7 @@ TEST_F(ModelTest, ParameterNamesFollowNanoGpt) {
 
 TEST_F(ModelTest, InitialLossIsNearLnVocab) {
   torch::manual_seed(0);
-  GPT model(tiny_gpt());
+  auto model = std::make_shared<GPT>(tiny_gpt());
   torch::Tensor x, y;
   data_->train_batch(1, 0, 0, 16, x, y);
   const double loss = model->loss(x, y).item<double>();
@@ -82,7 +82,7 @@ TEST_F(ModelTest, InitialLossIsNearLnVocab) {
 
 TEST_F(ModelTest, OverfitsASingleBatch) {
   torch::manual_seed(0);
-  GPT model(tiny_gpt());
+  auto model = std::make_shared<GPT>(tiny_gpt());
   torch::optim::AdamW optimizer(model->parameters(),
                                 torch::optim::AdamWOptions(3e-3).weight_decay(0));
   torch::Tensor x, y;

@@ -158,8 +158,8 @@ TEST(Sharding, EveryStageFollowsTheOneRankCurve) {
 }
 
 // A model with more parameters than activations, so the state dominates.
-GPTConfig wide_model() {
-  GPTConfig m = testing_helpers::tiny_gpt();
+ModelConfig wide_model() {
+  ModelConfig m = testing_helpers::tiny_gpt();
   m.n_layer = 3;
   m.d_model = 96;
   m.n_head = 4;
@@ -169,7 +169,7 @@ GPTConfig wide_model() {
 
 TEST(Sharding, StateBytesShrinkWithTheRanksAsTheModelSays) {
   WorldSlot slot;
-  const GPTConfig m = wide_model();
+  const ModelConfig m = wide_model();
   const double P = double(count_params(m).total);
   const double k = double(slot.size());
   for (Sharding s : {Sharding::kNone, Sharding::kOptimizer, Sharding::kGradients,
@@ -179,9 +179,9 @@ TEST(Sharding, StateBytesShrinkWithTheRanksAsTheModelSays) {
     // state's buffers.
     AllocationProbe probe;
     torch::manual_seed(1);
-    GPT model(m);
+    auto model = make_model(m);
     const int64_t before = probe.current_cpu();
-    ShardedState state(model, torch::kCPU, s, slot.collectives(), false);
+    ShardedState state(*model, torch::kCPU, s, slot.collectives(), false);
     const double held = double(probe.current_cpu() - before) + 4 * P;
     // At rest a rank holds the memory model's state less the units in flight.
     MemoryOptions o;
@@ -204,7 +204,7 @@ TEST(Sharding, StateBytesShrinkWithTheRanksAsTheModelSays) {
 
 TEST(Sharding, PeakBytesOfATrainingRunMatchTheModel) {
   WorldSlot slot;
-  const GPTConfig m = wide_model();
+  const ModelConfig m = wide_model();
   for (Sharding s : {Sharding::kNone, Sharding::kOptimizer, Sharding::kGradients,
                      Sharding::kParameters}) {
     for (bool checkpointing : {false, true}) {

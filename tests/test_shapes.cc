@@ -20,11 +20,11 @@ TEST(Shapes, LargeModelsLandNearTheTargetAtTheAskedAspect) {
   rule.vocab_size = 50304;
   rule.seq_len = 2048;
   for (double target = 5e7; target <= 2e10; target *= 1.37) {
-    const GPTConfig c = shape_for_params(target, rule);
+    const ModelConfig c = shape_for_params(target, rule);
     const double realized = double(count_params(c).total);
     EXPECT_NEAR(realized / target, 1.0, 0.15) << "target " << target;
     for (const int64_t step : {-rule.head_dim, rule.head_dim}) {
-      GPTConfig other = c;
+      ModelConfig other = c;
       other.d_model += step;
       other.n_head = other.d_model / rule.head_dim;
       other.d_ff = 4 * other.d_model;
@@ -60,7 +60,7 @@ TEST(Shapes, TinyModelsKeepProportionsRatherThanStackingNarrowLayers) {
   rule.head_dim = 16;
   rule.vocab_size = 256;
   rule.seq_len = 128;
-  const GPTConfig c = shape_for_params(29e3, rule);
+  const ModelConfig c = shape_for_params(29e3, rule);
   EXPECT_GE(c.aspect_ratio(), 16.0) << c.n_layer << "x" << c.d_model;
 }
 
@@ -76,7 +76,7 @@ TEST(Shapes, DepthNeverDecreasesAsTheTargetGrows) {
     int64_t previous = 0;
     bool deepened = false;
     for (double target = 2e3; target <= 5e7; target *= 1.05) {
-      const GPTConfig c = shape_for_params(target, rule);
+      const ModelConfig c = shape_for_params(target, rule);
       EXPECT_GE(c.n_layer, previous) << "aspect " << aspect << " target " << target;
       EXPECT_EQ(c.n_layer, depth_for_params(target, rule));
       deepened |= previous > 0 && c.n_layer > previous;
@@ -95,7 +95,7 @@ TEST(Shapes, MinLayersIsAFloorAndTheWidthStillMeetsTheTarget) {
   rule.seq_len = 128;
   rule.min_layers = 3;
   for (const double target : {1.6e4, 3e4, 6e4}) {
-    const GPTConfig c = shape_for_params(target, rule);
+    const ModelConfig c = shape_for_params(target, rule);
     EXPECT_EQ(c.n_layer, 3) << "target " << target;
     EXPECT_NEAR(double(count_params(c).total) / target, 1.0, 0.2) << "target " << target;
   }
@@ -107,7 +107,7 @@ TEST(Shapes, MinLayersIsAFloorAndTheWidthStillMeetsTheTarget) {
 TEST(Shapes, SmallestShapeIsOneLayerOneHead) {
   ShapeRule rule;
   rule.head_dim = 16;
-  const GPTConfig c = smallest_shape(rule);
+  const ModelConfig c = smallest_shape(rule);
   EXPECT_EQ(c.n_layer, 1);
   EXPECT_EQ(c.d_model, 16);
   EXPECT_EQ(c.n_head, 1);

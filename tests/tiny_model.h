@@ -7,8 +7,8 @@
 
 namespace sweep::testing_helpers {
 
-inline GPTConfig tiny_gpt(bool tied = true) {
-  GPTConfig c;
+inline ModelConfig tiny_gpt(bool tied = true) {
+  ModelConfig c;
   c.n_layer = 2;
   c.d_model = 32;
   c.n_head = 4;

@@ -356,7 +356,7 @@ void check_training(const TokenData& data, int64_t steps, bool cuda) {
 
   // What `sweepd plan` would measure on this GPU for two shapes (information).
   for (const auto& [layers, width] : std::vector<std::pair<int64_t, int64_t>>{{2, 56}, {12, 768}}) {
-    GPTConfig m;
+    ModelConfig m;
     m.n_layer = layers;
     m.d_model = width;
     m.n_head = width >= 256 ? width / 64 : width / 8;
