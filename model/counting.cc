@@ -18,6 +18,8 @@ ParamCount count_params(const ModelConfig& c) {
   count.non_embedding = c.n_layer * block + layer_norm /*ln_f*/;
   count.total =
       count.non_embedding + count.token_embedding + count.position_embedding + count.lm_head;
+  count.active = count.total;
+  count.active_non_embedding = count.non_embedding;
   return count;
 }
 

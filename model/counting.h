@@ -36,6 +36,11 @@ struct ParamCount {
   int64_t token_embedding = 0;     // wte: vocab_size x d_model
   int64_t position_embedding = 0;  // wpe: seq_len x d_model
   int64_t lm_head = 0;             // vocab_size x d_model when untied, else 0 (shares wte)
+  // What one token uses: total less the routed experts it is not sent to
+  // (moe: top_k of n_experts); equal to total and non_embedding for dense
+  // families. Mixture-of-experts laws, FLOPs and shapes use the active counts.
+  int64_t active = 0;
+  int64_t active_non_embedding = 0;
 };
 
 ParamCount count_params(const ModelConfig& config);

@@ -25,16 +25,32 @@
 namespace sweep {
 
 struct ShapeRule {
+  Family family = Family::kGpt2;
   double aspect_ratio = 64.0;  // d_model / n_layer
   int64_t head_dim = 64;       // d_model is a multiple of it; n_head = d_model / head_dim
-  double ffn_mult = 4.0;       // d_ff = round(ffn_mult * d_model)
+                               // (lstm: the step between widths)
+  double ffn_mult = 4.0;       // d_ff = round(ffn_mult * d_model) (gpt2), or rounded up
+                               // to a multiple of ffn_multiple_of (llama, moe)
+  int64_t ffn_multiple_of = 1;
   int64_t vocab_size = 256;
   int64_t seq_len = 256;
   bool tie_embeddings = true;
   int64_t min_layers = 1;  // no model of the sweep is shallower
+  int64_t layers = 0;      // every size this deep (width alone grows); 0 = by aspect_ratio
+  // Grouped-query attention (llama, moe): key/value heads of every size, the
+  // largest divisor of n_head not above it; 0 = n_head (multi-head attention).
+  int64_t n_kv_head = 0;
+  double rope_theta = 10000;
+  // Mixture of experts (moe): fixed across sizes while width and depth grow.
+  int64_t n_experts = 8;
+  int64_t top_k = 2;
+  int64_t n_shared_experts = 0;
+  double capacity_factor = 0;  // 0 = dropless
+  double aux_loss_coef = 0.01;
 };
 
-// The shape for a model of about `target_params` total parameters.
+// The shape for a model of about `target_params` parameters: total ones, or
+// active ones for a mixture of experts (ParamCount::active: the N its law uses).
 ModelConfig shape_for_params(double target_params, const ShapeRule& rule);
 
 // n_layer of shape_for_params(target_params, rule).
