@@ -111,22 +111,24 @@ void select_points(FitData& data, std::vector<LossCurve> curves_by_point,
       if (!wanted) {
         keep[i] = false;
         data.excluded.push_back({data.points[i].run_id,
-                                 "budget " + format_sci(data.points[i].budget) + " not selected"});
+                                 "budget " + format_sci(data.points[i].budget) + " not selected",
+                                 data.points[i].variant});
       }
     }
   }
   if (options.drop_highest > 0) {
     std::sort(order.begin(), order.end(),
               [&](int64_t a, int64_t b) { return data.points[a].loss > data.points[b].loss; });
-    int64_t dropped = 0;
+    // Per variant: one family's losses may all lie above another's.
+    std::map<std::string, int64_t> dropped;
     for (int64_t i : order) {
-      if (dropped == options.drop_highest) break;
-      if (!keep[i]) continue;
+      if (!keep[i] || dropped[data.points[i].variant] == options.drop_highest) continue;
       keep[i] = false;
-      ++dropped;
+      ++dropped[data.points[i].variant];
       data.excluded.push_back({data.points[i].run_id,
                                "dropped: one of the " + std::to_string(options.drop_highest) +
-                                   " highest losses (" + format_sci(data.points[i].loss, 4) + ")"});
+                                   " highest losses (" + format_sci(data.points[i].loss, 4) + ")",
+                               data.points[i].variant});
     }
   }
 
@@ -213,14 +215,14 @@ FitData read_csv_table(const std::string& path, const InputOptions& options) {
     throw UserError(path + ": the table is empty; it needs a header such as params,tokens,loss");
   for (size_t i = 0; i < header.size(); ++i) {
     const std::string name = lower(header[i].text);
-    static const char* kKnown[] = {"params", "tokens", "flops",
-                                   "loss",   "budget", "run", "non_embedding_params"};
+    static const char* kKnown[] = {"params", "tokens", "flops",   "loss",
+                                   "budget", "run",    "variant", "non_embedding_params"};
     if (std::none_of(std::begin(kKnown), std::end(kKnown),
                      [&](const char* k) { return name == k; }))
       throw UserError(
           located(header[i].column) + ": unknown column '" + header[i].text +
           "'; the columns are params, loss, tokens and/or flops, and optionally budget, run, "
-          "non_embedding_params");
+          "variant, non_embedding_params");
     if (column.count(name))
       throw UserError(located(header[i].column) + ": column '" + name + "' appears twice");
     column[name] = static_cast<int>(i);
@@ -276,6 +278,16 @@ FitData read_csv_table(const std::string& path, const InputOptions& options) {
       throw UserError(located(1) + ": params = " + cells[column.at("params")].text +
                       " with these tokens/flops puts 6·N·D or D = C/6N out of range");
     if (has_budget) p.budget = number("budget");
+    if (column.count("variant")) {
+      const Cell& cell = cells[column.at("variant")];
+      // A run of no variant in a table of variants would silently form a
+      // variant of its own.
+      if (cell.text.empty())
+        throw UserError(located(cell.column) +
+                        ": variant is empty; every run of a table with a variant column "
+                        "names its variant");
+      p.variant = cell.text;
+    }
     if (column.count("non_embedding_params"))
       p.non_embedding_params = number("non_embedding_params");
     data.points.push_back(p);
@@ -318,6 +330,51 @@ double median_flops_per_param_token(const std::vector<Observation>& points) {
   std::vector<double> ratio;
   for (const Observation& p : points) ratio.push_back(p.flops / (p.params * p.tokens));
   return ratio.empty() ? 6 : median(ratio);
+}
+
+std::vector<std::string> variant_names(const FitData& data) {
+  std::vector<std::string> names;
+  for (const VariantInfo& v : data.variants)
+    if (std::find(names.begin(), names.end(), v.name) == names.end()) names.push_back(v.name);
+  std::set<std::string> others;
+  for (const Observation& p : data.points) others.insert(p.variant);
+  for (const Excluded& e : data.excluded)
+    if (!e.variant.empty()) others.insert(e.variant);
+  for (const std::string& name : others)
+    if (std::find(names.begin(), names.end(), name) == names.end()) names.push_back(name);
+  return names;
+}
+
+FitData variant_data(const FitData& data, const std::string& variant) {
+  FitData out;
+  out.source = data.source;
+  out.flop_convention = data.flop_convention;
+  out.params = data.params;
+  out.notes = data.notes;
+  for (const VariantInfo& v : data.variants)
+    if (v.name == variant) out.variants.push_back(v);
+  std::vector<int64_t> new_index(data.points.size(), -1);
+  for (size_t i = 0; i < data.points.size(); ++i) {
+    if (data.points[i].variant != variant) continue;
+    new_index[i] = static_cast<int64_t>(out.points.size());
+    out.points.push_back(data.points[i]);
+  }
+  for (const LossCurve& c : data.curves) {
+    if (new_index[c.observation] < 0) continue;
+    out.curves.push_back(c);
+    out.curves.back().observation = new_index[c.observation];
+  }
+  for (const Excluded& e : data.excluded)
+    if (e.variant == variant) out.excluded.push_back(e);
+  // The points keep the whole data's order (budget, then N): budgets follow.
+  for (const Observation& p : out.points)
+    if (out.budgets.empty() || out.budgets.back() != p.budget) out.budgets.push_back(p.budget);
+  out.flops_per_param_token =
+      out.points.empty() ? data.flops_per_param_token : median_flops_per_param_token(out.points);
+  if (data.flop_convention.rfind("as given", 0) == 0)
+    out.flop_convention =
+        "as given (C = " + format_sci(out.flops_per_param_token, 3) + "·N·D, median)";
+  return out;
 }
 
 bool is_table_path(const std::string& path) {

@@ -17,9 +17,16 @@
 // CSV tables (docs/fit.md): a header naming `params`, `loss` and one of
 // `tokens` or `flops` (both allowed), optionally `budget` (runs with the same
 // budget form one IsoFLOP profile), `run` (a label) and
-// `non_embedding_params` (for fits in that convention). Without a budget
-// column, budgets are found by grouping the FLOP counts in log space. Every
-// bad cell is a UserError naming the file, line and column.
+// `non_embedding_params` (for fits in that convention) and `variant` (the
+// model family or variant the run belongs to). Without a budget column,
+// budgets are found by grouping the FLOP counts in log space. Every bad cell
+// is a UserError naming the file, line and column.
+//
+// Variants: a sweep may train several model families or variants ("gpt2",
+// "llama") on the same budgets; each run belongs to one (Observation::variant,
+// "" when the source names none). Data with at most one variant name is one
+// study, fitted as always; with several, the fit stage fits each variant on
+// its own runs (variant_data) and compares them (fit/comparison.h).
 //
 // Budget 0 means "no nominal budget": a run given by N and D directly (a
 // sweep's explicit [[grid.runs]]) or a table without a budget column.
@@ -28,6 +35,7 @@
 
 #include <cmath>
 #include <cstdint>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -43,6 +51,7 @@ struct Observation {
   double flops = 0;    // C: training FLOPs, in the source's convention
   double loss = 0;     // final validation loss, nats per token
   double budget = 0;   // the IsoFLOP budget (FLOPs) it belongs to; 0 = none (see above)
+  std::string variant;  // the model family or variant it belongs to; "" = the only one
 };
 
 // A run's training loss against FLOPs spent, for approach 1.
@@ -54,6 +63,18 @@ struct LossCurve {
 struct Excluded {
   std::string run_id;
   std::string reason;  // "diverged at step 120: loss 9.1", "failed: ...", "dropped: highest loss"
+  std::string variant = "";  // as Observation::variant; "" = the only one, or not known
+};
+
+// How one variant of a sweep was set up, so that a comparison can say which of
+// two variants' differences are architecture and which are recipe: a family's
+// law depends on its training recipe as much as on its architecture. Filled
+// from a sweep's file (its [[variant]] tables); a CSV table names variants only.
+struct VariantInfo {
+  std::string name;
+  std::map<std::string, std::string> model;  // [model] keys as the variant sets them (architecture)
+  std::map<std::string, std::string> train;  // [train] keys (recipe), e.g. lr
+  std::string lr_note;                       // how its lr was chosen ("job", "tuned at N=... from ...")
 };
 
 // What a sweep was planned to test: `sweepd predict --emit-job` writes it into
@@ -91,15 +112,28 @@ struct FitData {
   std::vector<Excluded> excluded;      // runs not fitted, with why
   std::vector<std::string> notes;      // e.g. "budgets inferred from FLOPs"
   std::vector<Prediction> predictions;  // stored in the sweep files read (see above)
+  std::vector<VariantInfo> variants;  // empty: one unnamed variant, or names only from the points
 
   // Indices into points of each budget's runs, in budget order.
   std::vector<std::vector<int64_t>> profiles() const;
 };
 
+// The variants of `data`: those in `variants` in their order (the job's),
+// then any other name its points or excluded runs carry, sorted. One entry ""
+// (or none, without points) for data that names no variant.
+std::vector<std::string> variant_names(const FitData& data);
+
+// The runs of one variant as data of their own: its points (with their
+// curves), its excluded runs, the shared notes, budgets and k in C = k·N·D
+// from its runs alone (under the kaplan or chinchilla convention attention
+// and embedding FLOPs make k depend on the architecture). Stored predictions
+// name no variant and are not carried over.
+FitData variant_data(const FitData& data, const std::string& variant);
+
 struct InputOptions {
   ParamConvention params = ParamConvention::kTotal;  // what N counts
 
-  int64_t drop_highest = 0;     // drop the k highest-loss runs
+  int64_t drop_highest = 0;     // drop the k highest-loss runs (of each variant)
   std::vector<double> budgets;  // keep only these budgets (matched within 5%); empty = all
   bool curves = true;           // read training curves (HDF5 only)
 };
