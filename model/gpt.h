@@ -6,8 +6,11 @@
 // Parameter names match nanoGPT's without the "transformer." prefix
 // (wte, wpe, h.0.attn.c_attn, ..., ln_f), so counts and shapes compare 1:1.
 //
+// The gpt2 family (model/config.h); the other families are model/llama.h
+// (llama, moe) and model/lstm.h, all behind model/language_model.h.
+//
 // The model's parameter count equals count_params() in model/counting.h
-// (tests/test_model.cc checks it).
+// (tests/test_model.cc and tests/test_families.cc check it).
 
 #include <torch/torch.h>
 #include <torch/version.h>

@@ -2,6 +2,8 @@
 
 #include "common/check.h"
 #include "model/gpt.h"
+#include "model/llama.h"
+#include "model/lstm.h"
 
 namespace sweep {
 
@@ -26,7 +28,9 @@ torch::Tensor LanguageModel::run_blocks(torch::Tensor x) {
 std::shared_ptr<LanguageModel> make_model(const ModelConfig& config) {
   switch (config.family) {
     case Family::kGpt2: return std::make_shared<GPT>(config);
-    default: break;
+    case Family::kLlama:
+    case Family::kMoe: return std::make_shared<Llama>(config);  // moe: the llama block with experts
+    case Family::kLstm: return std::make_shared<LSTMModel>(config);
   }
   SWEEP_CHECK(false, std::string("no module for model family ") + to_string(config.family));
   return nullptr;
