@@ -84,7 +84,7 @@ double gopher_layout_params(const ModelConfig& c) {
 
 TEST(Counting, ReproducesChinchillaTableA4) {
   const TableA4Row rows[] = {
-      {"73M", 10, 640, 2560, 10, 74e6, 1.03},     {"305M", 20, 1024, 4096, 16, 306e6, 1.10},
+      {"73M", 10, 640, 2560, 10, 74e6, 1.03},     {"305M", 20, 1024, 4096, 16, 306e6, 1.1},
       {"552M", 24, 1280, 5120, 10, 552e6, 1.08},  {"1.1B", 26, 1792, 7168, 14, 1143e6, 1.04},
       {"1.6B", 28, 2048, 8192, 16, 1593e6, 1.03}, {"6.8B", 40, 3584, 14336, 28, 6796e6, 0.99},
   };
@@ -112,6 +112,112 @@ TEST(Counting, ChinchillaAndGopherShapesGiveTheirParameterCounts) {
   const double gpt2 = double(count_params(chinchilla).total);
   EXPECT_NEAR(gpt2 + 80.0 * 8192 * 8192 - 2048.0 * 8192, gopher_layout_params(chinchilla),
               0.001 * gpt2);
+}
+
+// Published open models from their published shapes (the Hugging Face
+// configs: hidden_size, num_hidden_layers, intermediate_size, heads,
+// key/value heads, vocab_size; untied heads). The counts are the models'
+// exact parameter counts (the sums of their safetensors' tensor sizes).
+struct PublishedModel {
+  const char* name;
+  Family family;
+  int64_t n_layer, d_model, d_ff, n_head, n_kv_head, vocab;
+  int64_t n_experts, top_k;
+  int64_t total, active;
+  double rounded_total;  // as model cards round it (billions, one decimal)
+};
+
+ModelConfig published_shape(const PublishedModel& m) {
+  ModelConfig c = shape(m.n_layer, m.d_model, m.n_head, m.d_ff, m.vocab, 4096, /*tied=*/false);
+  c.family = m.family;
+  c.n_kv_head = m.n_kv_head;
+  c.n_experts = m.n_experts;
+  c.top_k = m.top_k;
+  return c;
+}
+
+TEST(Counting, ReproducesPublishedLlamaMistralAndMixtralCounts) {
+  const PublishedModel models[] = {
+      // name               family          L   d      d_ff   H   kv  vocab   E  k  total            active
+      {"Llama 2 7B", Family::kLlama, 32, 4096, 11008, 32, 32, 32000, 0, 0, 6738415616, 6738415616, 6.7},
+      {"Llama 2 13B", Family::kLlama, 40, 5120, 13824, 40, 40, 32000, 0, 0, 13015864320, 13015864320, 13.0},
+      {"Llama 2 70B", Family::kLlama, 80, 8192, 28672, 64, 8, 32000, 0, 0, 68976648192, 68976648192, 69.0},
+      {"Llama 3 8B", Family::kLlama, 32, 4096, 14336, 32, 8, 128256, 0, 0, 8030261248, 8030261248, 8.0},
+      {"Mistral 7B", Family::kLlama, 32, 4096, 14336, 32, 8, 32000, 0, 0, 7241732096, 7241732096, 7.2},
+      {"TinyLlama 1.1B", Family::kLlama, 22, 2048, 5632, 32, 4, 32000, 0, 0, 1100048384, 1100048384, 1.1},
+      {"Mixtral 8x7B", Family::kMoe, 32, 4096, 14336, 32, 8, 32000, 8, 2, 46702792704, 12879925248, 46.7},
+  };
+  for (const PublishedModel& m : models) {
+    const ParamCount p = count_params(published_shape(m));
+    EXPECT_EQ(p.total, m.total) << m.name << ": off by " << p.total - m.total;
+    EXPECT_EQ(p.active, m.active) << m.name << ": off by " << p.active - m.active;
+    EXPECT_NEAR(double(p.total) / 1e9, m.rounded_total, 0.05) << m.name;
+    EXPECT_EQ(p.position_embedding, 0) << m.name << ": rotary positions have no parameters";
+    EXPECT_EQ(p.non_embedding, p.total - 2 * m.vocab * m.d_model) << m.name;
+  }
+  // Mixtral's announcement: 47B parameters, 13B of them used per token.
+  const ParamCount mixtral = count_params(published_shape(models[6]));
+  EXPECT_NEAR(double(mixtral.active) / 1e9, 12.9, 0.05);
+  EXPECT_EQ(mixtral.active_non_embedding, mixtral.active - 2 * 32000 * 4096);
+}
+
+ModelConfig family_shape(Family family) {
+  ModelConfig c = shape(4, 128, 4, 352, 1000, 256, /*tied=*/false);
+  c.family = family;
+  if (family == Family::kLlama || family == Family::kMoe) c.n_kv_head = 2;
+  if (family == Family::kMoe) {
+    c.n_experts = 8;
+    c.top_k = 2;
+    c.n_shared_experts = 1;
+  }
+  return c;
+}
+
+TEST(Counting, SixNAndKaplanUseTheActiveParameters) {
+  for (const Family family : {Family::kLlama, Family::kMoe, Family::kLstm}) {
+    const ModelConfig c = family_shape(family);
+    const ParamCount p = count_params(c);
+    EXPECT_DOUBLE_EQ(training_flops_per_token(c, FlopConvention::kSixN), 6.0 * double(p.active))
+        << to_string(family);
+    // The attention context term uses the query width (n_head * head_dim),
+    // whatever the key/value heads; an LSTM has none.
+    const double context = family == Family::kLstm ? 0.0 : 6.0 * 4 * 256 * 128;
+    EXPECT_DOUBLE_EQ(training_flops_per_token(c, FlopConvention::kKaplan),
+                     6.0 * double(p.active_non_embedding) + context)
+        << to_string(family);
+  }
+  const ParamCount moe = count_params(family_shape(Family::kMoe));
+  EXPECT_EQ(moe.total - moe.active, 4 * 6 * 3 * 128 * 352) << "6 idle experts per layer";
+}
+
+TEST(Counting, ChinchillaCountsEachFamilysMatmuls) {
+  const double T = 256, V = 1000, d = 128, F = 352, L = 4, H = 4, kv = 2, kq = 32;
+  const double embed = 2 * T * V * d + 2 * T * d * V;
+  const double attention_no_qkv = 2 * T * T * (kq * H) + 3 * H * T * T + 2 * T * T * (kq * H) +
+                                  2 * T * (kq * H) * d;
+  // llama: the query's and the two narrower key/value projections, SwiGLU's three matrices.
+  const ChinchillaForwardFlops llama = chinchilla_forward_flops(family_shape(Family::kLlama));
+  EXPECT_DOUBLE_EQ(llama.attention_qkv, L * 2 * T * d * kq * (H + 2 * kv));
+  EXPECT_DOUBLE_EQ(llama.dense, L * 2 * T * 3 * d * F);
+  EXPECT_DOUBLE_EQ(llama.total(),
+                   embed + L * (2 * T * d * kq * (H + 2 * kv) + attention_no_qkv + 2 * T * 3 * d * F));
+  // moe: the router, top_k = 2 routed experts and one shared expert per token.
+  const ChinchillaForwardFlops moe = chinchilla_forward_flops(family_shape(Family::kMoe));
+  EXPECT_DOUBLE_EQ(moe.router, L * 2 * T * d * 8);
+  EXPECT_DOUBLE_EQ(moe.dense, L * 2 * T * 3 * d * F * 3);
+  EXPECT_DOUBLE_EQ(moe.total() - llama.total(), moe.router + 2 * llama.dense);
+  // lstm: four gates from input and state, the elementwise gate arithmetic, no attention.
+  const ChinchillaForwardFlops lstm = chinchilla_forward_flops(family_shape(Family::kLstm));
+  EXPECT_DOUBLE_EQ(lstm.recurrent, L * T * (2 * 4 * d * (d + d) + 21 * d));
+  EXPECT_DOUBLE_EQ(lstm.total(), embed + lstm.recurrent);
+  EXPECT_EQ(lstm.attention_qkv + lstm.attention_logits + lstm.dense, 0.0);
+  EXPECT_DOUBLE_EQ(training_flops_per_token(family_shape(Family::kLstm), FlopConvention::kChinchilla),
+                   3 * lstm.total() / T);
+  // The LSTM's matmuls are its parameters' 2 FLOPs per token: 6N less the
+  // biases, plus the elementwise work.
+  const ParamCount p = count_params(family_shape(Family::kLstm));
+  EXPECT_NEAR(3 * lstm.without_embeddings() / T, 6.0 * double(p.non_embedding),
+              0.05 * 6.0 * double(p.non_embedding));
 }
 
 TEST(Counting, ParsesEveryConventionName) {
