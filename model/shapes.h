@@ -17,6 +17,18 @@
 // measures what that cost). Large models land within a few percent of the
 // target at nearly the asked aspect; tiny ones miss N by up to half a head's
 // width and their aspect by up to the rounding of one layer.
+//
+// Families. The N aimed at is count_params().active: the total for dense
+// families, the parameters a token uses for moe (whose n_experts, top_k and
+// shared experts stay fixed while width and depth grow). gpt2: d_ff =
+// round(ffn_mult * d_model). llama, moe: d_ff = ffn_multiple_of *
+// ceil(ffn_mult * d_model / ffn_multiple_of) (Llama's rule; the job reader
+// sets ffn_mult 8/3 for them), and n_kv_head the largest divisor of n_head
+// not above rule.n_kv_head. lstm: the same depth and width search (the width
+// a multiple of head_dim, which is only the step between widths). A rule
+// with layers > 0 fixes the depth of every size for every family: Kaplan et
+// al. 2020 vary width alone in their depth studies and keep their LSTMs at
+// one to four layers.
 
 #include <cstdint>
 
