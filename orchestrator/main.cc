@@ -144,19 +144,36 @@ int main(int argc, char** argv) {
 
   sweep::FlopsOptions flops;
   int64_t d_ff = 0;
-  bool untied = false;
+  bool untied = false, tied = false;
+  std::string flops_family = "gpt2";
   CLI::App* flops_cmd = app.add_subcommand(
       "flops",
-      "Parameters (total, non-embedding) and training FLOPs per token of one GPT shape\n"
-      "under every convention: 6N, kaplan, chinchilla (Hoffmann et al. 2022, App. F).");
-  flops_cmd->add_option("--n-layer", flops.model.n_layer, "transformer blocks")->required();
-  flops_cmd->add_option("--d-model", flops.model.d_model, "residual width")->required();
-  flops_cmd->add_option("--n-head", flops.model.n_head, "attention heads")->required();
-  flops_cmd->add_option("--d-ff", d_ff, "MLP hidden width (default 4 x d_model)");
+      "Parameters (total, non-embedding, active) and training FLOPs per token of one shape\n"
+      "of a model family under every convention: 6N, kaplan, chinchilla (Hoffmann et al.\n"
+      "2022, App. F). Families: gpt2 (default), llama, moe, lstm (docs/flops.md).");
+  flops_cmd->add_option("--family", flops_family, "gpt2, llama, moe or lstm");
+  flops_cmd->add_option("--n-layer", flops.model.n_layer, "transformer blocks (LSTM layers)")
+      ->required();
+  flops_cmd->add_option("--d-model", flops.model.d_model, "residual width (LSTM units)")->required();
+  flops_cmd->add_option("--n-head", flops.model.n_head, "attention heads (not for lstm)");
+  flops_cmd->add_option("--n-kv-head", flops.model.n_kv_head,
+                        "key/value heads (llama, moe; default n_head)");
+  flops_cmd->add_option("--d-ff", d_ff,
+                        "MLP hidden width, per expert for moe (default 4 x d_model for gpt2; "
+                        "8/3 x d_model rounded up to a multiple of 256 for llama, moe)");
+  flops_cmd->add_option("--n-experts", flops.model.n_experts, "routed experts (moe)");
+  flops_cmd->add_option("--top-k", flops.model.top_k, "routed experts per token (moe)");
+  flops_cmd->add_option("--shared-experts", flops.model.n_shared_experts,
+                        "experts every token uses (moe; default 0)");
   flops_cmd->add_option("--vocab", flops.model.vocab_size, "vocabulary size")->required();
   flops_cmd->add_option("--seq-len", flops.model.seq_len, "sequence length (context)")->required();
-  flops_cmd->add_flag("--untied", untied, "separate lm_head instead of sharing wte");
+  flops_cmd->add_flag("--untied", untied,
+                      "separate lm_head instead of sharing wte (the default for llama, moe)");
+  flops_cmd->add_flag("--tie", tied, "lm_head shares wte (the default for gpt2, lstm)");
   flops_cmd->add_flag("--json", flops.json, "print one JSON document");
+  flops.model.n_head = 0;
+  flops.model.n_experts = 0;
+  flops.model.top_k = 0;
 
   // The fit stage: fit, predict, capacity, report (docs/fit.md).
   auto add_fit_options = [](CLI::App* cmd, sweep::FitCommandOptions& o) {
@@ -296,8 +313,23 @@ int main(int argc, char** argv) {
     if (*capacity_cmd) return sweep::capacity_command(capacity);
     if (*report_cmd) return sweep::report_command(report);
     if (*flops_cmd) {
-      flops.model.d_ff = d_ff > 0 ? d_ff : 4 * flops.model.d_model;
-      flops.model.tie_embeddings = !untied;
+      const std::optional<sweep::Family> family = sweep::parse_family(flops_family);
+      if (!family) {
+        throw sweep::UserError("sweepd flops: --family = \"" + flops_family + "\": expected one of " +
+                               sweep::kFamilyNames);
+      }
+      if (tied && untied) throw sweep::UserError("sweepd flops: --tie and --untied exclude each other");
+      sweep::ModelConfig& m = flops.model;
+      m.family = *family;
+      const bool llama_like = m.family == sweep::Family::kLlama || m.family == sweep::Family::kMoe;
+      if (d_ff > 0) {
+        m.d_ff = d_ff;
+      } else if (llama_like) {
+        m.d_ff = 256 * ((8 * m.d_model + 3 * 256 - 1) / (3 * 256));  // Llama's default rule
+      } else {
+        m.d_ff = m.family == sweep::Family::kLstm ? 0 : 4 * m.d_model;
+      }
+      m.tie_embeddings = tied || (!untied && !llama_like);
       return sweep::flops_command(flops);
     }
   } catch (const sweep::UserError& e) {
