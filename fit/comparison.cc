@@ -147,13 +147,7 @@ PairComparison compare_pair(const VariantFit& a, const VariantFit& b,
     row.measured = within(compute, pair.measured_lo, pair.measured_hi);
     row.loss_a = frontier_at(a, compute, confidence);
     row.loss_b = frontier_at(b, compute, confidence);
-    std::vector<double> samples;
-    for (size_t r : replicates)
-      samples.push_back(compute_for_loss(*a.replicate_frontiers[r],
-                                         b.replicate_frontiers[r]->at(compute)) /
-                        compute);
-    row.multiplier =
-        interval_over(compute_for_loss(fa, fb.at(compute)) / compute, samples, confidence);
+    row.multiplier = multiplier_at(a, b, compute, confidence);
     pair.rows.push_back(row);
   }
 
@@ -226,6 +220,18 @@ Interval frontier_at(const VariantFit& variant, double compute, double confidenc
   for (const auto& f : variant.replicate_frontiers)
     if (f) samples.push_back(f->at(compute));
   return interval_over(variant.frontier->at(compute), samples, confidence);
+}
+
+Interval multiplier_at(const VariantFit& a, const VariantFit& b, double compute,
+                       double confidence) {
+  if (!a.frontier || !b.frontier) return {};
+  std::vector<double> samples;
+  for (size_t r : paired_replicates(a, b))
+    samples.push_back(
+        compute_for_loss(*a.replicate_frontiers[r], b.replicate_frontiers[r]->at(compute)) /
+        compute);
+  return interval_over(compute_for_loss(*a.frontier, b.frontier->at(compute)) / compute, samples,
+                       confidence);
 }
 
 uint64_t variant_seed(uint64_t seed, const std::string& variant) {
@@ -336,6 +342,7 @@ VariantStudy analyze_variants(const FitData& data, const AnalysisOptions& option
                               const std::function<void(const std::string&)>& log) {
   VariantStudy study;
   study.data = data;
+  study.options = options;
   std::string failures;
   for (const std::string& name : variant_names(data)) {
     VariantFit v;

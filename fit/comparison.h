@@ -91,6 +91,11 @@ struct VariantFit {
 // L_opt(C) of `variant` with its bootstrap interval.
 Interval frontier_at(const VariantFit& variant, double compute, double confidence);
 
+// The multiplier of B over A at `compute`, with its interval over the paired
+// replicates (see above).
+Interval multiplier_at(const VariantFit& a, const VariantFit& b, double compute,
+                       double confidence);
+
 // One difference in the two variants' settings.
 struct SettingDifference {
   std::string kind;  // "architecture" ([model] keys) or "recipe" ([train] keys, how lr was chosen)
@@ -141,6 +146,7 @@ struct Comparison {
 // Several variants fitted and compared; `data` is the whole file (or merge).
 struct VariantStudy {
   FitData data;
+  AnalysisOptions options;  // as given: each variant's bootstrap seed is variant_seed() of it
   std::vector<VariantFit> variants;  // variant_names(data) order
   Comparison comparison;
 };

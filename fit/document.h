@@ -56,6 +56,14 @@ class Document {
     block.plot = &plot;
     blocks_.push_back(std::move(block));
   }
+  // Every block of `other`, its headings prefixed ("gpt2: Data" in a report
+  // of several variants) so that each heading, and its anchor, stays unique.
+  void append(const Document& other, const std::string& heading_prefix) {
+    for (Block block : other.blocks_) {
+      if (block.kind == Block::Kind::kHeading) block.text = heading_prefix + block.text;
+      blocks_.push_back(std::move(block));
+    }
+  }
   const std::vector<Block>& blocks() const { return blocks_; }
 
  private:

@@ -117,6 +117,71 @@ json backtest_row(const BacktestRow& r) {
 
 json why_text(const std::string& why) { return why.empty() ? json(nullptr) : json(why); }
 
+// An interval whose open sides (±∞) are null with a flag saying so.
+json interval(const Interval& i) {
+  json out = {{"value", number(i.value)}, {"lo", number(i.lo)}, {"hi", number(i.hi)},
+              {"pairs", i.pairs}};
+  if (std::isinf(i.lo)) out["lo_unbounded"] = true;
+  if (std::isinf(i.hi)) out["hi_unbounded"] = true;
+  return out;
+}
+
+json settings(const VariantInfo& info) {
+  return {{"model", info.model}, {"train", info.train}, {"lr_note", info.lr_note}};
+}
+
+json comparison_json(const VariantStudy& study) {
+  const Comparison& c = study.comparison;
+  json frontiers = json::object();
+  for (const VariantFit& v : study.variants) {
+    if (!v.frontier) continue;
+    frontiers[v.name] = {{"E", v.frontier->E},
+                         {"scale", v.frontier->scale},
+                         {"exponent", v.frontier->exponent},
+                         {"flops_per_param_token", v.data.flops_per_param_token},
+                         {"budgets", v.data.budgets}};
+  }
+  json pairs = json::array();
+  for (const PairComparison& p : c.pairs) {
+    json rows = json::array(), crossovers = json::array(), differences = json::array();
+    for (const MultiplierRow& r : p.rows)
+      rows.push_back({{"compute", r.compute},
+                      {"where", r.where},
+                      {"measured", r.measured},
+                      {"loss_a", interval(r.loss_a)},
+                      {"loss_b", interval(r.loss_b)},
+                      {"multiplier", interval(r.multiplier)},
+                      {"a_reaches", std::isfinite(r.multiplier.value)}});
+    for (const Crossover& x : p.crossovers)
+      crossovers.push_back({{"compute", interval(x.compute)},
+                            {"inside_measured", x.inside_measured},
+                            {"better_below", x.better_below},
+                            {"better_above", x.better_above},
+                            {"pairs_below", x.pairs_below},
+                            {"pairs_above", x.pairs_above}});
+    for (const SettingDifference& d : p.differences)
+      differences.push_back({{"kind", d.kind}, {"key", d.key}, {"a", d.a}, {"b", d.b}});
+    pairs.push_back({{"a", p.a},
+                     {"b", p.b},
+                     {"measured_range", {number(p.measured_lo), number(p.measured_hi)}},
+                     {"searched_range", {p.searched_lo, p.searched_hi}},
+                     {"replicate_pairs", p.replicate_pairs},
+                     {"multiplier", rows},
+                     {"crossovers", crossovers},
+                     {"better", p.crossovers.empty() ? json(p.better) : json(nullptr)},
+                     {"pairs_crossing", p.pairs_crossing},
+                     {"differences", differences}});
+  }
+  return {{"frontier", to_string(c.source)},
+          {"frontier_why", c.source_why},
+          {"confidence", c.confidence},
+          {"compared", c.compared},
+          {"not_compared", c.not_compared},
+          {"searched_range", {c.searched_lo, c.searched_hi}},
+          {"frontiers", frontiers},
+          {"pairs", pairs}};
+}
+
 json target(const Target& t) {
   json out = {{"name", t.name}};
   if (t.compute > 0)
@@ -241,6 +306,41 @@ json to_json(const FitData& data, const Analysis& analysis) {
           {"replicate_failures", failures},
           {"warnings", analysis.warnings},
           {"seconds", analysis.seconds}};
+}
+
+json to_json(const VariantStudy& study) {
+  const FitData& data = study.data;
+  json variants = json::object(), order = json::array();
+  for (const VariantFit& v : study.variants) {
+    json entry = v.analysis ? to_json(v.data, *v.analysis) : json{{"why", v.why}};
+    entry["variant"] = v.name;
+    entry["settings"] = settings(v.info);
+    variants[v.name] = entry;
+    order.push_back(v.name);
+  }
+  json unattributed = json::array();
+  for (const Excluded& e : data.excluded)
+    if (e.variant.empty()) unattributed.push_back({{"run", e.run_id}, {"reason", e.reason}});
+  const AnalysisOptions& options = study.options;
+  json targets = json::array();
+  for (const Target& t : options.targets) targets.push_back(target(t));
+  return {{"source", data.source},
+          {"flop_convention", data.flop_convention},
+          {"param_convention", to_string(data.params)},
+          {"budgets", data.budgets},
+          {"notes", data.notes},
+          {"excluded", unattributed},
+          {"options",
+           {{"approaches", options.approaches},
+            {"bootstrap", options.bootstrap},
+            {"confidence", options.confidence},
+            {"distance_backtest", options.distance_backtest},
+            {"envelope", to_string(options.envelope)},
+            {"seed", options.seed},
+            {"targets", targets}}},
+          {"variant_order", order},
+          {"variants", variants},
+          {"comparison", comparison_json(study)}};
 }
 
 }  // namespace sweep::fit

@@ -954,6 +954,171 @@ Plot distance_plot(const Analysis& analysis, const std::string& gnuplot) {
   return plot;
 }
 
+// One colour per variant (tab10 after the approaches' three, then around).
+const char* variant_colour(size_t i) {
+  static const char* kColours[] = {"#1f77b4", "#d62728", "#2ca02c", "#9467bd",
+                                   "#ff7f0e", "#8c564b", "#e377c2", "#17becf"};
+  return kColours[i % (sizeof(kColours) / sizeof(kColours[0]))];
+}
+
+// The C range both comparison plots share: the budgets, the multiplier's
+// evaluation points and every crossover found.
+LogRange comparison_range(const VariantStudy& study) {
+  LogRange x;
+  for (const VariantFit& v : study.variants)
+    if (v.frontier)
+      for (double b : v.data.budgets) x.add(b);
+  for (const PairComparison& p : study.comparison.pairs) {
+    for (const MultiplierRow& r : p.rows) x.add(r.compute);
+    for (const Crossover& c : p.crossovers) x.add(c.compute.value);
+  }
+  return x.padded(0.05);
+}
+
+// Vertical dashed lines at the crossovers, labelled with the two variants.
+std::string crossover_marks(const Comparison& comparison) {
+  std::string text;
+  for (const PairComparison& p : comparison.pairs)
+    for (const Crossover& c : p.crossovers) {
+      text += "set arrow from " + number(c.compute.value) + ", graph 0 to " +
+              number(c.compute.value) + ", graph 1 nohead dt 2 lw 1.5 lc rgb '#444444' back\n";
+      text += "set label " +
+              gp_string(" " + c.better_above + " overtakes " + c.better_below + " at " +
+                        format_sci(c.compute.value, 3)) +
+              " at " + number(c.compute.value) + ", graph 0.04 left textcolor rgb '#444444'\n";
+    }
+  return text;
+}
+
+Plot comparison_frontiers_plot(const VariantStudy& study, const std::string& gnuplot) {
+  const Comparison& comparison = study.comparison;
+  char level[16];
+  std::snprintf(level, sizeof(level), "%g%%", 100 * comparison.confidence);
+  Plot plot{"comparison-frontiers", "Compute-optimal loss frontiers of the variants",
+            std::string("Each variant's compute-optimal loss L_opt(C) from ") +
+                to_string(comparison.source) + " (lines) with its " + level +
+                " bootstrap band, and its IsoFLOP minima (points). Grey: the compute where "
+                "every compared variant was trained. Dashed: where one frontier overtakes "
+                "another.",
+            "", ""};
+  if (comparison.compared.size() < 2) {
+    plot.why = "Fewer than 2 variants are compared.";
+    return plot;
+  }
+  const LogRange x_range = comparison_range(study);
+  const std::vector<double> line_x = log_spaced(x_range, kLinePoints * 2);
+  Script script;
+  double lo_common = 0, hi_common = std::numeric_limits<double>::infinity();
+  for (size_t i = 0; i < study.variants.size(); ++i) {
+    const VariantFit& v = study.variants[i];
+    if (!v.frontier) continue;
+    lo_common = std::max(lo_common, v.data.budgets.front());
+    hi_common = std::min(hi_common, v.data.budgets.back());
+    const std::string id = std::to_string(i);
+    DataBlock band("band" + id), line("line" + id), minima("minima" + id);
+    for (double c : line_x) {
+      const Interval q = frontier_at(v, c, comparison.confidence);
+      line.row({c, q.value});
+      if (std::isfinite(q.lo) && std::isfinite(q.hi)) band.row({c, q.lo, q.hi});
+    }
+    for (const Profile& p : v.analysis->laws.profiles)
+      if (p.parabola) minima.row({p.budget, p.loss_opt});
+    const std::string colour = variant_colour(i);
+    script.add(band);
+    if (!band.empty())
+      script.elements.push_back(band.name() +
+                                " using 1:2:3 with filledcurves fs transparent solid 0.18 "
+                                "noborder lc rgb '" +
+                                colour + "' title " + gp_string(v.name + ": " + level + " band"));
+    script.add(line);
+    script.elements.push_back(line.name() + " using 1:2 with lines lw 2 lc rgb '" + colour +
+                              "' title " + gp_string(v.name + ": L_{opt}(C)"));
+    script.add(minima);
+    if (!minima.empty())
+      script.elements.push_back(minima.name() + " using 1:2 with points pt 7 ps 0.9 lc rgb '" +
+                                colour + "' title " + gp_string(v.name + ": IsoFLOP minima"));
+  }
+  std::string settings = preamble() + "set logscale x\nset xrange " + x_range.gnuplot() + "\n" +
+                         log_tics("x", x_range, TicLabel::kSci) +
+                         "set xlabel 'C (training FLOPs)'\nset ylabel 'loss (nats/token)'\n"
+                         "set key top right\n";
+  if (lo_common <= hi_common)
+    settings += "set object 1 rect from " + number(lo_common) + ", graph 0 to " +
+                number(hi_common) + ", graph 1 behind fc rgb '#f0f0f0' fs solid noborder\n";
+  settings += crossover_marks(comparison);
+  plot.svg = run_gnuplot(gnuplot, settings + script.text + script.plot_command(), 800, 520);
+  return plot;
+}
+
+Plot comparison_multiplier_plot(const VariantStudy& study, const std::string& gnuplot) {
+  const Comparison& comparison = study.comparison;
+  char level[16];
+  std::snprintf(level, sizeof(level), "%g%%", 100 * comparison.confidence);
+  Plot plot{"comparison-multiplier", "Compute multiplier against C",
+            std::string("For each pair, the compute multiplier of B over A: how much more "
+                        "compute A needs to reach the loss B reaches with C (above 1: B is "
+                        "better), with its ") +
+                level +
+                " interval over paired bootstrap replicates. Dashed: the crossovers, where the "
+                "multiplier passes 1. Where A can never reach B's loss the line stops.",
+            "", ""};
+  if (comparison.pairs.empty()) {
+    plot.why = "Fewer than 2 variants are compared.";
+    return plot;
+  }
+  const LogRange x_range = comparison_range(study);
+  const std::vector<double> line_x = log_spaced(x_range, kLinePoints * 2);
+  auto variant = [&](const std::string& name) -> const VariantFit& {
+    for (const VariantFit& v : study.variants)
+      if (v.name == name) return v;
+    return study.variants.front();
+  };
+  Script script;
+  LogRange y;
+  y.add(1);
+  for (size_t i = 0; i < comparison.pairs.size(); ++i) {
+    const PairComparison& p = comparison.pairs[i];
+    const std::string id = std::to_string(i);
+    DataBlock band("mband" + id), line("mline" + id);
+    for (double c : line_x) {
+      const Interval m = multiplier_at(variant(p.a), variant(p.b), c, comparison.confidence);
+      if (positive(m.value)) {
+        line.row({c, m.value});
+        y.add(m.value);
+      }
+      if (positive(m.lo) && positive(m.hi) && std::isfinite(m.hi)) band.row({c, m.lo, m.hi});
+    }
+    const std::string colour = variant_colour(i);
+    const std::string name = p.b + " over " + p.a;
+    script.add(band);
+    if (!band.empty())
+      script.elements.push_back(band.name() +
+                                " using 1:2:3 with filledcurves fs transparent solid 0.18 "
+                                "noborder lc rgb '" +
+                                colour + "' title " + gp_string(name + ": " + level + " interval"));
+    script.add(line);
+    if (!line.empty())
+      script.elements.push_back(line.name() + " using 1:2 with lines lw 2 lc rgb '" + colour +
+                                "' title " + gp_string(name));
+  }
+  if (!y.valid()) {
+    plot.why = "No pair has a finite multiplier in the range drawn.";
+    return plot;
+  }
+  // The bands can be far wider than the lines: the axis follows the lines.
+  const LogRange y_range = y.padded(0.3);
+  const std::string settings =
+      preamble() + "set logscale xy\nset xrange " + x_range.gnuplot() + "\nset yrange " +
+      y_range.gnuplot() + "\n" + log_tics("x", x_range, TicLabel::kSci) +
+      log_tics("y", y_range, TicLabel::kPlain) +
+      "set xlabel 'C (training FLOPs)'\nset ylabel 'compute multiplier C_A(L_B(C)) / C'\n"
+      "set key top left\nset arrow from graph 0, first 1 to graph 1, first 1 nohead lw 1 "
+      "lc rgb '#888888' back\n" +
+      crossover_marks(comparison);
+  plot.svg = run_gnuplot(gnuplot, settings + script.text + script.plot_command(), 800, 480);
+  return plot;
+}
+
 std::string read_file(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   std::stringstream buffer;
@@ -983,6 +1148,10 @@ class TempDir {
 };
 
 }  // namespace
+
+std::vector<Plot> comparison_plots(const VariantStudy& study, const std::string& gnuplot) {
+  return {comparison_frontiers_plot(study, gnuplot), comparison_multiplier_plot(study, gnuplot)};
+}
 
 std::string run_gnuplot(const std::string& gnuplot, const std::string& script, int width,
                         int height) {

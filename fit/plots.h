@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "fit/analysis.h"
+#include "fit/comparison.h"
 #include "fit/fit_data.h"
 
 namespace sweep::fit {
@@ -34,6 +35,14 @@ struct Plot {
 // Throws std::runtime_error, with gnuplot's stderr, when gnuplot fails.
 std::vector<Plot> make_plots(const FitData& data, const Analysis& analysis,
                              const std::string& gnuplot);
+
+// The comparison of several variants (fit/comparison.h), in the report's
+// order: "comparison-frontiers" (every compared variant's L_opt(C) with its
+// bootstrap band and its IsoFLOP minima on one plot, the measured range
+// shaded, the crossovers marked) and "comparison-multiplier" (each pair's
+// compute multiplier against C with its band, M = 1 and the crossovers
+// marked). Omitted, with the reason, when fewer than 2 variants are compared.
+std::vector<Plot> comparison_plots(const VariantStudy& study, const std::string& gnuplot);
 
 // Runs the program `gnuplot` on `script`, which must not set the terminal or
 // the output (this function does: SVG, `width`×`height`), and returns the SVG

@@ -8,6 +8,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <utility>
 
 #include "common/error.h"
@@ -547,7 +548,249 @@ void write_files(const std::vector<std::pair<std::string, std::string>>& files) 
   }
 }
 
+// The report's files: <base>.html, .md, .json and each drawn plot's SVG,
+// written whole or not at all (write_files).
+ReportFiles write_report_files(const std::string& base, const std::string& title,
+                               const Document& doc, const std::string& json,
+                               const std::vector<const Plot*>& plots) {
+  const std::string name = std::filesystem::path(base).filename().string();
+  ReportFiles report{base + ".html", base + ".md", base + ".json", {}};
+  std::vector<std::pair<std::string, std::string>> files = {
+      {report.html, render_html(title, doc)},
+      {report.markdown, render_markdown(title, doc, name + "-")},
+      {report.json, json}};
+  for (const Plot* plot : plots)
+    if (!plot->svg.empty()) {
+      report.plots.push_back(base + "-" + plot->name + ".svg");
+      files.push_back({report.plots.back(), plot->svg});
+    }
+  write_files(files);
+  // A plot drawn by an earlier report of the same name but omitted now would
+  // otherwise sit beside the Markdown as if it were current.
+  for (const Plot* plot : plots)
+    if (plot->svg.empty()) {
+      std::error_code ignored;
+      std::filesystem::remove(base + "-" + plot->name + ".svg", ignored);
+    }
+  return report;
+}
+
+std::string source_name(const FitData& data) {
+  return std::filesystem::path(data.source).filename().string();
+}
+
+// ---------------------------------------------------------------- variants
+
+// A variant's name as a file-name and HTML-id part: letters, digits, '-'.
+std::string slug(const std::string& name) {
+  std::string out;
+  for (char c : name)
+    out += std::isalnum(static_cast<unsigned char>(c))
+               ? char(std::tolower(static_cast<unsigned char>(c)))
+               : '-';
+  return out.empty() ? "unnamed" : out;
+}
+
+std::string settings_text(const std::map<std::string, std::string>& keys) {
+  std::string text;
+  for (const auto& [key, value] : keys) text += (text.empty() ? "" : ", ") + key + " = " + value;
+  return text.empty() ? kMissing : text;
+}
+
+void variants_overview(Document& doc, const VariantStudy& study) {
+  const FitData& data = study.data;
+  doc.heading("Variants");
+  doc.paragraph("Source: " + data.source + ". " + std::to_string(study.variants.size()) +
+                " variants, each fitted on its own runs exactly as a study of one variant is "
+                "(its sections below are headed by its name, its bootstrap has a seed of its "
+                "own), then compared (\"Comparison of variants\", at the end).");
+  Table table({"Variant", "Runs fitted", "Budgets", "Not fitted", "Architecture ([model])",
+               "Recipe ([train])", "How lr was chosen"},
+              /*align=*/"lrrrlll");
+  for (const VariantFit& v : study.variants)
+    table.rows.push_back({variant_label(v.name), std::to_string(v.data.points.size()),
+                          std::to_string(v.data.budgets.size()),
+                          std::to_string(v.data.excluded.size()), settings_text(v.info.model),
+                          settings_text(v.info.train),
+                          v.info.lr_note.empty() ? kMissing : v.info.lr_note});
+  doc.table(table, "");
+  if (data.variants.empty())
+    doc.paragraph("The input names its variants only (a table's variant column): their "
+                  "settings are not known, so the comparison cannot say which differences are "
+                  "architecture and which recipe.");
+  Table excluded({"Run", "Why it was not fitted"}, /*align=*/"ll");
+  for (const Excluded& e : data.excluded)
+    if (e.variant.empty()) excluded.rows.push_back({e.run_id, e.reason});
+  if (!excluded.rows.empty()) {
+    doc.paragraph("Runs not fitted that belong to no variant:");
+    doc.table(excluded, "");
+  }
+  if (!data.predictions.empty())
+    doc.paragraph(std::to_string(data.predictions.size()) +
+                  " stored predictions are not compared with the runs: a prediction names no "
+                  "variant.");
+  if (!data.notes.empty()) doc.list(data.notes);
+}
+
+// "v [lo, hi]" where the interval may be open: "below X" / "above X".
+std::string open_interval(const Interval& i, Formatter format, double searched_lo,
+                          double searched_hi) {
+  if (!std::isfinite(i.value)) return std::isinf(i.value) ? "∞" : kMissing;
+  std::string text = format(i.value);
+  if (std::isnan(i.lo) || std::isnan(i.hi)) return text;
+  auto bound = [&](double x) {
+    if (x == -INFINITY) return "below " + flops(searched_lo);
+    if (x == INFINITY) return searched_hi > 0 ? "above " + flops(searched_hi) : std::string("∞");
+    return format(x);
+  };
+  return text + " [" + bound(i.lo) + ", " + bound(i.hi) + "]";
+}
+
+std::string multiplier_text(double x) {
+  if (!std::isfinite(x)) return kMissing;
+  return printf_number("%.3g×", x);
+}
+
+void pair_section(Document& doc, const VariantStudy& study, const PairComparison& pair) {
+  const std::string a = variant_label(pair.a), b = variant_label(pair.b);
+  char level[16];
+  std::snprintf(level, sizeof(level), "%g%%", 100 * study.comparison.confidence);
+  doc.heading(b + " against " + a);
+  // What differs between the two, so a difference in scaling is read against
+  // both its possible causes.
+  Table differences({"Kind", "Setting", a, b}, /*align=*/"llll");
+  for (const SettingDifference& d : pair.differences)
+    differences.rows.push_back({d.kind, d.key, d.a.empty() ? "(not set)" : d.a,
+                                d.b.empty() ? "(not set)" : d.b});
+  if (!differences.rows.empty()) {
+    doc.paragraph("What differs between " + a + " and " + b +
+                  ": [model] keys are architecture, [train] keys (and how the learning rate "
+                  "was chosen) recipe; a difference in their laws may come from either.");
+    doc.table(differences, "");
+  } else {
+    doc.paragraph(study.data.variants.empty()
+                      ? "The settings of " + a + " and " + b + " are not known (a table names "
+                        "its variants only)."
+                      : "No [model] or [train] setting differs between " + a + " and " + b + ".");
+  }
+  std::string measured = std::isfinite(pair.measured_lo)
+                             ? flops(pair.measured_lo) + " to " + flops(pair.measured_hi)
+                             : "none (their budgets do not overlap)";
+  doc.paragraph("Compute multiplier of " + b + " over " + a + ": how much more compute " + a +
+                " needs to reach the loss " + b + " reaches with C (above 1: " + b +
+                " is better; ∞: " + a + " never reaches it), with " + level +
+                " intervals over " + std::to_string(pair.replicate_pairs) +
+                " paired bootstrap replicates. Both were trained from " + measured + ".");
+  Table table({"C (FLOPs)", "Where", "Inside the measured range", "L_opt " + a,
+               "L_opt " + b, "Multiplier " + b + " over " + a},
+              /*align=*/"rllrrr");
+  for (const MultiplierRow& r : pair.rows)
+    table.rows.push_back({flops(r.compute), r.where, r.measured ? "yes" : "no (extrapolated)",
+                          with_interval(Quantity{"", "", r.loss_a.value, r.loss_a.lo,
+                                                 r.loss_a.hi, r.loss_a.pairs},
+                                        loss),
+                          with_interval(Quantity{"", "", r.loss_b.value, r.loss_b.lo,
+                                                 r.loss_b.hi, r.loss_b.pairs},
+                                        loss),
+                          open_interval(r.multiplier, multiplier_text, 0, 0)});
+  doc.table(table, "");
+  const std::string searched = flops(pair.searched_lo) + " and " + flops(pair.searched_hi);
+  if (pair.crossovers.empty()) {
+    doc.paragraph("No crossover between " + searched + " FLOPs: " + variant_label(pair.better) +
+                  " has the lower loss throughout (" + std::to_string(pair.pairs_crossing) +
+                  " of " + std::to_string(pair.replicate_pairs) +
+                  " replicate pairs cross in that range).");
+    return;
+  }
+  std::vector<std::string> items;
+  for (const Crossover& c : pair.crossovers)
+    items.push_back(
+        variant_label(c.better_above) + " overtakes " + variant_label(c.better_below) +
+        " at C = " + open_interval(c.compute, flops, pair.searched_lo, pair.searched_hi) +
+        " FLOPs (" + level + "), " +
+        (c.inside_measured ? "inside the measured range (" + measured + ")"
+                           : "outside the measured range (" + measured + "): an extrapolation") +
+        (c.pairs_below + c.pairs_above > 0
+             ? "; " + std::to_string(c.pairs_below + c.pairs_above) + " of " +
+                   std::to_string(c.compute.pairs) +
+                   " replicate pairs do not cross between " + searched + " (" +
+                   std::to_string(c.pairs_below) + " counted below, " +
+                   std::to_string(c.pairs_above) + " above)"
+             : ""));
+  doc.paragraph("Crossovers searched between " + searched + " FLOPs:");
+  doc.list(items);
+}
+
+void comparison_section(Document& doc, const VariantStudy& study,
+                        const std::vector<Plot>& plots) {
+  const Comparison& comparison = study.comparison;
+  doc.heading("Comparison of variants");
+  doc.paragraph(
+      std::string("Each variant's compute-optimal loss frontier L_opt(C) = E + (C_c/C)^γ is ") +
+      (comparison.source == FrontierSource::kApproach3
+           ? "approach 3's loss along its own compute-optimal allocation, "
+             "L(N_opt(C), D_opt(C)), γ = αβ/(α+β)"
+           : "the L(C) that approaches 1 and 2 project loss with, fitted to its IsoFLOP minima") +
+      " (" + comparison.source_why + "); every variant is compared on the same kind of "
+      "frontier. Intervals pair replicate i of one variant's bootstrap with replicate i of "
+      "the other's (docs/fit.md).");
+  Table table({"Variant", "E", "C_c (FLOPs)", "γ", "k = C/(N·D)", "Budgets"}, /*align=*/"lrrrrr");
+  for (const VariantFit& v : study.variants) {
+    if (!v.frontier) continue;
+    table.rows.push_back({variant_label(v.name), loss(v.frontier->E), flops(v.frontier->scale),
+                          exponent(v.frontier->exponent), general(v.data.flops_per_param_token),
+                          flops(v.data.budgets.front()) + " – " + flops(v.data.budgets.back())});
+  }
+  doc.table(table, "No variant has a frontier to compare.");
+  if (!comparison.not_compared.empty()) {
+    doc.paragraph("Not compared:");
+    doc.list(comparison.not_compared);
+  }
+  if (const Plot* plot = find_plot(plots, "comparison-frontiers")) doc.plot(*plot);
+  for (const PairComparison& pair : comparison.pairs) pair_section(doc, study, pair);
+  if (const Plot* plot = find_plot(plots, "comparison-multiplier")) {
+    doc.heading(plot->title);
+    doc.plot(*plot);
+  }
+}
+
+// The whole report of several variants. `variant_plots[i]` are variant i's
+// (empty for a terminal); they are renamed <variant>-<plot> here, after the
+// variant's document found them by their own names.
+Document variants_document(const VariantStudy& study,
+                           std::vector<std::vector<Plot>>& variant_plots,
+                           const std::vector<Plot>& comparison_plots, const std::string& json_name,
+                           bool all_quantities) {
+  Document doc;
+  variants_overview(doc, study);
+  std::map<std::string, int> slugs;
+  for (size_t i = 0; i < study.variants.size(); ++i) {
+    const VariantFit& v = study.variants[i];
+    const std::string label = variant_label(v.name);
+    if (!v.analysis) {
+      doc.heading(label);
+      doc.paragraph("Not fitted: " + v.why);
+      continue;
+    }
+    std::vector<Plot>& plots = variant_plots[i];
+    doc.append(build_document(v.data, *v.analysis, plots, json_name, all_quantities),
+               label + ": ");
+    std::string id = slug(v.name);
+    if (slugs[id]++ > 0) id += "-" + std::to_string(i);
+    for (Plot& plot : plots) plot.name = id + "-" + plot.name;
+  }
+  comparison_section(doc, study, comparison_plots);
+  return doc;
+}
+
 }  // namespace
+
+std::string fit_text(const VariantStudy& study) {
+  std::vector<std::vector<Plot>> no_plots(study.variants.size());
+  const Document doc = variants_document(study, no_plots, /*comparison_plots=*/{},
+                                         "the --json output", /*all_quantities=*/false);
+  return study.data.source + "\n" + render_text(doc);
+}
 
 std::string fit_text(const FitData& data, const Analysis& analysis) {
   const Document doc =
@@ -560,11 +803,9 @@ ReportFiles write_report(const FitData& data, const Analysis& analysis,
   if (options.output_base.empty()) throw UserError("report: no output path given");
   const std::string& base = options.output_base;
   const std::string name = std::filesystem::path(base).filename().string();
-  const std::string title =
-      !options.title.empty() ? options.title
-      : data.source.empty()
-          ? "Scaling-law fit"
-          : "Scaling-law fit: " + std::filesystem::path(data.source).filename().string();
+  const std::string title = !options.title.empty() ? options.title
+                            : data.source.empty()  ? "Scaling-law fit"
+                                                   : "Scaling-law fit: " + source_name(data);
 
   // Everything that can fail for reasons other than the disk (gnuplot, the
   // JSON) happens before the first byte is written.
@@ -573,25 +814,35 @@ ReportFiles write_report(const FitData& data, const Analysis& analysis,
       with_verification(to_json(data, analysis), data, analysis).dump(2) + "\n";
   const Document doc = build_document(data, analysis, plots, name + ".json");
 
-  ReportFiles report{base + ".html", base + ".md", base + ".json", {}};
-  std::vector<std::pair<std::string, std::string>> files = {
-      {report.html, render_html(title, doc)},
-      {report.markdown, render_markdown(title, doc, name + "-")},
-      {report.json, json}};
-  for (const Plot& plot : plots)
-    if (!plot.svg.empty()) {
-      report.plots.push_back(base + "-" + plot.name + ".svg");
-      files.push_back({report.plots.back(), plot.svg});
-    }
-  write_files(files);
-  // A plot drawn by an earlier report of the same name but omitted now would
-  // otherwise sit beside the Markdown as if it were current.
-  for (const Plot& plot : plots)
-    if (plot.svg.empty()) {
-      std::error_code ignored;
-      std::filesystem::remove(base + "-" + plot.name + ".svg", ignored);
-    }
-  return report;
+  std::vector<const Plot*> all;
+  for (const Plot& plot : plots) all.push_back(&plot);
+  return write_report_files(base, title, doc, json, all);
+}
+
+ReportFiles write_report(const VariantStudy& study, const ReportOptions& options) {
+  if (options.output_base.empty()) throw UserError("report: no output path given");
+  const std::string& base = options.output_base;
+  const std::string name = std::filesystem::path(base).filename().string();
+  const std::string title = !options.title.empty() ? options.title
+                                                   : "Scaling-law fit of " +
+                                                         std::to_string(study.variants.size()) +
+                                                         " variants: " + source_name(study.data);
+  // Every plot first (gnuplot may fail), each variant's in a vector of its
+  // own that is not resized afterwards: the document points into them.
+  std::vector<std::vector<Plot>> variant_plots(study.variants.size());
+  for (size_t i = 0; i < study.variants.size(); ++i) {
+    const VariantFit& v = study.variants[i];
+    if (v.analysis) variant_plots[i] = make_plots(v.data, *v.analysis, options.gnuplot);
+  }
+  const std::vector<Plot> comparison = comparison_plots(study, options.gnuplot);
+  const std::string json = to_json(study).dump(2) + "\n";
+  const Document doc = variants_document(study, variant_plots, comparison, name + ".json",
+                                         /*all_quantities=*/true);
+  std::vector<const Plot*> all;
+  for (const std::vector<Plot>& plots : variant_plots)
+    for (const Plot& plot : plots) all.push_back(&plot);
+  for (const Plot& plot : comparison) all.push_back(&plot);
+  return write_report_files(base, title, doc, json, all);
 }
 
 }  // namespace sweep::fit

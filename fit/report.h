@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "fit/analysis.h"
+#include "fit/comparison.h"
 #include "fit/fit_data.h"
 
 namespace sweep::fit {
@@ -34,6 +35,16 @@ struct ReportFiles {
 // The report's text without plots (and without the table of every quantity),
 // for a terminal: what `sweepd fit` prints.
 std::string fit_text(const FitData& data, const Analysis& analysis);
+
+// Several variants (fit/comparison.h): an overview of the variants and their
+// settings, each fitted variant's sections as above headed by its name
+// ("gpt2: Data", its plots named <variant>-<plot>), and the comparison: the
+// frontiers with their bands on one plot, per pair the settings that differ
+// (architecture or recipe), the compute multiplier at the budgets and the
+// targets (or 10× and 100× the largest budget), the crossovers or "no
+// crossover between C1 and C2", and the multiplier against C.
+std::string fit_text(const VariantStudy& study);
+ReportFiles write_report(const VariantStudy& study, const ReportOptions& options);
 
 // Throws std::runtime_error when gnuplot fails; UserError when the output
 // cannot be written. Files are written to temporaries and renamed, so a

@@ -3,8 +3,10 @@
 // own [fit] section over the fit's defaults (fit/options.h), let the command
 // line override both, and fit. The work is in fit/; `sweepd fit` prints the
 // report's own document as text (fit/report.h) or its JSON (fit/fit_json.h),
-// with a stored prediction against the outcome (fit/verification.h). predict
-// and capacity are in predict_command.cc and capacity_command.cc.
+// with a stored prediction against the outcome (fit/verification.h). Data of
+// several variants is fitted per variant and compared (fit/comparison.h);
+// predict and capacity (predict_command.cc, capacity_command.cc) project one
+// law and refuse it.
 
 #include <algorithm>
 #include <cmath>
@@ -19,6 +21,7 @@
 #include "common/format.h"
 #include "common/log.h"
 #include "fit/analysis.h"
+#include "fit/comparison.h"
 #include "fit/fit_json.h"
 #include "fit/options.h"
 #include "fit/report.h"
@@ -141,8 +144,7 @@ fit::Analysis analyze_logged(const FitInputs& inputs) {
 // For fit and report: data with a stored prediction but no law of its own (a
 // sweep made by `predict --emit-job` has one budget) is not refused; its
 // IsoFLOP profile is shown against the prediction (fit/verification.h).
-FittedSweep fit_or_verify(const FitCommandOptions& options) {
-  FitInputs inputs = read_inputs(options);
+FittedSweep fit_or_verify(FitInputs inputs) {
   FittedSweep fitted;
   try {
     fitted.analysis = analyze_logged(inputs);
@@ -155,10 +157,36 @@ FittedSweep fit_or_verify(const FitCommandOptions& options) {
   return fitted;
 }
 
+bool has_variants(const fit::FitData& data) { return fit::variant_names(data).size() > 1; }
+
+// "gpt2, llama and lstm"
+std::string names_of(const std::vector<std::string>& names) {
+  std::string text;
+  for (size_t i = 0; i < names.size(); ++i)
+    text += (i == 0 ? "" : i + 1 == names.size() ? " and " : ", ") + fit::variant_label(names[i]);
+  return text;
+}
+
+fit::VariantStudy analyze_variants_logged(const FitInputs& inputs) {
+  const std::vector<std::string> names = fit::variant_names(inputs.data);
+  log_info("fitting " + std::to_string(names.size()) + " variants (" + names_of(names) +
+           ") separately, then comparing them");
+  return fit::analyze_variants(inputs.data, inputs.analysis, [](const std::string& name) {
+    log_info("fitting variant " + name);
+  });
+}
+
 }  // namespace
 
 FittedSweep fit_from_options(const FitCommandOptions& options) {
   FitInputs inputs = read_inputs(options);
+  if (has_variants(inputs.data)) {
+    const std::vector<std::string> names = fit::variant_names(inputs.data);
+    throw UserError(inputs.data.source + " holds " + std::to_string(names.size()) +
+                    " variants (" + names_of(names) +
+                    "); predict and capacity project one variant's law: give a file or table "
+                    "of one variant (sweepd fit and report fit every variant and compare them)");
+  }
   FittedSweep fitted;
   fitted.analysis = analyze_logged(inputs);
   fitted.data = std::move(inputs.data);
@@ -166,7 +194,16 @@ FittedSweep fit_from_options(const FitCommandOptions& options) {
 }
 
 int fit_command(const FitCommandOptions& options) {
-  const FittedSweep fitted = fit_or_verify(options);
+  FitInputs inputs = read_inputs(options);
+  if (has_variants(inputs.data)) {
+    const fit::VariantStudy study = analyze_variants_logged(inputs);
+    if (options.json)
+      std::cout << fit::to_json(study).dump(2) << "\n";
+    else
+      std::cout << fit::fit_text(study);
+    return kExitOk;
+  }
+  const FittedSweep fitted = fit_or_verify(std::move(inputs));
   if (options.json)
     std::cout << fit::with_verification(fit::to_json(fitted.data, fitted.analysis), fitted.data,
                                         fitted.analysis)
@@ -190,7 +227,7 @@ std::string default_report_base(const std::vector<std::string>& paths) {
 namespace {
 
 fit::ReportFiles fit_and_write_report(const ReportCommandOptions& options) {
-  const FittedSweep fitted = fit_or_verify(options.fit);
+  FitInputs inputs = read_inputs(options.fit);
   const std::vector<std::string> paths = input_paths(options.fit);
   fit::ReportOptions report;
   report.output_base = options.output.empty() ? default_report_base(paths) : options.output;
@@ -199,6 +236,9 @@ fit::ReportFiles fit_and_write_report(const ReportCommandOptions& options) {
     for (size_t i = 0; i < paths.size(); ++i)
       report.title += (i ? " + " : " ") + std::filesystem::path(paths[i]).filename().string();
   }
+  if (has_variants(inputs.data))
+    return fit::write_report(analyze_variants_logged(inputs), report);
+  const FittedSweep fitted = fit_or_verify(std::move(inputs));
   return fit::write_report(fitted.data, fitted.analysis, report);
 }
 

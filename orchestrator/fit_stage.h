@@ -18,7 +18,9 @@ struct FittedSweep {
   fit::Analysis analysis;
 };
 
-// Throws UserError for bad input or data that supports no law.
+// Throws UserError for bad input, data that supports no law, or data of
+// several variants (fit/comparison.h: `sweepd fit` and `report` fit and
+// compare them; predict and capacity, which use this, project one law).
 FittedSweep fit_from_options(const FitCommandOptions& options);
 
 // Every file the options name: `path`, then `more_paths`.
