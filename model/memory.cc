@@ -34,34 +34,74 @@ const char* to_string(Sharding sharding) {
 
 namespace {
 
-int64_t block_params(const ModelConfig& m) {
-  const int64_t d = m.d_model, f = m.d_ff;
-  return (3 * d * d + 3 * d) + (d * d + d)  // attention: c_attn, c_proj
-         + (d * f + f) + (f * d + d)        // MLP: c_fc, c_proj
-         + 4 * d;                           // ln_1, ln_2
-}
-
-// Weight matrices of a block: what autocast casts to bf16.
-int64_t block_matrices(const ModelConfig& m) {
-  return 4 * m.d_model * m.d_model + 2 * m.d_model * m.d_ff;
-}
-
 // The unit that is not a block: embeddings, the final norm and an untied head.
 int64_t outer_params(const ModelConfig& m) {
-  const ParamCount p = count_params(m);
-  return p.total - m.n_layer * block_params(m);
+  return count_params(m).total - m.n_layer * params_per_block(m);
+}
+
+// Values per token that one block saves for backward (see the header), by
+// the dtype they have under autocast: `fp32` always float (the residual
+// stream), `low` bf16 on CUDA and float on CPU.
+struct SavedValues {
+  double fp32 = 0, low = 0;
+  double bytes(bool cuda) const { return 4 * fp32 + (cuda ? 2 : 4) * low; }
+};
+
+SavedValues block_saved_values(const ModelConfig& m, bool cuda) {
+  const double d = double(m.d_model), f = double(m.d_ff);
+  SavedValues v;
+  switch (m.family) {
+    case Family::kGpt2:
+      // The block input and the second norm's input (fp32); the first norm's
+      // output, q/k/v (3d), the attention output and c_proj's input, the
+      // second norm's output; c_fc's output and GELU's (2 d_ff).
+      v.fp32 = 2 * d;
+      v.low = 7 * d + 2 * f;
+      break;
+    case Family::kLlama:
+    case Family::kMoe: {
+      const double kv = double(m.kv_heads() * m.head_dim());
+      // As gpt2, with the fused projection's output d + 2 kv, the rotated
+      // query (d) and key (kv); on CPU grouped keys and values are repeated
+      // to n_head heads for the fused kernel (2d more, model/llama.cc).
+      v.fp32 = 2 * d;
+      v.low = 4 * d + (d + 2 * kv) + d + kv;
+      if (!cuda && m.kv_heads() < m.n_head) v.low += 2 * d;
+      if (m.family == Family::kLlama) {
+        v.low += 4 * f;  // SwiGLU: gate, silu(gate), up and their product
+      } else {
+        // Each of the top_k routed copies: its gathered input, the expert's
+        // 4 d_ff SwiGLU values and output (d); the shared experts' 4 d_ff
+        // each; the router's logits and probabilities (fp32).
+        const double copies = double(std::min(m.top_k, m.n_experts));
+        v.low += copies * (2 * d + 4 * f) + double(m.n_shared_experts) * 4 * f;
+        v.fp32 += 2 * double(m.n_experts);
+      }
+      break;
+    }
+    case Family::kLstm:
+      // at::lstm over the sequence (ATen's cell on CPU): the input
+      // projection of the whole sequence (4d), each step's hidden-to-hidden
+      // gates (4d) and their sigmoid/tanh outputs (4d), the layer input, the
+      // previous hidden and cell states and the new cell's tanh (4d); the
+      // block input (fp32). tests/test_families.cc measures it.
+      v.fp32 = d;
+      v.low = 16 * d;
+      break;
+  }
+  return v;
 }
 
 }  // namespace
 
 int64_t largest_unit_params(const ModelConfig& model) {
-  return std::max(block_params(model), outer_params(model));
+  return std::max(params_per_block(model), outer_params(model));
 }
 
 MemoryEstimate estimate_memory(const ModelConfig& m, const MemoryOptions& o) {
   const double P = double(count_params(m).total);
   const double k = double(std::max<int64_t>(1, o.ranks));
-  const double block = double(block_params(m)), outer = double(outer_params(m));
+  const double block = double(params_per_block(m)), outer = double(outer_params(m));
   // Units held in full at once under stages 2 and 3: the outer unit (the tied
   // embedding is used by the first and the last layer, so it stays gathered
   // through forward and backward) and the one block being computed.
@@ -90,21 +130,21 @@ MemoryEstimate estimate_memory(const ModelConfig& m, const MemoryOptions& o) {
       break;
   }
 
-  const double d = double(m.d_model), f = double(m.d_ff), V = double(m.vocab_size);
+  const double d = double(m.d_model), V = double(m.vocab_size);
   const double L = double(m.n_layer);
   const double tokens = double(std::max<int64_t>(1, o.micro_batch_sequences)) * double(m.seq_len);
   if (o.cuda) {
     // bf16 copies of the weight matrices that the forward cast and backward
     // still needs: every block's (and the tied embedding's) without
     // checkpointing, one block's with it.
-    const double matrices = L * double(block_matrices(m)) + V * d;
-    e.casts = 2 * (o.activation_checkpointing ? double(block_matrices(m)) + V * d : matrices);
+    const double block_matrices = double(matrix_params_per_block(m));
+    const double matrices = L * block_matrices + V * d;
+    e.casts = 2 * (o.activation_checkpointing ? block_matrices + V * d : matrices);
   }
-  // Bytes per token saved for backward (see the header): per block the
-  // residual input and the second norm's input in fp32, the other saved
-  // tensors in bf16 on CUDA (fp32 on CPU); after the blocks the final norm,
-  // the logits and their log-softmax, and the logits' gradient as backward starts.
-  const double per_block = o.cuda ? 8 * d + 14 * d + 4 * f : 36 * d + 8 * f;
+  // Bytes per token saved for backward (see the header): per block as
+  // block_saved_values() counts them; after the blocks the final norm, the
+  // logits and their log-softmax, and the logits' gradient as backward starts.
+  const double per_block = block_saved_values(m, o.cuda).bytes(o.cuda);
   const double block_input = 4 * d;
   const double head = o.cuda ? 6 * d + 14 * V : 8 * d + 12 * V;
   const double blocks =

@@ -24,9 +24,19 @@
 //    forward used until its backward (2 bytes per parameter of the units alive);
 //  * activations: what backward needs per token of one micro-batch
 //    (Korthikanti et al. 2022 without dropout and with fused attention, so no
-//    seq_len x seq_len term): per block 9 d_model + 2 d_ff values, plus the
-//    logits and their softmax; with activation checkpointing each block keeps
-//    only its input, and one block's activations are recomputed at a time;
+//    seq_len x seq_len term), plus the logits and their softmax; with
+//    activation checkpointing each block keeps only its input, and one
+//    block's activations are recomputed at a time. Per block and family:
+//      gpt2   9 d_model + 2 d_ff values;
+//      llama  8 d_model + 3 kv + 4 d_ff (kv = n_kv_head * head_dim: GQA's
+//             narrower keys and values; SwiGLU's extra hidden), and 2 d_model
+//             more on CPU when grouped keys/values are repeated for the kernel;
+//      moe    the llama attention, then per routed copy (top_k of them)
+//             2 d_model + 4 d_ff, 4 d_ff per shared expert, 2 n_experts
+//             router values (dropless: the most a capacity factor allows);
+//      lstm   17 d_model: the input projection, each step's gates before
+//             and after their nonlinearity, the layer input, the previous
+//             hidden and cell states, the new cell's tanh, the block input;
 //  * the optimizer step on CPU makes one temporary the size of the rank's
 //    shard of the moments (CUDA's fused AdamW makes none); the step and the
 //    start of backward are the two peaks.

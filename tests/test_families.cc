@@ -14,6 +14,9 @@
 #include "model/data.h"
 #include "model/language_model.h"
 #include "model/llama.h"
+#include "model/allocation_probe.h"
+#include "model/memory.h"
+#include "model/sharded_state.h"
 #include "model/lstm.h"
 #include "model/moe.h"
 #include "model/recompute.h"
@@ -281,6 +284,45 @@ TEST_F(Families, AuxLossIsOneAtPerfectBalanceAndTheRecordedLossIsCrossEntropy) {
   const double cross_entropy =
       torch::nn::functional::cross_entropy(logits.view({-1, 256}), y.view({-1})).item<double>();
   EXPECT_DOUBLE_EQ(model->loss(x, y).item<double>(), cross_entropy);
+}
+
+// The memory model's activation bytes against what the CPU allocator hands
+// out over one forward and backward (parameters and gradients live in the
+// state's buffers, made before the probe's baseline).
+TEST_F(Families, ActivationBytesMatchTheMemoryModel) {
+  for (const Family family : {Family::kGpt2, Family::kLlama, Family::kMoe, Family::kLstm}) {
+    for (const bool checkpointing : {false, true}) {
+      ModelConfig c = tiny(family);
+      c.n_layer = 4;
+      c.d_model = 64;
+      c.n_head = 4;
+      c.d_ff = family == Family::kGpt2 ? 256 : (family == Family::kLstm ? 0 : 176);
+      c.seq_len = 64;
+      torch::manual_seed(7);
+      const auto model = make_model(c);
+      ShardedState state(*model, torch::kCPU, Sharding::kNone, Collectives{}, checkpointing);
+      const int64_t sequences = 16;
+      const torch::Tensor x = torch::randint(256, {sequences, 64}, torch::kInt64);
+      const torch::Tensor y = torch::randint(256, {sequences, 64}, torch::kInt64);
+      double peak = 0;
+      {
+        AllocationProbe probe;
+        const int64_t before = probe.current_cpu();
+        probe.reset_peak();
+        model->loss(x, y).backward();
+        peak = double(probe.peak_cpu() - before);
+      }
+      MemoryOptions o;
+      o.micro_batch_sequences = sequences;
+      o.activation_checkpointing = checkpointing;
+      const double predicted = estimate_memory(c, o).activations;
+      std::printf("[ memory ] %-5s %-3s allocator peak %9.0f  model %9.0f  ratio %.3f\n",
+                  to_string(family), checkpointing ? "ckp" : "", peak, predicted, peak / predicted);
+      EXPECT_NEAR(peak / predicted, 1.0, 0.3)
+          << to_string(family) << (checkpointing ? " + checkpointing" : "") << ": allocator "
+          << peak << " bytes, model " << predicted;
+    }
+  }
 }
 
 class FamilyTraining : public ::testing::TestWithParam<Family> {

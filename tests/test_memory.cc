@@ -70,6 +70,75 @@ TEST(Memory, ActivationsScaleWithTheMicroBatchAndCheckpointingKeepsBlockInputs) 
   EXPECT_GT(kept, tokens * 59 * 4 * 4736);
 }
 
+ModelConfig llama_like(Family family, int64_t n_kv_head) {
+  ModelConfig m = large();
+  m.family = family;
+  m.n_layer = 32;
+  m.d_model = 4096;
+  m.n_head = 32;
+  m.n_kv_head = n_kv_head;
+  m.d_ff = 14336;
+  m.vocab_size = 32000;
+  m.tie_embeddings = false;
+  if (family == Family::kMoe) {
+    m.n_experts = 8;
+    m.top_k = 2;
+  }
+  return m;
+}
+
+TEST(Memory, EveryFamilysStateIsSixteenBytesPerParameterAndItsBlocksAreTheUnits) {
+  for (const Family family : {Family::kLlama, Family::kMoe, Family::kLstm}) {
+    ModelConfig m = llama_like(family, 8);
+    if (family == Family::kLstm) m.d_ff = 0;
+    const double P = double(count_params(m).total);  // every expert's, not the active ones
+    MemoryOptions o;
+    const MemoryEstimate e = estimate_memory(m, o);
+    EXPECT_DOUBLE_EQ(e.parameters + e.gradients + e.optimizer, 16 * P) << to_string(family);
+    EXPECT_EQ(largest_unit_params(m),
+              std::max(params_per_block(m), count_params(m).total - m.n_layer * params_per_block(m)))
+        << to_string(family);
+  }
+  // Mixtral's block holds its eight experts: 1.45B parameters, the unit stage 3 gathers.
+  EXPECT_EQ(largest_unit_params(llama_like(Family::kMoe, 8)), 1451270144);
+}
+
+TEST(Memory, ActivationsFollowEachFamilysSavedTensors) {
+  MemoryOptions o;
+  o.cuda = true;
+  // GQA's narrower keys and values save less than multi-head attention.
+  const double gqa = estimate_memory(llama_like(Family::kLlama, 8), o).activations;
+  const double mha = estimate_memory(llama_like(Family::kLlama, 32), o).activations;
+  const double tokens = 2048, L = 32, kv_saved = 3.0 * (4096 - 1024) * 2;  // 3 kv values in bf16
+  EXPECT_DOUBLE_EQ(mha - gqa, tokens * L * kv_saved);
+  // SwiGLU keeps 4 d_ff values per token where GELU keeps 2; rotary
+  // embeddings keep the rotated query and key (2 d_model).
+  ModelConfig gpt = llama_like(Family::kLlama, 32);
+  gpt.family = Family::kGpt2;
+  const double gelu = estimate_memory(gpt, o).activations;
+  EXPECT_DOUBLE_EQ(mha - gelu, tokens * L * (2 * 14336 + 2 * 4096) * 2);
+  // A mixture of experts saves per routed copy: top_k matters, n_experts barely.
+  ModelConfig moe = llama_like(Family::kMoe, 8);
+  const double top2 = estimate_memory(moe, o).activations;
+  moe.top_k = 1;
+  const double top1 = estimate_memory(moe, o).activations;
+  EXPECT_DOUBLE_EQ(top2 - top1, tokens * L * (2 * 4096 + 4 * 14336) * 2);
+  moe.top_k = 2;
+  moe.n_experts = 64;
+  EXPECT_LT(estimate_memory(moe, o).activations / top2, 1.01);
+  // On CPU grouped keys and values are repeated to every head for the fused kernel.
+  o.cuda = false;
+  const double cpu_gqa = estimate_memory(llama_like(Family::kLlama, 8), o).activations;
+  const double cpu_mha = estimate_memory(llama_like(Family::kLlama, 32), o).activations;
+  EXPECT_DOUBLE_EQ(cpu_mha - cpu_gqa, tokens * L * (3.0 * (4096 - 1024) - 2 * 4096) * 4);
+  // An LSTM's saved values grow with its width only (no d_ff).
+  ModelConfig lstm = llama_like(Family::kLstm, 0);
+  lstm.d_ff = 0;
+  const double narrow = estimate_memory(lstm, o).activations;
+  lstm.d_ff = 100000;  // ignored
+  EXPECT_DOUBLE_EQ(estimate_memory(lstm, o).activations, narrow);
+}
+
 TEST(Memory, SizesParseInDecimalAndBinaryUnits) {
   EXPECT_DOUBLE_EQ(*parse_bytes("80GB"), 80e9);
   EXPECT_DOUBLE_EQ(*parse_bytes("40 GiB"), 40.0 * 1024 * 1024 * 1024);
