@@ -154,7 +154,8 @@ int main(int argc, char** argv) {
   flops_cmd->add_option("--family", flops_family, "gpt2, llama, moe or lstm");
   flops_cmd->add_option("--n-layer", flops.model.n_layer, "transformer blocks (LSTM layers)")
       ->required();
-  flops_cmd->add_option("--d-model", flops.model.d_model, "residual width (LSTM units)")->required();
+  flops_cmd->add_option("--d-model", flops.model.d_model, "residual width (LSTM units)")
+      ->required();
   flops_cmd->add_option("--n-head", flops.model.n_head, "attention heads (not for lstm)");
   flops_cmd->add_option("--n-kv-head", flops.model.n_kv_head,
                         "key/value heads (llama, moe; default n_head)");
@@ -227,7 +228,9 @@ int main(int argc, char** argv) {
       "L(C) on the compute frontier, bootstrap intervals for every number, a backtest on\n"
       "the held-out largest budgets, and projections to the sweep's targets. Several files\n"
       "are fitted as one. A sweep made by `predict --emit-job` shows its stored prediction\n"
-      "against the outcome (\"Prediction vs outcome\"), also without a law of its own.");
+      "against the outcome (\"Prediction vs outcome\"), also without a law of its own.\n"
+      "Several variants (a sweep's [[variant]] tables, a table's variant column) are fitted\n"
+      "one by one, then compared: loss frontiers, compute multiplier, crossover.");
   add_fit_options(fit_cmd, fit);
   fit_cmd->add_option("--target", fit.targets, "also project to this compute (FLOPs); repeatable")
       ->delimiter(',');
@@ -239,7 +242,8 @@ int main(int argc, char** argv) {
       "Project a fitted law: the compute-optimal N and D for a compute budget (each approach),\n"
       "the loss of a model (N, D), or the inference-aware optimum: the N and D that reach a\n"
       "target loss at the least training + inference compute (Sardana et al. 2024). Every\n"
-      "number comes with its bootstrap interval.");
+      "number comes with its bootstrap interval. Data of several variants is refused: give\n"
+      "one variant's file or table.");
   add_fit_options(predict_cmd, predict.fit);
   predict_cmd->add_option("--compute", predict.compute, "compute budget(s) in FLOPs")
       ->delimiter(',');
@@ -315,10 +319,11 @@ int main(int argc, char** argv) {
     if (*flops_cmd) {
       const std::optional<sweep::Family> family = sweep::parse_family(flops_family);
       if (!family) {
-        throw sweep::UserError("sweepd flops: --family = \"" + flops_family + "\": expected one of " +
-                               sweep::kFamilyNames);
+        throw sweep::UserError("sweepd flops: --family = \"" + flops_family +
+                               "\": expected one of " + sweep::kFamilyNames);
       }
-      if (tied && untied) throw sweep::UserError("sweepd flops: --tie and --untied exclude each other");
+      if (tied && untied)
+        throw sweep::UserError("sweepd flops: --tie and --untied exclude each other");
       sweep::ModelConfig& m = flops.model;
       m.family = *family;
       const bool llama_like = m.family == sweep::Family::kLlama || m.family == sweep::Family::kMoe;

@@ -158,4 +158,86 @@ TEST(FitCli, ReportWritesHtmlMarkdownAndJson) {
   EXPECT_NE(page.find("approach 3: 90% band"), std::string::npos);
 }
 
+// Two families in one table with a variant column: gpt from Chinchilla's law,
+// rnn with steeper exponents and a higher irreducible loss, whose frontier
+// gpt overtakes near 1e19 FLOPs.
+std::string two_family_table() {
+  struct Law {
+    const char* name;
+    double E, A, B, alpha, beta;
+  };
+  const Law laws[] = {{"gpt", 1.69, 406.4, 410.7, 0.34, 0.28},
+                      {"rnn", 2.503, 1500, 2000, 0.45, 0.40}};
+  std::mt19937_64 rng(11);
+  std::normal_distribution<double> noise(0, 0.003);
+  std::ostringstream table;
+  table.precision(10);
+  table << "run,variant,params,flops,loss\n";
+  for (const Law& l : laws)
+    for (double c : {1e18, 3e18, 1e19, 3e19, 1e20}) {
+      const double G = std::pow(l.alpha * l.A / (l.beta * l.B), 1 / (l.alpha + l.beta));
+      const double n_opt = G * std::pow(c / 6, l.beta / (l.alpha + l.beta));
+      for (int i = 0; i < 7; ++i) {
+        const double n = n_opt * std::pow(2.0, i - 3), d = c / (6 * n);
+        table << l.name << i << c << "," << l.name << "," << n << "," << c << ","
+              << (l.E + l.A / std::pow(n, l.alpha) + l.B / std::pow(d, l.beta)) *
+                     std::exp(noise(rng))
+              << "\n";
+      }
+    }
+  return write_temp("two_families.csv", table.str());
+}
+
+TEST(FitCli, SeveralVariantsAreFittedSeparatelyThenCompared) {
+  const Result json = run("fit " + two_family_table() + " --bootstrap 40 --json", false);
+  ASSERT_EQ(json.exit_code, 0) << json.out;
+  const nlohmann::json j = nlohmann::json::parse(json.out);
+  EXPECT_EQ(j["variant_order"], nlohmann::json({"gpt", "rnn"}));
+  for (const char* v : {"gpt", "rnn"}) {
+    ASSERT_TRUE(j["variants"].contains(v)) << v;
+    EXPECT_EQ(j["variants"][v]["runs"].size(), 35u) << "each variant fitted on its own runs";
+    EXPECT_FALSE(j["variants"][v]["quantities"].empty());
+  }
+  const auto& comparison = j["comparison"];
+  EXPECT_EQ(comparison["frontier"], "approach 3");
+  ASSERT_EQ(comparison["pairs"].size(), 1u);
+  const auto& pair = comparison["pairs"][0];
+  EXPECT_EQ(pair["a"], "gpt");
+  EXPECT_EQ(pair["b"], "rnn");
+  ASSERT_EQ(pair["crossovers"].size(), 1u) << pair.dump();
+  const auto& crossover = pair["crossovers"][0];
+  EXPECT_NEAR(std::log10(crossover["compute"]["value"].get<double>()), 19, 0.1);
+  EXPECT_TRUE(crossover["inside_measured"].get<bool>());
+  EXPECT_EQ(crossover["better_above"], "gpt");
+  EXPECT_EQ(pair["multiplier"].size(), 7u) << "5 budgets, 10× and 100× the largest";
+  EXPECT_GT(pair["multiplier"][0]["multiplier"]["value"].get<double>(), 1) << "rnn ahead at 1e18";
+
+  const Result text = run("fit " + two_family_table() + " --bootstrap 40", false);
+  ASSERT_EQ(text.exit_code, 0) << text.out;
+  for (const char* section : {"gpt: Compute-optimal scaling", "rnn: Compute-optimal scaling",
+                              "Comparison of variants", "rnn against gpt",
+                              "gpt overtakes rnn at C = ", "inside the measured range"})
+    EXPECT_NE(text.out.find(section), std::string::npos) << section << "\n" << text.out;
+}
+
+TEST(FitCli, PredictRefusesSeveralVariantsNamingThem) {
+  const Result r = run("predict " + two_family_table() + " --compute 1e21 --bootstrap 0");
+  EXPECT_EQ(r.exit_code, 2) << r.out;
+  EXPECT_NE(r.out.find("holds 2 variants (gpt and rnn)"), std::string::npos) << r.out;
+}
+
+TEST(FitCli, ReportOfSeveralVariantsDrawsTheComparison) {
+  const std::string base = testing::TempDir() + "cli-variants-report";
+  const Result r = run("report " + two_family_table() + " --bootstrap 20 -o " + base);
+  ASSERT_EQ(r.exit_code, 0) << r.out;
+  for (const char* file : {"-comparison-frontiers.svg", "-comparison-multiplier.svg",
+                           "-gpt-profiles.svg", "-rnn-profiles.svg"})
+    EXPECT_TRUE(std::filesystem::exists(base + file)) << base << file;
+  std::ifstream html(base + ".html");
+  const std::string page((std::istreambuf_iterator<char>(html)), std::istreambuf_iterator<char>());
+  EXPECT_NE(page.find("gpt overtakes rnn at 9.9"), std::string::npos) << "the crossover marked";
+  EXPECT_NE(page.find("rnn: 90% band"), std::string::npos);
+  EXPECT_NE(page.find("id=\"plot-gpt-profiles\""), std::string::npos);
+}
+
 }  // namespace

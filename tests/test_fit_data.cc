@@ -212,5 +212,48 @@ TEST(FinishFitData, RunsWithoutABudgetAreGroupedByTheirFlops) {
   EXPECT_DOUBLE_EQ(median_flops_per_param_token(data.points), 6);
 }
 
+TEST_F(FitDataTest, VariantColumnSplitsTheRunsIntoVariantsWithTheirOwnBudgets) {
+  const FitData data = read_csv_table(table("variant,params,tokens,loss\n"
+                                            "llama,1e6,1.6e7,3.1\n"
+                                            "gpt2,2e6,8.0e6,3.0\n"
+                                            "gpt2,4e6,4.0e6,3.2\n"
+                                            "llama,1e6,1.6e8,2.8\n"),
+                                      {});
+  EXPECT_EQ(variant_names(data), (std::vector<std::string>{"gpt2", "llama"}));
+  const FitData llama = variant_data(data, "llama");
+  ASSERT_EQ(llama.points.size(), 2u);
+  for (const Observation& p : llama.points) EXPECT_EQ(p.variant, "llama");
+  EXPECT_EQ(llama.budgets.size(), 2u) << "9.6e13 and 9.6e14";
+  EXPECT_EQ(variant_data(data, "gpt2").budgets.size(), 1u);
+  EXPECT_DOUBLE_EQ(llama.flops_per_param_token, 6);
+}
+
+TEST_F(FitDataTest, AnEmptyVariantCellIsALocatedError) {
+  EXPECT_NE(error_of("params,tokens,loss,variant\n1e6,1.6e7,3.1,a\n1e6,1.6e8,2.8,\n")
+                .find("t.csv:3:15: variant is empty"),
+            std::string::npos)
+      << error_of("params,tokens,loss,variant\n1e6,1.6e7,3.1,a\n1e6,1.6e8,2.8,\n");
+}
+
+TEST_F(FitDataTest, ATableWithoutVariantsHasOneUnnamedVariant) {
+  const FitData data = read_csv_table(table("params,tokens,loss\n1e6,1.6e7,3.1\n"), {});
+  EXPECT_EQ(variant_names(data), (std::vector<std::string>{""}));
+}
+
+TEST_F(FitDataTest, DropHighestDropsTheHighestLossesOfEachVariant) {
+  InputOptions options;
+  options.drop_highest = 1;
+  const FitData data = read_csv_table(table("variant,params,tokens,loss\n"
+                                            "lstm,1e6,1.6e7,5.1\n"
+                                            "lstm,2e6,8.0e6,5.0\n"
+                                            "gpt,1e6,1.6e7,3.1\n"
+                                            "gpt,2e6,8.0e6,3.0\n"),
+                                      options);
+  ASSERT_EQ(data.excluded.size(), 2u) << "one of each variant, not both of lstm's";
+  std::vector<std::string> variants = {data.excluded[0].variant, data.excluded[1].variant};
+  std::sort(variants.begin(), variants.end());
+  EXPECT_EQ(variants, (std::vector<std::string>{"gpt", "lstm"}));
+}
+
 }  // namespace
 }  // namespace sweep::fit
