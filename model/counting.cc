@@ -8,10 +8,10 @@ namespace {
 
 // One block's parameters by kind, as each family's module lays it out.
 struct BlockCount {
-  int64_t vectors = 0;          // norm weights and biases
-  int64_t matrices = 0;         // weight matrices a token always uses
-  int64_t routed_experts = 0;   // moe: all routed experts' matrices
-  int64_t active_experts = 0;   // moe: the top_k of them one token uses
+  int64_t vectors = 0;         // norm weights and biases
+  int64_t matrices = 0;        // weight matrices a token always uses
+  int64_t routed_experts = 0;  // moe: all routed experts' matrices
+  int64_t active_experts = 0;  // moe: the top_k of them one token uses
   int64_t total() const { return vectors + matrices + routed_experts; }
   int64_t active() const { return vectors + matrices + active_experts; }
 };

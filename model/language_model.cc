@@ -28,8 +28,8 @@ torch::Tensor LanguageModel::run_blocks(torch::Tensor x) {
 std::shared_ptr<LanguageModel> make_model(const ModelConfig& config) {
   switch (config.family) {
     case Family::kGpt2: return std::make_shared<GPT>(config);
-    case Family::kLlama:
-    case Family::kMoe: return std::make_shared<Llama>(config);  // moe: the llama block with experts
+    case Family::kLlama:  // moe is the llama block with experts for its MLP
+    case Family::kMoe: return std::make_shared<Llama>(config);
     case Family::kLstm: return std::make_shared<LSTMModel>(config);
   }
   SWEEP_CHECK(false, std::string("no module for model family ") + to_string(config.family));

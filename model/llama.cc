@@ -22,9 +22,11 @@ constexpr double kNormEps = 1e-5;
 
 // The rotation of each head's pairs (i, i + head_dim/2) by the position's
 // angles: (x1, x2) -> (x1 cos - x2 sin, x2 cos + x1 sin). x: (B, H, T, hd);
-// cos, sin: (T, hd/2).
-torch::Tensor rotate(const torch::Tensor& x, const torch::Tensor& cos, const torch::Tensor& sin) {
+// cos, sin: (T, hd/2), in x's dtype (so bf16 under autocast stays bf16).
+torch::Tensor rotate(const torch::Tensor& x, torch::Tensor cos, torch::Tensor sin) {
   const int64_t half = x.size(-1) / 2;
+  cos = cos.to(x.scalar_type());
+  sin = sin.to(x.scalar_type());
   const torch::Tensor x1 = x.narrow(-1, 0, half), x2 = x.narrow(-1, half, half);
   return torch::cat({x1 * cos - x2 * sin, x2 * cos + x1 * sin}, -1);
 }
@@ -107,8 +109,9 @@ torch::Tensor LlamaAttentionImpl::forward(const torch::Tensor& x) {
 #endif
   if (group > 1 && !gqa_in_kernel) {
     auto repeat = [&](const torch::Tensor& t) {  // (B, kv, T, hd) -> (B, H, T, hd)
-      return t.unsqueeze(2).expand({B, n_kv_head_, group, T, head_dim_}).reshape(
-          {B, n_head_, T, head_dim_});
+      return t.unsqueeze(2)
+          .expand({B, n_kv_head_, group, T, head_dim_})
+          .reshape({B, n_head_, T, head_dim_});
     };
     k = repeat(k);
     v = repeat(v);
@@ -179,7 +182,7 @@ torch::Tensor Llama::forward(const torch::Tensor& idx) {
   const ModelConfig& c = config();
   TORCH_CHECK(idx.size(1) <= c.seq_len, "sequence of ", idx.size(1), " tokens exceeds seq_len ",
               c.seq_len);
-  torch::Tensor x = ln_f(run_blocks(wte(idx)));                            // (B, T, C)
+  torch::Tensor x = ln_f(run_blocks(wte(idx)));                      // (B, T, C)
   return c.tie_embeddings ? F::linear(x, wte->weight) : lm_head(x);  // (B, T, V)
 }
 

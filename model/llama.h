@@ -75,8 +75,8 @@ class SwiGLUImpl : public torch::nn::Module {
   SwiGLUImpl(int64_t d_model, int64_t d_ff, int64_t n_layer);
   torch::Tensor forward(const torch::Tensor& x);
 
-  torch::nn::Linear c_fc{nullptr};   // C -> d_ff (gate)
-  torch::nn::Linear c_fc2{nullptr};  // C -> d_ff (up)
+  torch::nn::Linear c_fc{nullptr};    // C -> d_ff (gate)
+  torch::nn::Linear c_fc2{nullptr};   // C -> d_ff (up)
   torch::nn::Linear c_proj{nullptr};  // d_ff -> C (down)
 };
 TORCH_MODULE(SwiGLU);

@@ -50,7 +50,7 @@ LSTMModel::LSTMModel(const ModelConfig& c) : LanguageModel(c) {
 
 torch::Tensor LSTMModel::forward(const torch::Tensor& idx) {
   const ModelConfig& c = config();
-  torch::Tensor x = ln_f(run_blocks(wte(idx)));                            // (B, T, C)
+  torch::Tensor x = ln_f(run_blocks(wte(idx)));                      // (B, T, C)
   return c.tie_embeddings ? F::linear(x, wte->weight) : lm_head(x);  // (B, T, V)
 }
 

@@ -46,13 +46,13 @@ MoEImpl::MoEImpl(const ModelConfig& c, const LanguageModel* model)
       capacity_factor_(c.capacity_factor),
       aux_loss_coef_(c.aux_loss_coef),
       model_(model) {
-  TORCH_CHECK(c.n_experts > 0 && c.top_k > 0 && c.top_k <= c.n_experts,
-              "moe: need 0 < top_k (", c.top_k, ") <= n_experts (", c.n_experts, ")");
+  TORCH_CHECK(c.n_experts > 0 && c.top_k > 0 && c.top_k <= c.n_experts, "moe: need 0 < top_k (",
+              c.top_k, ") <= n_experts (", c.n_experts, ")");
   router = register_module("router", llama_linear(c.d_model, c.n_experts, 0.02));
   experts = register_module("experts", Experts(c.n_experts, c.d_model, c.d_ff, c.n_layer));
   if (c.n_shared_experts > 0) {
-    shared_experts = register_module(
-        "shared_experts", SwiGLU(c.d_model, c.n_shared_experts * c.d_ff, c.n_layer));
+    shared_experts = register_module("shared_experts",
+                                     SwiGLU(c.d_model, c.n_shared_experts * c.d_ff, c.n_layer));
   }
 }
 
@@ -75,12 +75,13 @@ torch::Tensor MoEImpl::forward(const torch::Tensor& input) {
         int64_t(std::ceil(capacity_factor_ * double(N) * double(k) / double(E)));
     // Position of each sorted choice within its expert's group.
     const torch::Tensor starts = chosen.cumsum(0) - chosen;
-    const torch::Tensor rank = torch::arange(N * k, order.options()) - starts.index_select(0, sorted_expert);
+    const torch::Tensor rank =
+        torch::arange(N * k, order.options()) - starts.index_select(0, sorted_expert);
     const torch::Tensor keep = rank < capacity;
     order = order.masked_select(keep);
     kept = chosen.clamp_max(capacity);
   }
-  const torch::Tensor token = order.div(k, "floor");  // the token of each kept choice
+  const torch::Tensor token = order.div(k, "floor");      // the token of each kept choice
   const torch::Tensor routed = x.index_select(0, token);  // (M, C), grouped by expert
 
   // One SwiGLU per expert on its contiguous slice. unbind: one backward node

@@ -55,9 +55,9 @@ class MoEImpl : public torch::nn::Module {
   MoEImpl(const ModelConfig& config, const LanguageModel* model);
   torch::Tensor forward(const torch::Tensor& x);  // (B, T, C) -> (B, T, C)
 
-  torch::nn::Linear router{nullptr};   // C -> E
+  torch::nn::Linear router{nullptr};  // C -> E
   Experts experts{nullptr};
-  SwiGLU shared_experts{nullptr};      // only when n_shared_experts > 0
+  SwiGLU shared_experts{nullptr};  // only when n_shared_experts > 0
 
   // The last forward's aux loss (with gradients enabled), for tests and logs.
   torch::Tensor last_aux_loss;

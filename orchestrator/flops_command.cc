@@ -83,14 +83,16 @@ void print_shape(const ModelConfig& m) {
     return;
   }
   if (m.family == Family::kLstm) {
-    std::printf("shape: lstm, %lld layers of %lld units, vocab %lld, seq_len %lld, %s embeddings\n\n",
-                (long long)m.n_layer, (long long)m.d_model, (long long)m.vocab_size,
-                (long long)m.seq_len, tie);
+    std::printf(
+        "shape: lstm, %lld layers of %lld units, vocab %lld, seq_len %lld, %s embeddings\n\n",
+        (long long)m.n_layer, (long long)m.d_model, (long long)m.vocab_size, (long long)m.seq_len,
+        tie);
     return;
   }
-  std::printf("shape: %s, %lld layers, d_model %lld, %lld heads of %lld (%lld key/value), d_ff %lld",
-              to_string(m.family), (long long)m.n_layer, (long long)m.d_model, (long long)m.n_head,
-              (long long)m.head_dim(), (long long)m.kv_heads(), (long long)m.d_ff);
+  std::printf(
+      "shape: %s, %lld layers, d_model %lld, %lld heads of %lld (%lld key/value), d_ff %lld",
+      to_string(m.family), (long long)m.n_layer, (long long)m.d_model, (long long)m.n_head,
+      (long long)m.head_dim(), (long long)m.kv_heads(), (long long)m.d_ff);
   if (m.family == Family::kMoe) {
     std::printf(" per expert, %lld experts (top %lld, %lld shared)", (long long)m.n_experts,
                 (long long)m.top_k, (long long)m.n_shared_experts);
@@ -116,8 +118,8 @@ int flops_command(const FlopsOptions& options) {
   if (options.json) {
     nlohmann::json out;
     out["shape"] = {{"family", to_string(m.family)}, {"n_layer", m.n_layer},
-                    {"d_model", m.d_model},             {"vocab_size", m.vocab_size},
-                    {"seq_len", m.seq_len},             {"tie_embeddings", m.tie_embeddings}};
+                    {"d_model", m.d_model},          {"vocab_size", m.vocab_size},
+                    {"seq_len", m.seq_len},          {"tie_embeddings", m.tie_embeddings}};
     if (m.attention()) {
       out["shape"]["n_head"] = m.n_head;
       out["shape"]["head_dim"] = m.head_dim();

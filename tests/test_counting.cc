@@ -137,16 +137,20 @@ ModelConfig published_shape(const PublishedModel& m) {
 }
 
 TEST(Counting, ReproducesPublishedLlamaMistralAndMixtralCounts) {
+  constexpr Family kLlama = Family::kLlama, kMoe = Family::kMoe;
+  // clang-format off
   const PublishedModel models[] = {
-      // name               family          L   d      d_ff   H   kv  vocab   E  k  total            active
-      {"Llama 2 7B", Family::kLlama, 32, 4096, 11008, 32, 32, 32000, 0, 0, 6738415616, 6738415616, 6.7},
-      {"Llama 2 13B", Family::kLlama, 40, 5120, 13824, 40, 40, 32000, 0, 0, 13015864320, 13015864320, 13.0},
-      {"Llama 2 70B", Family::kLlama, 80, 8192, 28672, 64, 8, 32000, 0, 0, 68976648192, 68976648192, 69.0},
-      {"Llama 3 8B", Family::kLlama, 32, 4096, 14336, 32, 8, 128256, 0, 0, 8030261248, 8030261248, 8.0},
-      {"Mistral 7B", Family::kLlama, 32, 4096, 14336, 32, 8, 32000, 0, 0, 7241732096, 7241732096, 7.2},
-      {"TinyLlama 1.1B", Family::kLlama, 22, 2048, 5632, 32, 4, 32000, 0, 0, 1100048384, 1100048384, 1.1},
-      {"Mixtral 8x7B", Family::kMoe, 32, 4096, 14336, 32, 8, 32000, 8, 2, 46702792704, 12879925248, 46.7},
+    // name, family, L, d, d_ff, H, kv heads, vocab, E, top_k, total, active, rounded (model card)
+    {"Llama 2 7B", kLlama, 32, 4096, 11008, 32, 32, 32000, 0, 0, 6738415616, 6738415616, 6.7},
+    {"Llama 2 13B", kLlama, 40, 5120, 13824, 40, 40, 32000, 0, 0, 13015864320, 13015864320, 13.0},
+    {"Llama 2 70B", kLlama, 80, 8192, 28672, 64, 8, 32000, 0, 0, 68976648192, 68976648192, 69.0},
+    {"Llama 3 8B", kLlama, 32, 4096, 14336, 32, 8, 128256, 0, 0, 8030261248, 8030261248, 8.0},
+    {"Mistral 7B", kLlama, 32, 4096, 14336, 32, 8, 32000, 0, 0, 7241732096, 7241732096, 7.2},
+    {"TinyLlama 1.1B", kLlama, 22, 2048, 5632, 32, 4, 32000, 0, 0, 1100048384, 1100048384, 1.1},
+    {"Mixtral 8x7B", kMoe, 32, 4096, 14336, 32, 8, 32000, 8, 2, 46702792704, 12879925248, 46.7},
   };
+  // clang-format on
+
   for (const PublishedModel& m : models) {
     const ParamCount p = count_params(published_shape(m));
     EXPECT_EQ(p.total, m.total) << m.name << ": off by " << p.total - m.total;
@@ -193,14 +197,14 @@ TEST(Counting, SixNAndKaplanUseTheActiveParameters) {
 TEST(Counting, ChinchillaCountsEachFamilysMatmuls) {
   const double T = 256, V = 1000, d = 128, F = 352, L = 4, H = 4, kv = 2, kq = 32;
   const double embed = 2 * T * V * d + 2 * T * d * V;
-  const double attention_no_qkv = 2 * T * T * (kq * H) + 3 * H * T * T + 2 * T * T * (kq * H) +
-                                  2 * T * (kq * H) * d;
+  const double attention_no_qkv =
+      2 * T * T * (kq * H) + 3 * H * T * T + 2 * T * T * (kq * H) + 2 * T * (kq * H) * d;
   // llama: the query's and the two narrower key/value projections, SwiGLU's three matrices.
   const ChinchillaForwardFlops llama = chinchilla_forward_flops(family_shape(Family::kLlama));
   EXPECT_DOUBLE_EQ(llama.attention_qkv, L * 2 * T * d * kq * (H + 2 * kv));
   EXPECT_DOUBLE_EQ(llama.dense, L * 2 * T * 3 * d * F);
-  EXPECT_DOUBLE_EQ(llama.total(),
-                   embed + L * (2 * T * d * kq * (H + 2 * kv) + attention_no_qkv + 2 * T * 3 * d * F));
+  const double llama_block = 2 * T * d * kq * (H + 2 * kv) + attention_no_qkv + 2 * T * 3 * d * F;
+  EXPECT_DOUBLE_EQ(llama.total(), embed + L * llama_block);
   // moe: the router, top_k = 2 routed experts and one shared expert per token.
   const ChinchillaForwardFlops moe = chinchilla_forward_flops(family_shape(Family::kMoe));
   EXPECT_DOUBLE_EQ(moe.router, L * 2 * T * d * 8);
@@ -211,8 +215,9 @@ TEST(Counting, ChinchillaCountsEachFamilysMatmuls) {
   EXPECT_DOUBLE_EQ(lstm.recurrent, L * T * (2 * 4 * d * (d + d) + 21 * d));
   EXPECT_DOUBLE_EQ(lstm.total(), embed + lstm.recurrent);
   EXPECT_EQ(lstm.attention_qkv + lstm.attention_logits + lstm.dense, 0.0);
-  EXPECT_DOUBLE_EQ(training_flops_per_token(family_shape(Family::kLstm), FlopConvention::kChinchilla),
-                   3 * lstm.total() / T);
+  EXPECT_DOUBLE_EQ(
+      training_flops_per_token(family_shape(Family::kLstm), FlopConvention::kChinchilla),
+      3 * lstm.total() / T);
   // The LSTM's matmuls are its parameters' 2 FLOPs per token: 6N less the
   // biases, plus the elementwise work.
   const ParamCount p = count_params(family_shape(Family::kLstm));

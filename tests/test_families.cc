@@ -10,16 +10,16 @@
 #include <filesystem>
 #include <set>
 
+#include "model/allocation_probe.h"
 #include "model/counting.h"
 #include "model/data.h"
 #include "model/language_model.h"
 #include "model/llama.h"
-#include "model/allocation_probe.h"
-#include "model/memory.h"
-#include "model/sharded_state.h"
 #include "model/lstm.h"
+#include "model/memory.h"
 #include "model/moe.h"
 #include "model/recompute.h"
+#include "model/sharded_state.h"
 #include "model/train.h"
 #include "test_helpers.h"
 #include "tiny_model.h"
@@ -94,18 +94,18 @@ TEST_F(Families, EveryBuiltModelHasTheCountersParameters) {
     torch::manual_seed(0);
     const auto model = make_model(c);
     const ParamCount count = count_params(c);
-    const std::string what = std::string(to_string(c.family)) + " tied=" +
-                             std::to_string(c.tie_embeddings) + " kv=" + std::to_string(c.n_kv_head) +
-                             " shared=" + std::to_string(c.n_shared_experts) +
-                             " top_k=" + std::to_string(c.top_k) + " layers=" +
-                             std::to_string(c.n_layer);
+    const std::string what =
+        std::string(to_string(c.family)) + " tied=" + std::to_string(c.tie_embeddings) +
+        " kv=" + std::to_string(c.n_kv_head) + " shared=" + std::to_string(c.n_shared_experts) +
+        " top_k=" + std::to_string(c.top_k) + " layers=" + std::to_string(c.n_layer);
     EXPECT_EQ(numel(*model), count.total) << what;
     ASSERT_EQ(int64_t(model->blocks().size()), c.n_layer) << what;
     EXPECT_EQ(numel(*model->blocks()[0]), params_per_block(c)) << what;
     if (c.family == Family::kMoe) {
       EXPECT_LT(count.active, count.total) << what;
       // The experts a token does not use: (E - top_k) SwiGLUs per layer.
-      EXPECT_EQ(count.total - count.active, c.n_layer * (c.n_experts - c.top_k) * 3 * c.d_model * c.d_ff)
+      EXPECT_EQ(count.total - count.active,
+                c.n_layer * (c.n_experts - c.top_k) * 3 * c.d_model * c.d_ff)
           << what;
     } else {
       EXPECT_EQ(count.active, count.total) << what;
@@ -125,13 +125,14 @@ TEST_F(Families, ParameterNamesFollowNanoGpt) {
        {"wte.weight", "h.0.attn.c_attn.weight", "h.0.mlp.router.weight", "h.0.mlp.experts.c_fc",
         "h.0.mlp.experts.c_fc2", "h.1.mlp.experts.c_proj", "ln_f.weight", "lm_head.weight"}},
       {Family::kLstm,
-       {"wte.weight", "h.0.weight_ih", "h.0.weight_hh", "h.1.bias_ih", "h.1.bias_hh",
-        "ln_f.weight", "ln_f.bias", "lm_head.weight"}},
+       {"wte.weight", "h.0.weight_ih", "h.0.weight_hh", "h.1.bias_ih", "h.1.bias_hh", "ln_f.weight",
+        "ln_f.bias", "lm_head.weight"}},
   };
   for (const auto& [family, wanted] : expected) {
     const auto model = make_model(tiny(family, /*tied=*/false));
     const std::set<std::string> have = names(*model);
-    for (const char* name : wanted) EXPECT_TRUE(have.count(name)) << to_string(family) << ": " << name;
+    for (const char* name : wanted)
+      EXPECT_TRUE(have.count(name)) << to_string(family) << ": " << name;
     // No biases in the llama block (Llama has none); the LSTM's are its gates'.
     if (family != Family::kLstm) {
       for (const auto& name : have) EXPECT_EQ(name.find(".bias"), std::string::npos) << name;
@@ -168,7 +169,8 @@ TEST_F(Families, LaterTokensDoNotChangeEarlierLogits) {
     const torch::Tensor before = model->forward(x);
     x.narrow(1, 20, 12).random_(256);
     const torch::Tensor after = model->forward(x);
-    const double change = (before.narrow(1, 0, 20) - after.narrow(1, 0, 20)).abs().max().item<double>();
+    const double change =
+        (before.narrow(1, 0, 20) - after.narrow(1, 0, 20)).abs().max().item<double>();
     EXPECT_LT(change, 1e-5) << to_string(family);
     EXPECT_GT((before.narrow(1, 20, 12) - after.narrow(1, 20, 12)).abs().max().item<double>(), 1e-4)
         << to_string(family);
@@ -191,7 +193,8 @@ torch::Tensor moe_reference(MoEImpl& moe, const torch::Tensor& input, int64_t to
       const int64_t e = expert[j].item<int64_t>();
       if (capacity > 0 && taken[size_t(e)]++ >= capacity) continue;
       const torch::Tensor xe = x[n].unsqueeze(0);
-      const torch::Tensor h = torch::silu(xe.mm(moe.experts->c_fc[e])) * xe.mm(moe.experts->c_fc2[e]);
+      const torch::Tensor h =
+          torch::silu(xe.mm(moe.experts->c_fc[e])) * xe.mm(moe.experts->c_fc2[e]);
       y[n] += gates[j] * h.mm(moe.experts->c_proj[e])[0];
     }
   }
@@ -210,7 +213,8 @@ TEST_F(Families, MixtureOfExpertsRoutesAsTheDefinitionSays) {
       torch::NoGradGuard no_grad;
       const torch::Tensor x = torch::randn({3, 10, c.d_model});
       const int64_t capacity =
-          capacity_factor > 0 ? int64_t(std::ceil(capacity_factor * 30 * c.top_k / c.n_experts)) : 0;
+          capacity_factor > 0 ? int64_t(std::ceil(capacity_factor * 30 * c.top_k / c.n_experts))
+                              : 0;
       const torch::Tensor difference = (moe(x) - moe_reference(*moe, x, c.top_k, capacity)).abs();
       EXPECT_LT(difference.max().item<double>(), 1e-5)
           << "capacity_factor " << capacity_factor << " shared " << shared;

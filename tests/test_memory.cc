@@ -95,8 +95,9 @@ TEST(Memory, EveryFamilysStateIsSixteenBytesPerParameterAndItsBlocksAreTheUnits)
     MemoryOptions o;
     const MemoryEstimate e = estimate_memory(m, o);
     EXPECT_DOUBLE_EQ(e.parameters + e.gradients + e.optimizer, 16 * P) << to_string(family);
-    EXPECT_EQ(largest_unit_params(m),
-              std::max(params_per_block(m), count_params(m).total - m.n_layer * params_per_block(m)))
+    EXPECT_EQ(
+        largest_unit_params(m),
+        std::max(params_per_block(m), count_params(m).total - m.n_layer * params_per_block(m)))
         << to_string(family);
   }
   // Mixtral's block holds its eight experts: 1.45B parameters, the unit stage 3 gathers.
