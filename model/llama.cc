@@ -20,17 +20,6 @@ namespace F = torch::nn::functional;
 // Llama 2's RMSNorm epsilon.
 constexpr double kNormEps = 1e-5;
 
-// The rotation of each head's pairs (i, i + head_dim/2) by the position's
-// angles: (x1, x2) -> (x1 cos - x2 sin, x2 cos + x1 sin). x: (B, H, T, hd);
-// cos, sin: (T, hd/2), in x's dtype (so bf16 under autocast stays bf16).
-torch::Tensor rotate(const torch::Tensor& x, torch::Tensor cos, torch::Tensor sin) {
-  const int64_t half = x.size(-1) / 2;
-  cos = cos.to(x.scalar_type());
-  sin = sin.to(x.scalar_type());
-  const torch::Tensor x1 = x.narrow(-1, 0, half), x2 = x.narrow(-1, half, half);
-  return torch::cat({x1 * cos - x2 * sin, x2 * cos + x1 * sin}, -1);
-}
-
 }  // namespace
 
 torch::nn::Linear llama_linear(int64_t in, int64_t out, double std) {
@@ -38,6 +27,14 @@ torch::nn::Linear llama_linear(int64_t in, int64_t out, double std) {
   torch::NoGradGuard no_grad;
   torch::nn::init::normal_(linear->weight, 0.0, std);
   return linear;
+}
+
+torch::Tensor apply_rotary(const torch::Tensor& x, torch::Tensor cos, torch::Tensor sin) {
+  const int64_t half = x.size(-1) / 2;
+  cos = cos.to(x.scalar_type());  // bf16 under autocast stays bf16
+  sin = sin.to(x.scalar_type());
+  const torch::Tensor x1 = x.narrow(-1, 0, half), x2 = x.narrow(-1, half, half);
+  return torch::cat({x1 * cos - x2 * sin, x2 * cos + x1 * sin}, -1);
 }
 
 RMSNormImpl::RMSNormImpl(int64_t dim, double eps) : eps_(eps) {
@@ -95,8 +92,8 @@ torch::Tensor LlamaAttentionImpl::forward(const torch::Tensor& x) {
     return t.view({B, T, n, head_dim_}).transpose(1, 2);  // (B, n, T, hd)
   };
   const auto [cos, sin] = rotary_->get(T, x.device());
-  const torch::Tensor q = rotate(heads(qkv[0], n_head_), cos, sin);
-  torch::Tensor k = rotate(heads(qkv[1], n_kv_head_), cos, sin);
+  const torch::Tensor q = apply_rotary(heads(qkv[0], n_head_), cos, sin);
+  torch::Tensor k = apply_rotary(heads(qkv[1], n_kv_head_), cos, sin);
   torch::Tensor v = heads(qkv[2], n_kv_head_);
   const int64_t group = n_head_ / n_kv_head_;
 #if SWEEP_TORCH_AT_LEAST(2, 5)

@@ -42,7 +42,7 @@ class RMSNormImpl : public torch::nn::Module {
 TORCH_MODULE(RMSNorm);
 
 // cos and sin of the rotary angles for positions 0..seq_len-1, each
-// (seq_len, head_dim): frequencies repeated for both halves of a head.
+// (seq_len, head_dim / 2): angle(p, i) = p * theta^(-2i / head_dim).
 // Shared by every block's attention; a copy is made once per device.
 class RotaryTable {
  public:
@@ -54,6 +54,11 @@ class RotaryTable {
   std::mutex mutex_;  // backward (recomputation) may run on another thread
   std::unordered_map<std::string, std::pair<torch::Tensor, torch::Tensor>> by_device_;
 };
+
+// The rotation of each head's pairs (i, i + head_dim/2) by its position's
+// angles: (x1, x2) -> (x1 cos - x2 sin, x2 cos + x1 sin). x: (B, H, T, hd);
+// cos, sin: (T, hd/2) from RotaryTable::get.
+torch::Tensor apply_rotary(const torch::Tensor& x, torch::Tensor cos, torch::Tensor sin);
 
 class LlamaAttentionImpl : public torch::nn::Module {
  public:

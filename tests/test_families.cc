@@ -9,6 +9,7 @@
 #include <cmath>
 #include <filesystem>
 #include <set>
+#include <tuple>
 
 #include "model/allocation_probe.h"
 #include "model/counting.h"
@@ -175,6 +176,29 @@ TEST_F(Families, LaterTokensDoNotChangeEarlierLogits) {
     EXPECT_GT((before.narrow(1, 20, 12) - after.narrow(1, 20, 12)).abs().max().item<double>(), 1e-4)
         << to_string(family);
   }
+}
+
+// Rotary embeddings make a query-key product depend on the positions'
+// difference alone (Su et al. 2021), and leave position 0 unrotated.
+TEST_F(Families, RotaryScoresDependOnRelativePositionOnly) {
+  const int64_t head_dim = 16;
+  RotaryTable table(/*seq_len=*/64, head_dim, /*theta=*/10000);
+  const auto [cos, sin] = table.get(64, torch::kCPU);
+  ASSERT_EQ(cos.sizes(), (std::vector<int64_t>{64, head_dim / 2}));
+  EXPECT_NEAR(cos[5][1].item<double>(), std::cos(5 * std::pow(10000.0, -2.0 / 16)), 1e-6);
+  torch::manual_seed(8);
+  // The same query and key vector at every position: (1, 1, T, hd).
+  const torch::Tensor q = torch::randn({head_dim}).expand({1, 1, 64, head_dim});
+  const torch::Tensor k = torch::randn({head_dim}).expand({1, 1, 64, head_dim});
+  const torch::Tensor rq = apply_rotary(q, cos, sin)[0][0], rk = apply_rotary(k, cos, sin)[0][0];
+  const torch::Tensor scores = rq.mm(rk.t());  // (T, T): query position m, key position n
+  for (const auto& [m, n, shift] :
+       std::vector<std::tuple<int, int, int>>{{10, 3, 7}, {40, 40, 9}, {5, 20, 30}}) {
+    EXPECT_NEAR(scores[m][n].item<double>(), scores[m + shift][n + shift].item<double>(), 1e-4)
+        << m << ", " << n << " shifted by " << shift;
+  }
+  EXPECT_GT((scores[10][3] - scores[10][4]).abs().item<double>(), 1e-4) << "the offset matters";
+  EXPECT_LT((rq[0] - q[0][0][0]).abs().max().item<double>(), 1e-7);
 }
 
 // The reference: each token through its top_k experts one at a time,
