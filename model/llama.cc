@@ -56,18 +56,17 @@ RotaryTable::RotaryTable(int64_t seq_len, int64_t head_dim, double theta) {
   const torch::Tensor inv_freq =
       torch::pow(theta, -torch::arange(0, head_dim / 2, f32) * (2.0 / double(head_dim)));
   const torch::Tensor angles = torch::outer(torch::arange(seq_len, f32), inv_freq);
-  by_device_["cpu"] = {angles.cos(), angles.sin()};  // (seq_len, hd/2)
+  cos_ = angles.cos();  // (seq_len, hd/2)
+  sin_ = angles.sin();
 }
 
 std::pair<torch::Tensor, torch::Tensor> RotaryTable::get(int64_t T, const torch::Device& device) {
+  TORCH_CHECK(T <= cos_.size(0), "sequence of ", T, " tokens exceeds the rotary table");
+  if (device.is_cpu()) return {cos_.narrow(0, 0, T), sin_.narrow(0, 0, T)};
   std::lock_guard<std::mutex> lock(mutex_);
-  const std::string key = device.str();
-  auto it = by_device_.find(key);
-  if (it == by_device_.end()) {
-    const auto& cpu = by_device_.at("cpu");
-    it = by_device_.emplace(key, std::make_pair(cpu.first.to(device), cpu.second.to(device))).first;
-  }
-  TORCH_CHECK(T <= it->second.first.size(0), "sequence of ", T, " tokens exceeds the rotary table");
+  auto it = by_device_.find(device.str());
+  if (it == by_device_.end())
+    it = by_device_.emplace(device.str(), std::make_pair(cos_.to(device), sin_.to(device))).first;
   return {it->second.first.narrow(0, 0, T), it->second.second.narrow(0, 0, T)};
 }
 

@@ -47,11 +47,12 @@ TORCH_MODULE(RMSNorm);
 class RotaryTable {
  public:
   RotaryTable(int64_t seq_len, int64_t head_dim, double theta);
-  // (T, head_dim) each, on `device`.
+  // (T, head_dim / 2) each, on `device`.
   std::pair<torch::Tensor, torch::Tensor> get(int64_t T, const torch::Device& device);
 
  private:
-  std::mutex mutex_;  // backward (recomputation) may run on another thread
+  torch::Tensor cos_, sin_;  // on the CPU: read without a lock on every forward
+  std::mutex mutex_;         // other devices' copies (backward may run on their threads)
   std::unordered_map<std::string, std::pair<torch::Tensor, torch::Tensor>> by_device_;
 };
 
