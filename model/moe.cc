@@ -100,12 +100,14 @@ torch::Tensor MoEImpl::forward(const torch::Tensor& input) {
     outputs.push_back(hidden.mm(w_down[size_t(e)]));  // (n_e, C)
     start += count[e];
   }
-  torch::Tensor y = torch::zeros({N, C}, x.options());
-  if (!outputs.empty()) {
+  torch::Tensor y;  // (N, C): each token's gated expert outputs summed
+  if (outputs.empty()) {
+    y = torch::zeros({N, C}, x.options());
+  } else {
     torch::Tensor combined = torch::cat(outputs, 0);  // (M, C)
     const torch::Tensor weight = gates.reshape({-1}).index_select(0, order).unsqueeze(1);
     combined = combined * weight.to(combined.scalar_type());
-    y = y.to(combined.scalar_type()).index_add(0, token, combined);
+    y = torch::zeros({N, C}, combined.options()).index_add_(0, token, combined);
   }
   if (shared_experts) y = y + shared_experts(x);
   y = y.view(input.sizes());
