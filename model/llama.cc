@@ -3,7 +3,6 @@
 #include <torch/version.h>
 
 #include <cmath>
-#include <sstream>
 
 #include "model/moe.h"
 

@@ -22,7 +22,9 @@
 #include <torch/torch.h>
 
 #include <mutex>
+#include <string>
 #include <unordered_map>
+#include <utility>
 
 #include "model/language_model.h"
 
@@ -86,8 +88,6 @@ class SwiGLUImpl : public torch::nn::Module {
   torch::nn::Linear c_proj{nullptr};  // d_ff -> C (down)
 };
 TORCH_MODULE(SwiGLU);
-
-class LanguageModel;
 
 class LlamaBlock : public ModelBlock {
  public:
