@@ -97,18 +97,36 @@ TimeModel plan_time_model(const PlanOptions& options, const JobSpec& job, const 
   return t;
 }
 
+// "2x64 h1 ff256" (gpt2); other families name themselves and their keys:
+// "llama 2x64 h2/kv1 ff176", "moe 2x64 h2/kv1 ff176 e8/k2", "lstm 2x64".
 std::string shape_text(const ModelConfig& m) {
-  return std::to_string(m.n_layer) + "x" + std::to_string(m.d_model) + " h" +
-         std::to_string(m.n_head) + " ff" + std::to_string(m.d_ff);
+  const std::string depth_width = std::to_string(m.n_layer) + "x" + std::to_string(m.d_model);
+  if (m.family == Family::kGpt2)
+    return depth_width + " h" + std::to_string(m.n_head) + " ff" + std::to_string(m.d_ff);
+  std::string text = std::string(to_string(m.family)) + " " + depth_width;
+  if (m.family == Family::kLstm) return text;
+  text += " h" + std::to_string(m.n_head);
+  if (m.kv_heads() != m.n_head) text += "/kv" + std::to_string(m.kv_heads());
+  text += " ff" + std::to_string(m.d_ff);
+  if (m.family == Family::kMoe) {
+    text += " e" + std::to_string(m.n_experts) + "/k" + std::to_string(m.top_k);
+    if (m.n_shared_experts > 0) text += "+s" + std::to_string(m.n_shared_experts);
+  }
+  return text;
 }
 
-nlohmann::json run_json(const RunSpec& run) {
-  return {{"index", run.index},
+nlohmann::json run_json(const JobSpec& job, const RunSpec& run) {
+  nlohmann::json out = {
+          {"index", run.index},
           {"run_id", run.run_id},
+          {"variant", job.variants[size_t(run.variant)].name},
+          {"family", to_string(run.model.family)},
           {"budget", run.budget},
           {"target_params", run.target_params},
           {"params_total", run.params.total},
           {"params_non_embedding", run.params.non_embedding},
+          {"params_active", run.params.active},
+          {"params_active_non_embedding", run.params.active_non_embedding},
           {"tokens", run.tokens},
           {"tokens_per_param", run.tokens_per_param()},
           {"n_layer", run.model.n_layer},
@@ -120,6 +138,13 @@ nlohmann::json run_json(const RunSpec& run) {
           {"steps", run.steps},
           {"flops_per_token", run.flops_per_token},
           {"flops", run.flops}};
+  if (run.model.attention()) out["n_kv_head"] = run.model.kv_heads();
+  if (run.model.family == Family::kMoe) {
+    out["n_experts"] = run.model.n_experts;
+    out["top_k"] = run.model.top_k;
+    out["n_shared_experts"] = run.model.n_shared_experts;
+  }
+  return out;
 }
 
 // Each run's slot and memory as the job lays it out: the fewest ranks it
@@ -181,8 +206,7 @@ nlohmann::json memory_json(const RunMemory& m) {
 
 void warn_dropped(const Grid& grid) {
   for (const DroppedRun& d : grid.dropped) {
-    log_warn("grid: dropped N~" + format_count(d.target_params) + " at budget " +
-             format_sci(d.budget) + ": " + d.reason);
+    log_warn("grid: " + d.describe());
   }
 }
 
@@ -222,7 +246,7 @@ int plan_command(const PlanOptions& options) {
                          {"source", time.source}};
     out["runs"] = nlohmann::json::array();
     for (size_t i = 0; i < grid.runs.size(); ++i) {
-      nlohmann::json r = run_json(grid.runs[i]);
+      nlohmann::json r = run_json(job, grid.runs[i]);
       r["est_seconds"] = time.seconds(grid.runs[i], batch);
       r["memory"] = memory_json(memory[i]);
       out["runs"].push_back(r);
@@ -245,9 +269,22 @@ int plan_command(const PlanOptions& options) {
     return 0;
   }
 
+  bool any_moe = false;
+  for (const RunSpec& run : grid.runs) any_moe |= run.model.family == Family::kMoe;
   std::cout << "sweep " << job.sweep.name << " (" << job.path << "): " << grid.runs.size()
             << " runs, FLOPs counted as " << to_string(job.grid.flop_convention)
-            << ", N = total parameters, batch " << job.train.batch_tokens << " tokens\n\n";
+            << ", N = " << (any_moe ? "active" : "total") << " parameters, batch "
+            << job.train.batch_tokens << " tokens\n";
+  if (job.has_variants()) {
+    std::cout << "variants:";
+    for (const Variant& v : job.variants) {
+      int64_t runs = 0;
+      for (const RunSpec& run : grid.runs) runs += job.variants[size_t(run.variant)].name == v.name;
+      std::cout << "  " << v.name << " (" << to_string(v.model.family) << ", " << runs << " runs)";
+    }
+    std::cout << '\n';
+  }
+  std::cout << '\n';
   TextTable table({"run", "budget", "N", "N non-emb", "D", "D/N", "shape", "lr", "steps", "FLOPs",
                    "est. time", "ranks", "sharding", "mem/rank"});
   for (size_t i = 0; i < grid.runs.size(); ++i) {
@@ -256,8 +293,9 @@ int plan_command(const PlanOptions& options) {
     std::snprintf(ratio, sizeof(ratio), "%.3g", run.tokens_per_param());
     std::snprintf(lr, sizeof(lr), "%.3g", run.lr);
     table.add_row({run.run_id, run.budget > 0 ? format_sci(run.budget) : "-",
-                   format_count(double(run.params.total)),
-                   format_count(double(run.params.non_embedding)), format_count(double(run.tokens)),
+                   format_count(double(run.law_params())),
+                   format_count(double(run.params.active_non_embedding)),
+                   format_count(double(run.tokens)),
                    ratio, shape_text(run.model), lr, std::to_string(run.steps),
                    format_sci(run.flops), format_duration(time.seconds(run, batch)),
                    std::to_string(memory[i].ranks), to_string(memory[i].choice.sharding),
@@ -276,7 +314,10 @@ int plan_command(const PlanOptions& options) {
   std::cout << '\n';
   std::cout << "\ntotal: " << grid.runs.size() << " runs, " << format_sci(grid.total_flops())
             << " FLOPs, est. " << format_duration(total_seconds) << " in one process\n"
-            << "shape: n_layer x d_model, heads, d_ff; est. time " << time.source << "\n";
+            << "shape: [family] n_layer x d_model, heads (/kv key-value heads), d_ff (per expert; "
+               "e/k experts/top-k, +s shared)"
+            << (any_moe ? "; N, N non-emb: active parameters (the N of a mixture's law)" : "")
+            << "; est. time " << time.source << "\n";
   return 0;
 }
 

@@ -18,7 +18,9 @@ int status_command(const StatusOptions& options) {
   const SweepStore store = SweepStore::open_read_only(options.path);
   std::map<RunState, int> counts;
   double total_flops = 0, flops_done = 0, done_flops = 0, done_seconds = 0;
-  std::map<double, std::pair<double, std::string>> best;  // budget -> (loss, run)
+  // (budget, variant) -> (loss, run): each variant's best of each budget.
+  std::map<std::pair<double, std::string>, std::pair<double, std::string>> best;
+  std::map<std::string, std::map<RunState, int>> by_variant;  // runs in a job with variants
   struct Row {
     const RunInfo* run;
     RunProgress progress;
@@ -28,6 +30,7 @@ int status_command(const StatusOptions& options) {
   for (const RunInfo& run : store.runs()) {
     const RunProgress p = store.progress(run.index);
     ++counts[p.state];
+    if (!run.variant.empty()) ++by_variant[run.variant][p.state];
     total_flops += run.flops;
     double partial = 0;
     if (p.state == RunState::kDone || p.state == RunState::kDiverged) {
@@ -35,9 +38,10 @@ int status_command(const StatusOptions& options) {
       if (p.state == RunState::kDone) {
         done_flops += run.flops;
         done_seconds += p.wall_seconds;
-        auto it = best.find(run.budget);
+        const auto key = std::make_pair(run.budget, run.variant);
+        auto it = best.find(key);
         if (it == best.end() || p.final_eval_loss < it->second.first) {
-          best[run.budget] = {p.final_eval_loss, run.run_id};
+          best[key] = {p.final_eval_loss, run.run_id};
         }
       }
     } else {
@@ -63,10 +67,18 @@ int status_command(const StatusOptions& options) {
     out["flops_total"] = total_flops;
     out["flops_done"] = flops_done;
     out["eta_seconds"] = std::isfinite(eta) ? nlohmann::json(eta) : nlohmann::json();
+    for (const auto& [name, states] : by_variant) {
+      for (RunState s : {RunState::kPending, RunState::kRunning, RunState::kDone,
+                         RunState::kDiverged, RunState::kFailed}) {
+        const auto it = states.find(s);
+        out["variants"][name][to_string(s)] = it == states.end() ? 0 : it->second;
+      }
+    }
     out["best_per_budget"] = nlohmann::json::array();
-    for (const auto& [budget, b] : best) {
-      out["best_per_budget"].push_back(
-          {{"budget", budget}, {"run_id", b.second}, {"final_eval_loss", b.first}});
+    for (const auto& [key, b] : best) {
+      nlohmann::json row = {{"budget", key.first}, {"run_id", b.second}, {"final_eval_loss", b.first}};
+      if (!key.second.empty()) row["variant"] = key.second;
+      out["best_per_budget"].push_back(row);
     }
     for (const Row& r : rows) {
       if (r.progress.state == RunState::kFailed || r.progress.state == RunState::kDiverged) {
@@ -86,13 +98,23 @@ int status_command(const StatusOptions& options) {
   std::printf("FLOPs %s of %s (%.0f%%), ETA %s\n", format_sci(flops_done).c_str(),
               format_sci(total_flops).c_str(), 100.0 * flops_done / total_flops,
               format_duration(eta).c_str());
+  for (const auto& [name, states] : by_variant) {
+    auto count = [&](RunState s) {
+      const auto it = states.find(s);
+      return it == states.end() ? 0 : it->second;
+    };
+    std::printf("  variant %s: %d done, %d running, %d pending, %d diverged, %d failed\n",
+                name.c_str(), count(RunState::kDone), count(RunState::kRunning),
+                count(RunState::kPending), count(RunState::kDiverged), count(RunState::kFailed));
+  }
   if (!best.empty()) {
-    std::printf("\nbest so far per budget (final validation loss, nats per token)\n");
+    std::printf("\nbest so far per budget%s (final validation loss, nats per token)\n",
+                by_variant.empty() ? "" : " and variant");
     TextTable table({"budget", "run", "loss"});
-    for (const auto& [budget, b] : best) {
+    for (const auto& [key, b] : best) {
       char loss[32];
       std::snprintf(loss, sizeof(loss), "%.4f", b.first);
-      table.add_row({format_sci(budget), b.second, loss});
+      table.add_row({format_sci(key.first), b.second, loss});
     }
     table.print(std::cout);
   }

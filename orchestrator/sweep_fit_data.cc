@@ -6,8 +6,36 @@
 
 #include "common/error.h"
 #include "fit/merge.h"
+#include "spec/job_spec.h"
 
 namespace sweep {
+
+namespace {
+
+// Each [[variant]]'s settings, from the job text the file keeps: what a
+// comparison calls architecture and recipe. A job text that no longer
+// parses here (a tokenizer model since moved) leaves the names alone.
+void read_variants(const SweepInfo& info, fit::FitData& data) {
+  JobSpec job;
+  try {
+    job = parse_job_text(info.job_text, info.job_path);
+  } catch (const UserError& e) {
+    data.notes.push_back(std::string("variant settings not read from the stored job: ") +
+                         e.what());
+    return;
+  }
+  if (!job.has_variants()) return;
+  for (const Variant& v : job.variants) {
+    fit::VariantInfo out;
+    out.name = v.name;
+    out.model = model_settings(v.model);
+    out.train = recipe_settings(v.train);
+    out.lr_note = v.train_keys.count("lr") ? "set by the variant" : "the job's";
+    data.variants.push_back(std::move(out));
+  }
+}
+
+}  // namespace
 
 fit::FitData read_sweep_fit_data(const std::string& path, const fit::InputOptions& options) {
   const SweepStore store = SweepStore::open_read_only(path);
@@ -16,6 +44,7 @@ fit::FitData read_sweep_fit_data(const std::string& path, const fit::InputOption
   data.flop_convention = store.info().flop_convention;
   if (store.info().prediction)
     data.predictions.push_back(prediction_from_record(*store.info().prediction));
+  read_variants(store.info(), data);
   std::vector<fit::LossCurve> curves;
   int64_t unfinished = 0;
   for (const RunInfo& run : store.runs()) {
@@ -25,23 +54,27 @@ fit::FitData read_sweep_fit_data(const std::string& path, const fit::InputOption
         break;
       case RunState::kDiverged:
       case RunState::kFailed:
-        data.excluded.push_back(
-            {run.run_id, std::string(to_string(progress.state)) + ": " + progress.reason});
+        data.excluded.push_back({run.run_id,
+                                 std::string(to_string(progress.state)) + ": " + progress.reason,
+                                 run.variant});
         continue;
       default:
         ++unfinished;
         data.excluded.push_back(
-            {run.run_id, std::string("not finished (") + to_string(progress.state) + ")"});
+            {run.run_id, std::string("not finished (") + to_string(progress.state) + ")",
+             run.variant});
         continue;
     }
     if (!std::isfinite(progress.final_eval_loss) || progress.final_eval_loss <= 0) {
-      data.excluded.push_back({run.run_id, "done without a validation loss"});
+      data.excluded.push_back({run.run_id, "done without a validation loss", run.variant});
       continue;
     }
     fit::Observation p;
     p.run_id = run.run_id;
-    p.params = static_cast<double>(run.params_total);
-    p.non_embedding_params = static_cast<double>(run.params_non_embedding);
+    p.variant = run.variant;
+    // The N of the run's law: active parameters (= total for dense families).
+    p.params = static_cast<double>(run.params_active);
+    p.non_embedding_params = static_cast<double>(run.params_active_non_embedding);
     p.tokens = static_cast<double>(run.tokens);
     p.flops = run.flops;
     p.loss = progress.final_eval_loss;

@@ -53,14 +53,16 @@ void Progress::finish() {
 
 namespace {
 void print_final_table(const Grid& grid, const SweepStore& store, double bytes_per_token) {
-  std::map<double, double> best;  // budget -> lowest final eval loss
+  // (budget, variant) -> lowest final eval loss: each variant's own best.
+  std::map<std::pair<double, int>, double> best;
   for (const RunSpec& run : grid.runs) {
     const RunProgress p = store.progress(run.index);
     if (p.state == RunState::kDone && std::isfinite(p.final_eval_loss)) {
-      auto [it, fresh] = best.emplace(run.budget, p.final_eval_loss);
+      auto [it, fresh] = best.emplace(std::make_pair(run.budget, run.variant), p.final_eval_loss);
       if (!fresh) it->second = std::min(it->second, p.final_eval_loss);
     }
   }
+  const bool variants = !grid.runs.empty() && grid.runs.back().variant > 0;
   TextTable table({"run", "budget", "N", "D", "D/N", "eval loss", "bits/byte", "status", ""});
   for (const RunSpec& run : grid.runs) {
     const RunProgress p = store.progress(run.index);
@@ -73,11 +75,14 @@ void print_final_table(const Grid& grid, const SweepStore& store, double bytes_p
       }
     }
     std::snprintf(ratio, sizeof(ratio), "%.3g", run.tokens_per_param());
-    const bool is_best = p.state == RunState::kDone && best.count(run.budget) &&
-                         p.final_eval_loss == best[run.budget];
+    const auto key = std::make_pair(run.budget, run.variant);
+    const bool is_best =
+        p.state == RunState::kDone && best.count(key) && p.final_eval_loss == best[key];
     table.add_row({run.run_id, run.budget > 0 ? format_sci(run.budget) : "-",
-                   format_count(double(run.params.total)), format_count(double(run.tokens)), ratio,
-                   loss, bpb, to_string(p.state), is_best ? "<- best at this budget" : ""});
+                   format_count(double(run.law_params())), format_count(double(run.tokens)), ratio,
+                   loss, bpb, to_string(p.state),
+                   is_best ? (variants ? "<- variant's best at this budget" : "<- best at this budget")
+                           : ""});
   }
   std::cout << "\nfinal validation loss (nats per token) by budget and size\n";
   table.print(std::cout);
@@ -94,6 +99,7 @@ void print_final_json(const Grid& grid, const SweepStore& store, const std::stri
                            {"budget", run.budget},
                            {"params_total", run.params.total},
                            {"params_non_embedding", run.params.non_embedding},
+                           {"params_active", run.params.active},
                            {"tokens", run.tokens},
                            {"flops", run.flops},
                            {"status", to_string(p.state)},

@@ -36,9 +36,21 @@ std::string sweep_fingerprint(const JobSpec& job, const Grid& grid) {
                 {"log_interval", t.log_interval}};
   f["flop_convention"] = to_string(job.grid.flop_convention);
   for (const RunSpec& r : grid.runs) {
-    f["runs"].push_back({r.run_id, r.model.n_layer, r.model.d_model, r.model.n_head, r.model.d_ff,
-                         r.model.vocab_size, r.model.seq_len, r.model.tie_embeddings, r.steps, r.lr,
-                         r.warmup_steps, r.seed});
+    nlohmann::json run = {r.run_id, r.model.n_layer, r.model.d_model, r.model.n_head, r.model.d_ff,
+                          r.model.vocab_size, r.model.seq_len, r.model.tie_embeddings, r.steps, r.lr,
+                          r.warmup_steps, r.seed};
+    // Other families' shapes (gpt2 runs keep the fingerprint they always had).
+    const ModelConfig& m = r.model;
+    if (m.family != Family::kGpt2)
+      run.push_back({to_string(m.family), m.n_kv_head, m.rope_theta, m.n_experts, m.top_k,
+                     m.n_shared_experts, m.capacity_factor, m.aux_loss_coef});
+    f["runs"].push_back(run);
+  }
+  // Each variant's recipe (the job's [train] is above).
+  if (job.has_variants()) {
+    for (const Variant& v : job.variants)
+      f["variants"].push_back({v.name, v.train.min_lr_ratio, v.train.weight_decay, v.train.beta1,
+                               v.train.beta2, v.train.grad_clip});
   }
   return f.dump();
 }
@@ -50,8 +62,7 @@ SweepSetup prepare_sweep(const std::string& job_path, const std::string& output,
   s.grid = expand_grid(s.job);
   for (const DroppedRun& d : s.grid.dropped) {
     if (verbose)
-      log_warn("grid: dropped N~" + format_count(d.target_params) + " at budget " +
-               format_sci(d.budget) + ": " + d.reason);
+      log_warn("grid: " + d.describe());
   }
   s.output = output.empty() ? s.job.sweep.output : output;
 
@@ -114,6 +125,15 @@ SweepSetup prepare_sweep(const std::string& job_path, const std::string& output,
     info.target_params = r.target_params;
     info.params_total = r.params.total;
     info.params_non_embedding = r.params.non_embedding;
+    info.params_active = r.params.active;
+    info.params_active_non_embedding = r.params.active_non_embedding;
+    info.variant = s.job.variants[size_t(r.variant)].name;
+    info.family = to_string(r.model.family);
+    if (r.model.attention() && r.model.family != Family::kGpt2) info.n_kv_head = r.model.kv_heads();
+    if (r.model.family == Family::kMoe) {
+      info.n_experts = r.model.n_experts;
+      info.top_k = r.model.top_k;
+    }
     info.n_layer = r.model.n_layer;
     info.d_model = r.model.d_model;
     info.n_head = r.model.n_head;

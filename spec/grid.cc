@@ -4,6 +4,7 @@
 #include <cmath>
 #include <functional>
 #include <set>
+#include <tuple>
 
 #include "common/format.h"
 #include "model/shapes.h"
@@ -26,7 +27,8 @@ uint64_t mix_seed(uint64_t seed, const std::string& run_id) {
 }
 
 // A run of `model` for about `tokens` tokens, rounded to whole steps.
-RunSpec make_run(const JobSpec& job, const ModelConfig& model, double tokens) {
+RunSpec make_run(const JobSpec& job, const Variant& variant, const ModelConfig& model,
+                 double tokens) {
   RunSpec run;
   run.model = model;
   run.params = count_params(model);
@@ -34,8 +36,8 @@ RunSpec make_run(const JobSpec& job, const ModelConfig& model, double tokens) {
   run.steps = std::max<int64_t>(0, std::llround(tokens / double(job.train.batch_tokens)));
   run.tokens = run.steps * job.train.batch_tokens;
   run.flops = run.flops_per_token * double(run.tokens);
-  run.lr = peak_lr(job.train, model);
-  run.warmup_steps = std::llround(job.train.warmup_fraction * double(run.steps));
+  run.lr = peak_lr(variant.train, model);
+  run.warmup_steps = std::llround(variant.train.warmup_fraction * double(run.steps));
   return run;
 }
 
@@ -62,9 +64,14 @@ double peak_lr(const TrainSection& train, const ModelConfig& model) {
       // Kaplan et al. 2020, eq. D.1, fitted for N_non_embedding up to ~1e9; kept
       // positive for the tiny models it was never fitted on.
       return std::max(1e-5,
-                      0.003239 - 0.0001395 * std::log(double(count_params(model).non_embedding)));
+                      0.003239 - 0.0001395 * std::log(double(count_params(model).active_non_embedding)));
   }
   return train.lr;
+}
+
+std::string DroppedRun::describe() const {
+  return "dropped N~" + format_count(target_params) + " at budget " + format_sci(budget) +
+         (variant.empty() ? "" : " (variant " + variant + ")") + ": " + reason;
 }
 
 double Grid::total_flops() const {
@@ -73,10 +80,14 @@ double Grid::total_flops() const {
   return total;
 }
 
-Grid expand_grid(const JobSpec& job) {
+namespace {
+
+void expand_variant(const JobSpec& job, int variant_index, Grid& grid) {
   const GridSection& g = job.grid;
-  Grid grid;
-  const ModelConfig smallest = smallest_shape(job.model.shape);
+  const Variant& variant = job.variants[size_t(variant_index)];
+  const ShapeRule& rule = variant.model.shape;
+  const std::string prefix = variant.name.empty() ? "" : variant.name + "-";
+  const ModelConfig smallest = smallest_shape(rule);
   for (size_t b = 0; b < g.budgets.size(); ++b) {
     const double budget = g.budgets[b];
     std::set<std::pair<int64_t, int64_t>> seen;  // (n_layer, d_model) per budget
@@ -86,31 +97,34 @@ Grid expand_grid(const JobSpec& job) {
         job.fail("grid.tokens_per_param",
                  "budget " + format_sci(budget) + " asks for models of " + format_sci(target) +
                      " parameters; allowed: targets up to " + format_sci(kMaxParams));
-      const ModelConfig model = shape_for_params(target, job.model.shape);
+      const ModelConfig model = shape_for_params(target, rule);
       if (!seen.insert({model.n_layer, model.d_model}).second) {
-        grid.dropped.push_back({budget, target, "same shape as another size at this budget"});
+        grid.dropped.push_back({budget, target, "same shape as another size at this budget",
+                                variant.name});
         continue;
       }
       const double tokens = budget / training_flops_per_token(model, g.flop_convention);
       if (!(tokens <= kMaxTokens))
         job.fail("grid.budgets", "budget " + format_sci(budget) + " would train the model of " +
-                                     format_count(double(count_params(model).total)) +
+                                     format_count(double(count_params(model).active)) +
                                      " parameters on " + format_sci(tokens) +
                                      " tokens; allowed: runs of up to " + format_sci(kMaxTokens) +
                                      " tokens (larger sizes or smaller budgets)");
-      RunSpec run = make_run(job, model, tokens);
+      RunSpec run = make_run(job, variant, model, tokens);
       if (run.steps < g.min_steps) {
         grid.dropped.push_back({budget, target,
                                 "only " + std::to_string(run.steps) + " steps (grid.min_steps = " +
-                                    std::to_string(g.min_steps) + ")"});
+                                    std::to_string(g.min_steps) + ")",
+                                variant.name});
         continue;
       }
       run.budget = budget;
       run.target_params = target;
-      run.run_id = std::string("C")
-                       .append(format_sci(budget))
-                       .append("-N")
-                       .append(format_count(double(run.params.total)));
+      run.variant = variant_index;
+      run.run_id = prefix + std::string("C")
+                                .append(format_sci(budget))
+                                .append("-N")
+                                .append(format_count(double(run.law_params())));
       grid.runs.push_back(run);
       ++kept;
     }
@@ -120,16 +134,17 @@ Grid expand_grid(const JobSpec& job) {
       job.fail("grid.budgets",
                "budget " + format_sci(budget) +
                    " FLOPs is too small for any model: the smallest (" +
-                   format_count(double(count_params(smallest).total)) +
-                   " parameters, 1 layer, d_model " + std::to_string(smallest.d_model) +
+                   format_count(double(count_params(smallest).active)) + " parameters" +
+                   (variant.name.empty() ? "" : " in variant " + variant.name) + ", " +
+                   std::to_string(smallest.n_layer) + " layer(s), d_model " + std::to_string(smallest.d_model) +
                    ") needs " + format_sci(needed) + " FLOPs for " + std::to_string(g.min_steps) +
                    " steps of " + std::to_string(job.train.batch_tokens) +
                    " tokens; allowed: budgets >= " + format_sci(needed));
     }
   }
   for (const ExplicitRun& explicit_run : g.runs) {
-    const ModelConfig model = shape_for_params(explicit_run.params, job.model.shape);
-    RunSpec run = make_run(job, model, explicit_run.tokens);
+    const ModelConfig model = shape_for_params(explicit_run.params, rule);
+    RunSpec run = make_run(job, variant, model, explicit_run.tokens);
     if (run.steps < g.min_steps) {
       job.fail("grid.runs",
                "a run of " + format_count(explicit_run.tokens) + " tokens is only " +
@@ -138,16 +153,25 @@ Grid expand_grid(const JobSpec& job) {
                    " tokens; allowed: at least grid.min_steps = " + std::to_string(g.min_steps));
     }
     run.target_params = explicit_run.params;
-    run.run_id = std::string("N")
-                     .append(format_count(double(run.params.total)))
+    run.variant = variant_index;
+    run.run_id = prefix + std::string("N")
+                              .append(format_count(double(run.law_params())))
                      .append("-D")
                      .append(format_count(double(run.tokens)));
     grid.runs.push_back(run);
   }
+}
 
-  // Budget by budget, small models first; explicit runs by their FLOPs.
+}  // namespace
+
+Grid expand_grid(const JobSpec& job) {
+  Grid grid;
+  for (size_t v = 0; v < job.variants.size(); ++v) expand_variant(job, int(v), grid);
+
+  // Budget by budget, variant by variant, small models first; explicit runs
+  // by their FLOPs.
   auto order = [](const RunSpec& r) {
-    return std::make_pair(r.budget > 0 ? r.budget : r.flops, r.params.total);
+    return std::make_tuple(r.budget > 0 ? r.budget : r.flops, r.variant, r.params.active);
   };
   std::stable_sort(grid.runs.begin(), grid.runs.end(),
                    [&](const RunSpec& a, const RunSpec& b) { return order(a) < order(b); });

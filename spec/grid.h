@@ -1,6 +1,9 @@
 #pragma once
 // Grid expansion: a JobSpec becomes the list of runs to train.
 //
+// Every variant ([[variant]]: a family, shape rule or recipe) gets the same
+// budgets and size rule; its runs' ids start with its name.
+//
 // Every rank expands the same job file to the same list, so the scheduler sends
 // a worker only a run index. For each compute budget C and each size rule the
 // grid takes a target N, realizes a shape (model/shapes.h), and gives the run
@@ -21,11 +24,13 @@ namespace sweep {
 
 struct RunSpec {
   int index = 0;               // position in the grid (by budget, then N)
-  std::string run_id;          // stable name, e.g. "C1e12-N25.1K"; the HDF5 group name
+  std::string run_id;          // stable name, e.g. "C1e12-N25.1K" ("llama-C1e12-N25.1K" in a
+                               // job with variants); the HDF5 group name
+  int variant = 0;             // index into JobSpec::variants
   double budget = 0;           // the compute budget C it belongs to (FLOPs); 0 for explicit runs
   double target_params = 0;    // N asked for
   ModelConfig model;             // realized shape
-  ParamCount params;           // realized N (total and non-embedding)
+  ParamCount params;           // realized N (total, non-embedding, active)
   double flops_per_token = 0;  // training FLOPs per token under the job's convention
   int64_t steps = 0;           // optimizer steps
   int64_t tokens = 0;          // D = steps * batch_tokens
@@ -35,13 +40,19 @@ struct RunSpec {
   uint64_t seed = 0;  // per-run seed derived from the sweep seed and run id
   int replica = 0;    // 0, or r of sweep.seeds: the same N and D again (id suffix "-s<r>")
 
-  double tokens_per_param() const { return double(tokens) / double(params.total); }
+  // The N of this run's law: total parameters, active ones for a mixture of experts.
+  int64_t law_params() const { return params.active; }
+  double tokens_per_param() const { return double(tokens) / double(law_params()); }
 };
 
 struct DroppedRun {
   double budget = 0;
   double target_params = 0;
   std::string reason;
+  std::string variant;  // its variant's name ("" without [[variant]])
+
+  // "dropped N~10K at budget 1e11 (variant llama): same shape as ..."
+  std::string describe() const;
 };
 
 struct Grid {
@@ -52,7 +63,7 @@ struct Grid {
 
 Grid expand_grid(const JobSpec& job);
 
-// Peak learning rate for a shape under the job's rule.
+// Peak learning rate for a shape under a variant's rule.
 double peak_lr(const TrainSection& train, const ModelConfig& model);
 
 }  // namespace sweep

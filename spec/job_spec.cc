@@ -10,6 +10,7 @@
 #include <filesystem>
 #include <fstream>
 #include <regex>
+#include <set>
 #include <sstream>
 #include <tuple>
 
@@ -277,22 +278,51 @@ void read_grid(TomlSection& s, JobSpec& job) {
   }
 }
 
-void read_model(TomlSection& s, JobSpec& job) {
-  ModelSection& m = job.model;
-  m.family = s.string("family", "gpt2", {"gpt2"});
-  m.shape.aspect_ratio = s.number("aspect_ratio", 64, Bounds::closed(1, 4096));
-  m.shape.head_dim = s.integer("head_dim", 64, Bounds::closed(1, 1024));
-  m.shape.ffn_mult = s.number("ffn_mult", 4, Bounds::closed(0.25, 64));
-  m.shape.tie_embeddings = s.boolean("tie_embeddings", true);
-  m.shape.min_layers = s.integer("min_layers", 1, Bounds::closed(1, 1024));
-  m.shape.vocab_size = job.data.vocab_size;
-  m.shape.seq_len = job.data.seq_len;
+void read_model(TomlSection& s, ModelSection& m, const DataSection& data) {
+  const std::string family = s.string("family", "gpt2", {"gpt2", "llama", "lstm", "moe"});
+  m.family = *parse_family(family);
+  const bool llama_like = m.family == Family::kLlama || m.family == Family::kMoe;
+  // Keys of other families are errors, not silently unused settings.
+  auto only_for = [&](std::initializer_list<const char*> keys, bool allowed, const char* which) {
+    for (const char* key : keys) {
+      if (!allowed && s.has(key))
+        s.fail(key, std::string("only used with model.family = ") + which + " (this job: \"" +
+                        family + "\")");
+    }
+  };
+  only_for({"n_kv_head", "rope_theta", "ffn_multiple_of"}, llama_like, "\"llama\" or \"moe\"");
+  only_for({"n_experts", "top_k", "n_shared_experts", "capacity_factor", "aux_loss_coef"},
+           m.family == Family::kMoe, "\"moe\"");
+  only_for({"ffn_mult"}, m.family != Family::kLstm, "\"gpt2\", \"llama\" or \"moe\"");
+  ShapeRule& r = m.shape;
+  r.family = m.family;
+  r.aspect_ratio = s.number("aspect_ratio", 64, Bounds::closed(1, 4096));
+  r.head_dim = s.integer("head_dim", 64, Bounds::closed(1, 1024));
+  // Llama's SwiGLU keeps the MLP's parameters at 8 d^2 with three matrices.
+  r.ffn_mult = s.number("ffn_mult", llama_like ? 8.0 / 3.0 : 4.0, Bounds::closed(0.25, 64));
+  r.ffn_multiple_of = s.integer("ffn_multiple_of", llama_like ? 8 : 1, Bounds::closed(1, 65536));
+  r.tie_embeddings = s.boolean("tie_embeddings", !llama_like);
+  r.min_layers = s.integer("min_layers", 1, Bounds::closed(1, 1024));
+  // Kaplan et al.'s LSTMs kept their depth (1, 2 or 4 layers) as they widened.
+  r.layers = s.integer("layers", m.family == Family::kLstm ? 2 : 0, Bounds::closed(0, 1024));
+  r.n_kv_head = s.integer("n_kv_head", 0, Bounds::closed(0, 65536));
+  r.rope_theta = s.number("rope_theta", 10000, Bounds::positive());
+  r.n_experts = s.integer("n_experts", 8, Bounds::closed(1, 4096));
+  r.top_k = s.integer("top_k", 2, Bounds::closed(1, 4096));
+  if (m.family == Family::kMoe && r.top_k > r.n_experts)
+    s.fail("top_k", "must not exceed model.n_experts (" + std::to_string(r.n_experts) + ")");
+  r.n_shared_experts = s.integer("n_shared_experts", 0, Bounds::closed(0, 64));
+  r.capacity_factor = s.number("capacity_factor", 0, Bounds::at_least(0));
+  if (r.capacity_factor > 0 && r.capacity_factor < 1)
+    s.fail("capacity_factor", "must be 0 (dropless) or at least 1");
+  r.aux_loss_coef = s.number("aux_loss_coef", 0.01, Bounds::closed(0, 10));
+  r.vocab_size = data.vocab_size;
+  r.seq_len = data.seq_len;
   s.reject_unknown();
 }
 
-void read_train(TomlSection& s, JobSpec& job) {
-  TrainSection& t = job.train;
-  const int64_t seq_len = job.data.seq_len;
+void read_train(TomlSection& s, TrainSection& t, const DataSection& data) {
+  const int64_t seq_len = data.seq_len;
   t.batch_tokens = s.integer("batch_tokens", 16 * seq_len, Bounds::closed(1, 1LL << 40));
   if (t.batch_tokens % seq_len != 0) {
     s.fail("batch_tokens", "must be a multiple of data.seq_len (" + std::to_string(seq_len) + ")");
@@ -327,6 +357,76 @@ void read_train(TomlSection& s, JobSpec& job) {
   t.log_interval = s.integer("log_interval", 10, Bounds::at_least(1));
   t.activation_checkpointing = s.boolean("activation_checkpointing", false);
   s.reject_unknown();
+}
+
+bool is_variant_train_key(std::string_view key) {
+  for (const char* k : kVariantTrainKeys) {
+    if (key == k) return true;
+  }
+  return false;
+}
+
+// [[variant]]: each table is a name and keys over [model] or [train]'s
+// recipe. A variant's sections are read by the same readers from the job's
+// table with the variant's keys put over it: the same checks, and an error
+// points at the variant's own line.
+void read_variants(TomlSection& top, JobSpec& job, const toml::table* model,
+                   const toml::table* train) {
+  const toml::node* node = top.table().get("variant");
+  if (!node) {
+    job.variants.push_back({"", job.model, job.train, {}, {}});
+    return;
+  }
+  const toml::array* list = node->as_array();
+  if (!list || list->empty() || !list->is_array_of_tables())
+    top.fail("variant", "must be an array of tables: [[variant]] with name = \"...\" and keys");
+  static const std::regex name_pattern("[A-Za-z][A-Za-z0-9_]*");
+  std::set<std::string> model_keys;  // what [model] may hold: a key read_model knows
+  for (const char* k : {"family", "aspect_ratio", "head_dim", "ffn_mult", "ffn_multiple_of",
+                        "tie_embeddings", "min_layers", "layers", "n_kv_head", "rope_theta",
+                        "n_experts", "top_k", "n_shared_experts", "capacity_factor",
+                        "aux_loss_coef"})
+    model_keys.insert(k);
+  const toml::table empty;
+  std::set<std::string> names;
+  for (size_t i = 0; i < list->size(); ++i) {
+    const toml::table& table = *list->get(i)->as_table();
+    const std::string prefix = "variant[" + std::to_string(i) + "]";
+    TomlSection v(table, prefix, job.path);
+    Variant variant;
+    variant.name = v.string("name", "");
+    if (variant.name.empty()) v.fail("name", "required: the variant's name (e.g. \"llama\")");
+    if (!std::regex_match(variant.name, name_pattern))
+      v.fail("name", "must be a letter, then letters, digits or _ (it starts each run id)");
+    if (!names.insert(variant.name).second) v.fail("name", "two variants share this name");
+    // Each of the variant's keys must be a [model] key or a recipe key.
+    for (const auto& [key, value] : table) {
+      const std::string k(key.str());
+      if (k == "name") continue;
+      if (model_keys.count(k)) {
+        variant.model_keys[k] = render_value(value);
+      } else if (is_variant_train_key(k)) {
+        variant.train_keys[k] = render_value(value);
+      } else {
+        v.fail(k, "a variant sets [model] keys and the recipe keys of [train] (lr, lr_rule, "
+                  "lr_base_width, warmup_fraction, min_lr_ratio, weight_decay, beta1, beta2, "
+                  "grad_clip); the rest is the job's, the same for every variant");
+      }
+      const std::string full = prefix + "." + k;
+      job.locations[full] =
+          source_location(job.path, value.source()) + ": " + full + " = " + render_value(value);
+    }
+    // A [model] key of another family stays an error when a variant changes
+    // the family (n_experts in [model] and a "gpt2" variant): the job's
+    // [model] holds what every variant shares, each variant its own keys.
+    TomlSection model_section(model ? *model : empty, "model", job.path);
+    model_section.set_overlay(&table, prefix);
+    read_model(model_section, variant.model, job.data);
+    TomlSection train_section(train ? *train : empty, "train", job.path);
+    train_section.set_overlay(&table, prefix);
+    read_train(train_section, variant.train, job.data);
+    job.variants.push_back(std::move(variant));
+  }
 }
 
 void read_resources(TomlSection& s, JobSpec& job) {
@@ -569,6 +669,59 @@ int64_t ResourcesSection::ranks_needed(int64_t params) const {
   return ranks;
 }
 
+namespace {
+std::string setting(double x) {
+  char text[32];
+  std::snprintf(text, sizeof(text), "%.6g", x);
+  return text;
+}
+std::string setting(int64_t x) { return std::to_string(x); }
+std::string setting(bool x) { return x ? "true" : "false"; }
+std::string quoted(const std::string& text) { return "\"" + text + "\""; }
+}  // namespace
+
+std::map<std::string, std::string> model_settings(const ModelSection& m) {
+  const ShapeRule& r = m.shape;
+  std::map<std::string, std::string> out;
+  out["family"] = quoted(to_string(m.family));
+  out["aspect_ratio"] = setting(r.aspect_ratio);
+  out["head_dim"] = setting(r.head_dim);
+  out["tie_embeddings"] = setting(r.tie_embeddings);
+  out["min_layers"] = setting(r.min_layers);
+  out["layers"] = setting(r.layers);
+  if (m.family != Family::kLstm) out["ffn_mult"] = setting(r.ffn_mult);
+  if (m.family == Family::kLlama || m.family == Family::kMoe) {
+    out["ffn_multiple_of"] = setting(r.ffn_multiple_of);
+    out["n_kv_head"] = setting(r.n_kv_head);
+    out["rope_theta"] = setting(r.rope_theta);
+  }
+  if (m.family == Family::kMoe) {
+    out["n_experts"] = setting(r.n_experts);
+    out["top_k"] = setting(r.top_k);
+    out["n_shared_experts"] = setting(r.n_shared_experts);
+    out["capacity_factor"] = setting(r.capacity_factor);
+    out["aux_loss_coef"] = setting(r.aux_loss_coef);
+  }
+  return out;
+}
+
+std::map<std::string, std::string> recipe_settings(const TrainSection& t) {
+  std::map<std::string, std::string> out;
+  const char* rule = t.lr_rule == LrRule::kConstant       ? "constant"
+                     : t.lr_rule == LrRule::kInverseWidth ? "inverse_width"
+                                                          : "kaplan";
+  out["lr_rule"] = quoted(rule);
+  if (t.lr_rule != LrRule::kKaplan) out["lr"] = setting(t.lr);
+  if (t.lr_rule == LrRule::kInverseWidth) out["lr_base_width"] = setting(t.lr_base_width);
+  out["warmup_fraction"] = setting(t.warmup_fraction);
+  out["min_lr_ratio"] = setting(t.min_lr_ratio);
+  out["weight_decay"] = setting(t.weight_decay);
+  out["beta1"] = setting(t.beta1);
+  out["beta2"] = setting(t.beta2);
+  out["grad_clip"] = setting(t.grad_clip);
+  return out;
+}
+
 std::string to_string(Tokenizer tokenizer) {
   switch (tokenizer) {
     case Tokenizer::kBytes:
@@ -609,6 +762,7 @@ JobSpec parse_job_text(const std::string& text, const std::string& path) {
   auto resources = top.section("resources");
   auto fit = top.section("fit");
   auto prediction = top.section("prediction");
+  top.node("variant");  // [[variant]]: read_variants
   top.reject_unknown();
   for (auto* s : {&sweep, &data, &grid, &model, &train, &resources, &fit, &prediction}) {
     if (*s) remember(job, **s);
@@ -624,8 +778,9 @@ JobSpec parse_job_text(const std::string& text, const std::string& path) {
   read_data(*data, job);
   if (!grid) throw UserError(path + ": grid: missing section [grid] (grid.budgets is required)");
   read_grid(*grid, job);
-  read_model(or_empty(model, "model"), job);
-  read_train(or_empty(train, "train"), job);
+  read_model(or_empty(model, "model"), job.model, job.data);
+  read_train(or_empty(train, "train"), job.train, job.data);
+  read_variants(top, job, model ? &model->table() : nullptr, train ? &train->table() : nullptr);
   read_resources(or_empty(resources, "resources"), job);
   read_fit(or_empty(fit, "fit"), job);
   if (prediction) read_prediction(*prediction, job);

@@ -84,8 +84,8 @@ struct GridSection {
 };
 
 struct ModelSection {
-  std::string family = "gpt2";
-  ShapeRule shape;  // aspect ratio, head_dim, ffn_mult (+ vocab and seq_len from [data])
+  Family family = Family::kGpt2;
+  ShapeRule shape;  // the family's shape rule (+ vocab and seq_len from [data])
 };
 
 enum class LrRule {
@@ -157,14 +157,35 @@ struct FitSection {
   std::vector<FitTarget> targets;
 };
 
+// [[variant]]: one model family, shape rule or recipe trained on every budget
+// of the grid, fitted on its own and compared with the others (docs/families.md).
+// A variant sets [model] keys (its architecture) and recipe keys of [train]
+// (kVariantTrainKeys); everything else is the job's.
+struct Variant {
+  std::string name;    // "" in a job without [[variant]]: run ids as they always were
+  ModelSection model;  // [model] with the variant's keys over it
+  TrainSection train;  // [train] with the variant's recipe keys over it
+  // The keys the variant sets, rendered as written ("family" -> "\"llama\"").
+  std::map<std::string, std::string> model_keys, train_keys;
+};
+
+// The [train] keys a variant may set: the recipe. Batch, evaluation and
+// memory keys are the job's, the same for every variant, so that every
+// variant is evaluated on the same tokens and planned on the same slots.
+inline constexpr const char* kVariantTrainKeys[] = {
+    "lr", "lr_rule", "lr_base_width", "warmup_fraction", "min_lr_ratio",
+    "weight_decay", "beta1", "beta2", "grad_clip"};
+
 struct JobSpec {
   std::string path;  // as given on the command line
   std::string text;  // the file's full text (stored in the HDF5 file)
   SweepSection sweep;
   DataSection data;
   GridSection grid;
-  ModelSection model;
-  TrainSection train;
+  ModelSection model;  // [model] as the job writes it (variants start from it)
+  TrainSection train;  // [train] as the job writes it
+  // Never empty: one unnamed variant ([model], [train]) without [[variant]].
+  std::vector<Variant> variants;
   ResourcesSection resources;
   FitSection fit;
   // [prediction]: what this sweep was planned to test (`sweepd predict
@@ -174,9 +195,17 @@ struct JobSpec {
   // expansion, missing corpus) that must still point at the source.
   std::map<std::string, std::string> locations;
 
+  bool has_variants() const { return !variants.empty() && !variants.front().name.empty(); }
+
   // "path:line:col: key = value: what" as a UserError for `key`.
   [[noreturn]] void fail(const std::string& key, const std::string& what) const;
 };
+
+// A variant's settings as a job file writes them (every key that applies to
+// its family, defaults included): what a comparison of two variants lists as
+// their architecture ([model]) and recipe ([train]) differences.
+std::map<std::string, std::string> model_settings(const ModelSection& model);
+std::map<std::string, std::string> recipe_settings(const TrainSection& train);
 
 // Parses and validates a job file. Throws UserError. Does not require the
 // corpus to exist (planning works without data); see require_corpus().

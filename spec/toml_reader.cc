@@ -77,22 +77,35 @@ std::string render_value(const toml::node& node) {
 TomlSection::TomlSection(const toml::table& table, std::string prefix, std::string path)
     : table_(table), prefix_(std::move(prefix)), path_(std::move(path)) {}
 
+void TomlSection::set_overlay(const toml::table* overlay, std::string overlay_prefix) {
+  overlay_ = overlay;
+  overlay_prefix_ = std::move(overlay_prefix);
+}
+
+const toml::node* TomlSection::lookup(std::string_view key) const {
+  if (overlay_) {
+    if (const toml::node* n = overlay_->get(key)) return n;
+  }
+  return table_.get(key);
+}
+
 std::string TomlSection::full_key(std::string_view key) const {
+  if (overlay_ && overlay_->contains(key)) return overlay_prefix_ + "." + std::string(key);
   return prefix_.empty() ? std::string(key) : prefix_ + "." + std::string(key);
 }
 
 std::string TomlSection::where(std::string_view key) const {
-  if (const toml::node* n = table_.get(key)) return source_location(path_, n->source());
+  if (const toml::node* n = lookup(key)) return source_location(path_, n->source());
   return source_location(path_, table_.source());
 }
 
 const toml::node* TomlSection::node(std::string_view key) {
   known_.emplace(key);
-  return table_.get(key);
+  return lookup(key);
 }
 
 void TomlSection::fail(std::string_view key, const std::string& what) const {
-  if (const toml::node* n = table_.get(key)) fail_at(*n, full_key(key), what);
+  if (const toml::node* n = lookup(key)) fail_at(*n, full_key(key), what);
   throw UserError(where(key) + ": " + full_key(key) + ": " + what);
 }
 

@@ -46,7 +46,13 @@ class TomlSection {
   // `prefix` is the dotted name of this table ("grid", "fit"), "" for the root.
   TomlSection(const toml::table& table, std::string prefix, std::string path);
 
-  bool has(std::string_view key) const { return table_.contains(key); }
+  // Keys of `overlay` (named under `overlay_prefix`) are read before this
+  // table's own: a [[variant]]'s keys over the job's [model] and [train], each
+  // error still pointing at the line that set the value. The overlay's keys
+  // are not checked by reject_unknown() (its reader routes them).
+  void set_overlay(const toml::table* overlay, std::string overlay_prefix);
+
+  bool has(std::string_view key) const { return lookup(key) != nullptr; }
   // The node at `key` (marked known), or nullptr.
   const toml::node* node(std::string_view key);
 
@@ -82,7 +88,11 @@ class TomlSection {
   const toml::table& table() const { return table_; }
 
  private:
+  const toml::node* lookup(std::string_view key) const;
+
   const toml::table& table_;
+  const toml::table* overlay_ = nullptr;
+  std::string overlay_prefix_;
   std::string prefix_;
   std::string path_;
   std::set<std::string, std::less<>> known_;

@@ -38,6 +38,7 @@ std::string hdf5_error_stack() {
 namespace {
 
 constexpr size_t kRunIdSize = 64, kStatusSize = 16, kReasonSize = 192, kTimeSize = 24;
+constexpr size_t kVariantSize = 32, kFamilySize = 16;
 // A live writer's readers retry a metadata read that fails its checksum (a
 // torn read of a block being rewritten) this many times; HDF5's default for
 // SWMR readers is 100 with growing sleeps, which on a damaged file is minutes.
@@ -57,6 +58,9 @@ struct SummaryRow {
   int64_t steps_done;
   double final_eval_loss, final_train_loss, wall_seconds, tokens_per_second;
   int64_t attempts;  // schema 2
+  char variant[kVariantSize];  // schema 3
+  char family[kFamilySize];
+  int64_t params_active;
 };
 
 // /attempts row: one per ended attempt, appended, never rewritten.
@@ -102,12 +106,12 @@ hid_t string_type(size_t size) {
   return t;
 }
 
-// `with_attempts`: schema 2's column (schema 1 files are read without it).
+// The columns of a file of schema `schema` (older files have fewer).
 // A member of a compound type, named as the struct's field.
 #define SWEEP_H5_MEMBER(type_id, Row, field, member_type) \
   H5Tinsert(type_id, #field, HOFFSET(Row, field), member_type)
 
-hid_t summary_type(bool with_attempts = true) {
+hid_t summary_type(int64_t schema = kSchemaVersion) {
   hid_t t = H5Tcreate(H5T_COMPOUND, sizeof(SummaryRow));
   Handle id(string_type(kRunIdSize), H5Tclose), status(string_type(kStatusSize), H5Tclose),
       reason(string_type(kReasonSize), H5Tclose);
@@ -130,7 +134,13 @@ hid_t summary_type(bool with_attempts = true) {
   FIELD(final_train_loss, H5T_NATIVE_DOUBLE);
   FIELD(wall_seconds, H5T_NATIVE_DOUBLE);
   FIELD(tokens_per_second, H5T_NATIVE_DOUBLE);
-  if (with_attempts) FIELD(attempts, H5T_NATIVE_INT64);
+  if (schema >= 2) FIELD(attempts, H5T_NATIVE_INT64);
+  Handle variant(string_type(kVariantSize), H5Tclose), family(string_type(kFamilySize), H5Tclose);
+  if (schema >= 3) {
+    FIELD(variant, variant);
+    FIELD(family, family);
+    FIELD(params_active, H5T_NATIVE_INT64);
+  }
 #undef FIELD
   return t;
 }
@@ -315,6 +325,9 @@ SummaryRow summary_row(const RunInfo& run) {
   row.target_params = run.target_params;
   row.params_total = run.params_total;
   row.params_non_embedding = run.params_non_embedding;
+  copy_string(row.variant, kVariantSize, run.variant);
+  copy_string(row.family, kFamilySize, run.family);
+  row.params_active = run.params_active;
   row.n_layer = run.n_layer;
   row.d_model = run.d_model;
   row.tokens = run.tokens;
@@ -347,6 +360,13 @@ constexpr IntAttribute kIntAttributes[] = {{"index", &RunInfo::index},
                                            {"steps", &RunInfo::steps},
                                            {"batch_tokens", &RunInfo::batch_tokens},
                                            {"warmup_steps", &RunInfo::warmup_steps}};
+// Schema 3's: absent from older files (their runs are gpt2, all parameters active).
+constexpr IntAttribute kFamilyAttributes[] = {
+    {"params_active", &RunInfo::params_active},
+    {"params_active_non_embedding", &RunInfo::params_active_non_embedding},
+    {"n_kv_head", &RunInfo::n_kv_head},
+    {"n_experts", &RunInfo::n_experts},
+    {"top_k", &RunInfo::top_k}};
 constexpr DoubleAttribute kDoubleAttributes[] = {{"budget", &RunInfo::budget},
                                                  {"target_params", &RunInfo::target_params},
                                                  {"flops", &RunInfo::flops},
@@ -355,7 +375,11 @@ constexpr DoubleAttribute kDoubleAttributes[] = {{"budget", &RunInfo::budget},
 
 void write_run_attributes(hid_t group, const RunInfo& r) {
   write_attribute(group, "run_id", r.run_id);
+  write_attribute(group, "variant", r.variant);
+  write_attribute(group, "family", r.family);
   for (const auto& a : kIntAttributes)
+    write_attribute(group, a.name, r.*a.member, H5T_NATIVE_INT64);
+  for (const auto& a : kFamilyAttributes)
     write_attribute(group, a.name, r.*a.member, H5T_NATIVE_INT64);
   for (const auto& a : kDoubleAttributes)
     write_attribute(group, a.name, r.*a.member, H5T_NATIVE_DOUBLE);
@@ -367,6 +391,15 @@ RunInfo read_run_attributes(hid_t group) {
   r.run_id = read_string_attribute(group, "run_id");
   for (const auto& a : kIntAttributes)
     r.*a.member = read_attribute<int64_t>(group, a.name, H5T_NATIVE_INT64);
+  if (has_attribute(group, "family")) {
+    r.variant = read_string_attribute(group, "variant");
+    r.family = read_string_attribute(group, "family");
+    for (const auto& a : kFamilyAttributes)
+      r.*a.member = read_attribute<int64_t>(group, a.name, H5T_NATIVE_INT64);
+  } else {
+    r.params_active = r.params_total;
+    r.params_active_non_embedding = r.params_non_embedding;
+  }
   for (const auto& a : kDoubleAttributes)
     r.*a.member = read_attribute<double>(group, a.name, H5T_NATIVE_DOUBLE);
   r.seed = read_attribute<uint64_t>(group, "seed", H5T_NATIVE_UINT64);
@@ -481,8 +514,15 @@ void SweepStore::close() {
 }
 
 SweepStore SweepStore::open(const std::string& path, const SweepInfo& info,
-                            const std::vector<RunInfo>& runs) {
+                            const std::vector<RunInfo>& given) {
   H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr);  // errors are reported by us, once
+  // Active counts not given: a dense model, every parameter active.
+  std::vector<RunInfo> runs = given;
+  for (RunInfo& run : runs) {
+    if (run.params_active == 0) run.params_active = run.params_total;
+    if (run.params_active_non_embedding == 0)
+      run.params_active_non_embedding = run.params_non_embedding;
+  }
   SweepStore store;
   store.path_ = path;
   store.writable_ = true;
@@ -669,7 +709,7 @@ void SweepStore::load_runs() {
   }
   const hsize_t n = rows(summary_);
   std::vector<SummaryRow> summary(n);
-  Handle type(summary_type(schema_ >= 2), H5Tclose);
+  Handle type(summary_type(schema_), H5Tclose);
   if (n > 0) SWEEP_H5(H5Dread(summary_, type, H5S_ALL, H5S_ALL, H5P_DEFAULT, summary.data()));
   for (const SummaryRow& row : summary) {
     const std::string group_path = std::string("runs/") + row.run_id;
@@ -688,7 +728,7 @@ RunProgress SweepStore::progress(int64_t index) const {
   return guard_read(!writable_, path_, [&] {
     if (live_) H5Drefresh(summary_);
     SummaryRow row{};
-    Handle type(summary_type(schema_ >= 2), H5Tclose);
+    Handle type(summary_type(schema_), H5Tclose);
     read_rows(summary_, type, hsize_t(index), 1, &row);
     RunProgress p;
     p.state = parse_run_state(row.status);

@@ -51,9 +51,11 @@
 
 namespace sweep {
 
-// 2: /attempts and the summary's attempts column. Schema 1 files are read
-// (without history) but not resumed.
-inline constexpr int kSchemaVersion = 2;
+// 2: /attempts and the summary's attempts column. 3: model families and
+// variants (the summary's variant, family and params_active columns; run
+// attributes variant, family, params_active, ...). Older files are read (as
+// one gpt2 variant; schema 1 without history) but not resumed.
+inline constexpr int kSchemaVersion = 3;
 
 // A prediction the sweep was planned to test (the job's [prediction], made by
 // `sweepd predict --emit-job`): what /prediction holds. NaN = not predicted.
@@ -82,9 +84,14 @@ struct SweepInfo {
 // One run's resolved spec: its group's attributes and its summary row.
 struct RunInfo {
   std::string run_id;
+  std::string variant;          // [[variant]] name; "" for a job without variants
+  std::string family = "gpt2";  // model family (model/config.h)
   int64_t index = 0;
   double budget = 0, target_params = 0;
   int64_t params_total = 0, params_non_embedding = 0;
+  // What one token uses (the N of the run's law): = total for dense families.
+  int64_t params_active = 0, params_active_non_embedding = 0;
+  int64_t n_kv_head = 0, n_experts = 0, top_k = 0;  // 0 = not used by the family
   int64_t n_layer = 0, d_model = 0, n_head = 0, d_ff = 0, vocab_size = 0, seq_len = 0;
   int64_t tokens = 0, steps = 0, batch_tokens = 0, warmup_steps = 0;
   double flops = 0, flops_per_token = 0, lr = 0;

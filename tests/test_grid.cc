@@ -5,6 +5,7 @@
 #include <cmath>
 #include <map>
 #include <set>
+#include <tuple>
 
 #include "spec/grid.h"
 #include "spec/job_spec.h"
@@ -140,6 +141,58 @@ TEST(Grid, SeedsRepeatEveryRunWithItsOwnSeed) {
     EXPECT_EQ(three.runs[3 * i].seed, one.runs[i].seed);
   }
   EXPECT_EQ(seeds.size(), three.runs.size());
+}
+
+}  // namespace
+}  // namespace sweep
+
+namespace sweep {
+namespace {
+
+// Every variant gets the job's budgets and sizes; ids start with its name.
+TEST(Grid, VariantsShareTheBudgetsAndTagTheirRuns) {
+  const std::string text = R"(
+[data]
+corpus = "/nonexistent"
+seq_len = 64
+[grid]
+budgets = [1e11, 1e12]
+params = [1e4, 4e4]
+[model]
+aspect_ratio = 16
+head_dim = 8
+[train]
+batch_tokens = 1024
+[[variant]]
+name = "gpt"
+[[variant]]
+name = "llama"
+family = "llama"
+lr = 4e-3
+)";
+  const JobSpec job = parse_job_text(text, "v.toml");
+  const Grid grid = expand_grid(job);
+  std::map<int, std::set<double>> budgets;
+  for (const RunSpec& run : grid.runs) {
+    const std::string& name = job.variants[size_t(run.variant)].name;
+    EXPECT_EQ(run.run_id.rfind(name + "-C", 0), 0u) << run.run_id;
+    EXPECT_EQ(run.model.family, job.variants[size_t(run.variant)].model.family);
+    EXPECT_DOUBLE_EQ(run.lr, run.variant == 1 ? 4e-3 : 1e-3);
+    EXPECT_NEAR(run.flops / run.budget, 1.0, 0.02) << run.run_id;
+    budgets[run.variant].insert(run.budget);
+  }
+  EXPECT_EQ(budgets[0], budgets[1]);
+  EXPECT_EQ(budgets[0].size(), 2u);
+  // Budget by budget, variant by variant, small first; indices in that order.
+  for (size_t i = 1; i < grid.runs.size(); ++i) {
+    const RunSpec &a = grid.runs[i - 1], &b = grid.runs[i];
+    EXPECT_LE(std::make_tuple(a.budget, a.variant, a.params.active),
+              std::make_tuple(b.budget, b.variant, b.params.active));
+    EXPECT_EQ(b.index, int(i));
+  }
+  // Without variants the ids are as they always were.
+  const JobSpec plain = parse_job_text(text.substr(0, text.find("[[variant]]")), "p.toml");
+  for (const RunSpec& run : expand_grid(plain).runs) EXPECT_EQ(run.run_id[0], 'C') << run.run_id;
 }
 
 }  // namespace

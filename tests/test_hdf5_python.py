@@ -44,15 +44,17 @@ def main():
             # Strings are fixed-length UTF-8 (checksummed with their header): bytes.
             assert f.attrs["flop_convention"].decode() == "6N", f.attrs["flop_convention"]
             assert f.attrs["sweep_name"].decode() == "py"
-            assert f.attrs["schema_version"] == 2
+            assert f.attrs["schema_version"] == 3
             runs = pd.DataFrame(f["summary"][:])
-            for col in ("run_id", "status", "reason"):
+            for col in ("run_id", "status", "reason", "variant", "family"):
                 runs[col] = runs[col].str.decode("utf-8")
             done = runs[runs.status == "done"]
             assert len(done) == 4, runs
             best = done.loc[done.groupby("budget").final_eval_loss.idxmin(),
                             ["budget", "params_total", "final_eval_loss"]]
             assert len(best) == 2, best
+            assert (runs.variant == "").all() and (runs.family == "gpt2").all(), runs
+            assert (runs.params_active == runs.params_total).all(), runs
             run_id = done.run_id.iloc[0]
             eval_curve = pd.DataFrame(f[f"runs/{run_id}/eval"][:])
             train_curve = pd.DataFrame(f[f"runs/{run_id}/train"][:])

@@ -236,3 +236,96 @@ TEST(JobSpec, ExplicitRunsNeedParamsAndTokens) {
 
 }  // namespace
 }  // namespace sweep
+
+namespace sweep {
+namespace {
+
+// ---- [[variant]] and the families' [model] keys ------------------------------
+
+const char* kVariants = R"(
+[[variant]]
+name = "gpt"
+
+[[variant]]
+name = "llama"
+family = "llama"
+n_kv_head = 1
+lr = 3e-3
+
+[[variant]]
+name = "lstm"
+family = "lstm"
+layers = 1
+weight_decay = 0.0
+)";
+
+TEST(JobSpec, VariantsPutTheirKeysOverTheJobsModelAndTrain) {
+  const JobSpec job = parse_job_text(std::string(kValid) + kVariants, "t.toml");
+  ASSERT_TRUE(job.has_variants());
+  ASSERT_EQ(job.variants.size(), 3u);
+  const Variant& gpt = job.variants[0];
+  const Variant& llama = job.variants[1];
+  const Variant& lstm = job.variants[2];
+  EXPECT_EQ(gpt.model.family, Family::kGpt2);
+  EXPECT_TRUE(gpt.model_keys.empty());
+  EXPECT_TRUE(gpt.model.shape.tie_embeddings);
+  EXPECT_DOUBLE_EQ(gpt.model.shape.ffn_mult, 4.0);
+  // The job's [model] (aspect 16, head_dim 8) under each variant's own keys.
+  EXPECT_EQ(llama.model.family, Family::kLlama);
+  EXPECT_EQ(llama.model.shape.head_dim, 8);
+  EXPECT_DOUBLE_EQ(llama.model.shape.aspect_ratio, 16);
+  EXPECT_EQ(llama.model.shape.n_kv_head, 1);
+  EXPECT_FALSE(llama.model.shape.tie_embeddings);  // llama's default: untied
+  EXPECT_NEAR(llama.model.shape.ffn_mult, 8.0 / 3.0, 1e-12);
+  EXPECT_DOUBLE_EQ(llama.train.lr, 3e-3);
+  EXPECT_DOUBLE_EQ(llama.train.weight_decay, 0.1);  // the job's
+  EXPECT_EQ(llama.model_keys.at("family"), "\"llama\"");
+  EXPECT_EQ(llama.train_keys.at("lr"), "0.003");
+  EXPECT_EQ(lstm.model.shape.layers, 1);
+  EXPECT_DOUBLE_EQ(lstm.train.weight_decay, 0.0);
+  EXPECT_DOUBLE_EQ(lstm.train.lr, 1e-3);
+  // Shared keys stay the job's.
+  EXPECT_EQ(job.train.batch_tokens, 1024);
+}
+
+TEST(JobSpec, AJobWithoutVariantsIsOneUnnamedVariant) {
+  const JobSpec job = parse_job_text(kValid, "t.toml");
+  EXPECT_FALSE(job.has_variants());
+  ASSERT_EQ(job.variants.size(), 1u);
+  EXPECT_EQ(job.variants[0].name, "");
+  EXPECT_EQ(job.variants[0].model.family, Family::kGpt2);
+}
+
+TEST(JobSpec, BadVariantsAreOneLocatedError) {
+  const std::string base(kValid);
+  // A key no variant may set: batch and evaluation are the job's.
+  EXPECT_EQ(error_of(base + "[[variant]]\nname = \"a\"\nbatch_tokens = 2048\n").substr(0, 48),
+            "t.toml:22:16: variant[0].batch_tokens = 2048: a ");
+  // The variant's value, checked by the [model] reader, located at its line.
+  EXPECT_EQ(error_of(base + "[[variant]]\nname = \"a\"\nfamily = \"rnn\"\n"),
+            "t.toml:22:10: variant[0].family = \"rnn\": unknown value; allowed: \"gpt2\", "
+            "\"llama\", \"lstm\", \"moe\"");
+  EXPECT_EQ(error_of(base + "[[variant]]\nname = \"a\"\nn_experts = 4\n"),
+            "t.toml:22:13: variant[0].n_experts = 4: only used with model.family = \"moe\" "
+            "(this job: \"gpt2\")");
+  EXPECT_EQ(error_of(base + "[[variant]]\nname = \"a\"\nfamily = \"moe\"\ntop_k = 9\n"),
+            "t.toml:23:9: variant[0].top_k = 9: must not exceed model.n_experts (8)");
+  EXPECT_EQ(error_of(base + "[[variant]]\nname = \"a\"\nlr = 2.0\n"),
+            "t.toml:22:6: variant[0].lr = 2: out of range; allowed: a number in (0, 1]");
+  EXPECT_NE(error_of(base + "[[variant]]\nname = \"a\"\n[[variant]]\nname = \"a\"\n")
+                .find("variant[1].name = \"a\": two variants share this name"),
+            std::string::npos);
+  EXPECT_NE(error_of(base + "[[variant]]\nname = \"a-b\"\n").find("must be a letter"),
+            std::string::npos);
+  EXPECT_NE(error_of(base + "[[variant]]\nfamily = \"llama\"\n").find("variant[0].name: required"),
+            std::string::npos);
+  EXPECT_NE(error_of("variant = 3\n" + base).find("variant = 3: must be an array of tables"),
+            std::string::npos);
+  // [model] keys of another family are errors in [model] itself too.
+  EXPECT_NE(error_of(replaced(base, "head_dim = 8", "head_dim = 8\nn_kv_head = 2"))
+                .find("model.n_kv_head = 2: only used with model.family = \"llama\" or \"moe\""),
+            std::string::npos);
+}
+
+}  // namespace
+}  // namespace sweep

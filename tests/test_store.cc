@@ -84,6 +84,60 @@ TEST_F(StoreTest, RoundTripsSpecsCurvesAndStatus) {
   EXPECT_TRUE(read.train_curve(0).empty());
 }
 
+// Schema 3: each run's variant, family and active parameters, in its
+// attributes and in the summary row (read back by name, as h5py reads it).
+TEST_F(StoreTest, VariantsAndFamiliesRoundTrip) {
+  runs_[0].variant = "gpt";
+  runs_[1].variant = "moe";
+  runs_[1].family = "moe";
+  runs_[1].params_active = 8000;
+  runs_[1].n_kv_head = 2;
+  runs_[1].n_experts = 8;
+  runs_[1].top_k = 2;
+  {
+    SweepStore store = SweepStore::open(path_, info_, runs_);
+    store.start_writing();
+  }
+  SweepStore read = SweepStore::open_read_only(path_);
+  const auto& runs = read.runs();
+  EXPECT_EQ(runs[0].variant, "gpt");
+  EXPECT_EQ(runs[0].family, "gpt2");
+  EXPECT_EQ(runs[0].params_active, runs[0].params_total);  // dense: not given = total
+  EXPECT_EQ(runs[1].family, "moe");
+  EXPECT_EQ(runs[1].params_active, 8000);
+  EXPECT_EQ(runs[1].n_experts, 8);
+  EXPECT_EQ(runs[1].top_k, 2);
+  EXPECT_EQ(runs[1].n_kv_head, 2);
+  EXPECT_EQ(runs[2].variant, "");
+
+  struct Row {
+    char variant[32];
+    char family[16];
+    int64_t params_active;
+  };
+  const hid_t file = H5Fopen(path_.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT);
+  ASSERT_GE(file, 0);
+  const hid_t summary = H5Dopen2(file, "summary", H5P_DEFAULT);
+  const hid_t type = H5Tcreate(H5T_COMPOUND, sizeof(Row));
+  const hid_t v = H5Tcopy(H5T_C_S1), f = H5Tcopy(H5T_C_S1);
+  H5Tset_size(v, 32);
+  H5Tset_size(f, 16);
+  H5Tinsert(type, "variant", HOFFSET(Row, variant), v);
+  H5Tinsert(type, "family", HOFFSET(Row, family), f);
+  H5Tinsert(type, "params_active", HOFFSET(Row, params_active), H5T_NATIVE_INT64);
+  Row rows[3];
+  ASSERT_GE(H5Dread(summary, type, H5S_ALL, H5S_ALL, H5P_DEFAULT, rows), 0);
+  EXPECT_STREQ(rows[1].variant, "moe");
+  EXPECT_STREQ(rows[1].family, "moe");
+  EXPECT_EQ(rows[1].params_active, 8000);
+  EXPECT_EQ(rows[2].params_active, 30000);
+  H5Tclose(v);
+  H5Tclose(f);
+  H5Tclose(type);
+  H5Dclose(summary);
+  H5Fclose(file);
+}
+
 TEST_F(StoreTest, ResumeKeepsFinishedRunsAndTruncatesCurvesToTheCheckpoint) {
   {
     SweepStore store = SweepStore::open(path_, info_, runs_);

@@ -45,6 +45,7 @@ TrainConfig make_train_config(const JobSpec& job, const RunSpec& run, const std:
                               int threads, int world) {
   TrainConfig c;
   c.world = world;
+  const TrainSection& recipe = job.variants[size_t(run.variant)].train;  // the variant's
   const bool cuda = device.rfind("cuda", 0) == 0;
   c.sharding = choose_sharding(job, run, world, memory_per_rank(job, device), cuda).sharding;
   c.activation_checkpointing = job.train.activation_checkpointing;
@@ -53,12 +54,12 @@ TrainConfig make_train_config(const JobSpec& job, const RunSpec& run, const std:
   c.batch_tokens = job.train.batch_tokens;
   c.micro_batch_tokens = job.train.micro_batch_tokens;
   c.lr = run.lr;
-  c.min_lr_ratio = job.train.min_lr_ratio;
+  c.min_lr_ratio = recipe.min_lr_ratio;
   c.warmup_steps = run.warmup_steps;
-  c.weight_decay = job.train.weight_decay;
-  c.beta1 = job.train.beta1;
-  c.beta2 = job.train.beta2;
-  c.grad_clip = job.train.grad_clip;
+  c.weight_decay = recipe.weight_decay;
+  c.beta1 = recipe.beta1;
+  c.beta2 = recipe.beta2;
+  c.grad_clip = recipe.grad_clip;
   c.eval_interval = job.train.eval_interval;
   c.eval_tokens = job.train.eval_tokens;
   c.log_interval = job.train.log_interval;
