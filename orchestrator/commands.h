@@ -74,6 +74,7 @@ struct FitCommandOptions {
   fit::EnvelopeMode envelope =
       fit::AnalysisOptions{}.envelope;  // approach 1: all points or annealed run ends
   int threads = 0;                      // 0 = all cores
+  std::string variant;                  // only this variant's runs ("" = every variant)
 };
 int fit_command(const FitCommandOptions& options);
 

@@ -86,6 +86,14 @@ struct FitInputs {
   fit::AnalysisOptions analysis;
 };
 
+// "gpt2, llama and lstm"
+std::string names_of(const std::vector<std::string>& names) {
+  std::string text;
+  for (size_t i = 0; i < names.size(); ++i)
+    text += (i == 0 ? "" : i + 1 == names.size() ? " and " : ", ") + fit::variant_label(names[i]);
+  return text;
+}
+
 FitInputs read_inputs(const FitCommandOptions& options) {
   FitInputs inputs;
   fit::InputOptions input;
@@ -126,6 +134,19 @@ FitInputs read_inputs(const FitCommandOptions& options) {
   analysis.threads = options.threads;
   analysis.envelope = options.envelope;
   analysis.distance_backtest = options.distance_backtest;
+  if (!options.variant.empty()) {
+    // One variant of several, fitted as the comparison fits it (its own
+    // bootstrap seed), so its numbers are the comparison's.
+    const std::vector<std::string> names = fit::variant_names(inputs.data);
+    if (std::find(names.begin(), names.end(), options.variant) == names.end())
+      throw UserError("--variant " + options.variant + ": " + inputs.data.source +
+                      (names.size() > 1 ? " holds the variants " + names_of(names)
+                                        : std::string(" names no variants")));
+    if (names.size() > 1) {
+      inputs.data = fit::variant_data(inputs.data, options.variant);
+      analysis.seed = fit::variant_seed(analysis.seed, options.variant);
+    }
+  }
   return inputs;
 }
 
@@ -159,13 +180,6 @@ FittedSweep fit_or_verify(FitInputs inputs) {
 
 bool has_variants(const fit::FitData& data) { return fit::variant_names(data).size() > 1; }
 
-// "gpt2, llama and lstm"
-std::string names_of(const std::vector<std::string>& names) {
-  std::string text;
-  for (size_t i = 0; i < names.size(); ++i)
-    text += (i == 0 ? "" : i + 1 == names.size() ? " and " : ", ") + fit::variant_label(names[i]);
-  return text;
-}
 
 fit::VariantStudy analyze_variants_logged(const FitInputs& inputs) {
   const std::vector<std::string> names = fit::variant_names(inputs.data);
@@ -184,8 +198,8 @@ FittedSweep fit_from_options(const FitCommandOptions& options) {
     const std::vector<std::string> names = fit::variant_names(inputs.data);
     throw UserError(inputs.data.source + " holds " + std::to_string(names.size()) +
                     " variants (" + names_of(names) +
-                    "); predict and capacity project one variant's law: give a file or table "
-                    "of one variant (sweepd fit and report fit every variant and compare them)");
+                    "); predict and capacity project one variant's law: choose one with "
+                    "--variant (sweepd fit and report fit every variant and compare them)");
   }
   FittedSweep fitted;
   fitted.analysis = analyze_logged(inputs);

@@ -211,6 +211,8 @@ int main(int argc, char** argv) {
                     "what N counts: total or non-embedding (default: the sweep's [fit] params,\n"
                     "else total)")
         ->check(CLI::IsMember({"total", "non-embedding"}));
+    cmd->add_option("--variant", o.variant,
+                    "only this [[variant]]'s runs (predict and capacity need one of several)");
     cmd->add_option("--drop-highest", o.drop_highest, "leave out the k runs with the highest loss")
         ->check(CLI::Range(int64_t{0}, int64_t{1000000}));
     cmd->add_option("--budgets", o.budgets, "fit only these budgets (FLOPs, matched within 5%)")

@@ -224,6 +224,21 @@ TEST(FitCli, PredictRefusesSeveralVariantsNamingThem) {
   const Result r = run("predict " + two_family_table() + " --compute 1e21 --bootstrap 0");
   EXPECT_EQ(r.exit_code, 2) << r.out;
   EXPECT_NE(r.out.find("holds 2 variants (gpt and rnn)"), std::string::npos) << r.out;
+  // --variant picks one; its numbers are the ones the comparison fitted.
+  const Result predicted =
+      run("predict " + two_family_table() + " --compute 1e21 --bootstrap 0 --variant rnn");
+  EXPECT_EQ(predicted.exit_code, 0) << predicted.out;
+  const Result one = run("fit " + two_family_table() + " --bootstrap 0 --variant rnn --json", false);
+  ASSERT_EQ(one.exit_code, 0) << one.out;
+  const Result all = run("fit " + two_family_table() + " --bootstrap 0 --json", false);
+  ASSERT_EQ(all.exit_code, 0) << all.out;
+  const nlohmann::json p = nlohmann::json::parse(one.out), f = nlohmann::json::parse(all.out);
+  EXPECT_DOUBLE_EQ(p["laws"]["approach3"]["alpha"].get<double>(),
+                   f["variants"]["rnn"]["laws"]["approach3"]["alpha"].get<double>());
+  const Result unknown = run("predict " + two_family_table() + " --compute 1e21 --variant lstm");
+  EXPECT_EQ(unknown.exit_code, 2);
+  EXPECT_NE(unknown.out.find("--variant lstm: "), std::string::npos) << unknown.out;
+  EXPECT_NE(unknown.out.find("holds the variants gpt and rnn"), std::string::npos) << unknown.out;
 }
 
 TEST(FitCli, ReportOfSeveralVariantsDrawsTheComparison) {
