@@ -2,7 +2,9 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
 #include <limits>
+#include <map>
 #include <set>
 
 #include "common/error.h"
@@ -113,12 +115,19 @@ std::vector<std::pair<double, std::string>> evaluation_points(const VariantFit& 
   return points;
 }
 
-// The replicate pairs (indices) where both variants' frontiers exist.
-std::vector<size_t> paired_replicates(const VariantFit& a, const VariantFit& b) {
-  std::vector<size_t> out;
-  const size_t n = std::min(a.replicate_frontiers.size(), b.replicate_frontiers.size());
-  for (size_t i = 0; i < n; ++i)
-    if (a.replicate_frontiers[i] && b.replicate_frontiers[i]) out.push_back(i);
+// Replicate pairs (index in a, index in b): the k-th replicate of A that has
+// a frontier with the k-th of B that has one. The two bootstraps are
+// independent, so any such pairing is a draw from their joint distribution;
+// pairing by successes rather than by index keeps every replicate a variant
+// with frequent failures (approach 2 on few sizes) has.
+std::vector<std::pair<size_t, size_t>> paired_replicates(const VariantFit& a, const VariantFit& b) {
+  std::vector<size_t> in_a, in_b;
+  for (size_t i = 0; i < a.replicate_frontiers.size(); ++i)
+    if (a.replicate_frontiers[i]) in_a.push_back(i);
+  for (size_t i = 0; i < b.replicate_frontiers.size(); ++i)
+    if (b.replicate_frontiers[i]) in_b.push_back(i);
+  std::vector<std::pair<size_t, size_t>> out;
+  for (size_t k = 0; k < std::min(in_a.size(), in_b.size()); ++k) out.push_back({in_a[k], in_b[k]});
   return out;
 }
 
@@ -137,7 +146,7 @@ PairComparison compare_pair(const VariantFit& a, const VariantFit& b,
   const double confidence = options.confidence;
   const OffsetPowerLaw& fa = *a.frontier;
   const OffsetPowerLaw& fb = *b.frontier;
-  const std::vector<size_t> replicates = paired_replicates(a, b);
+  const std::vector<std::pair<size_t, size_t>> replicates = paired_replicates(a, b);
   pair.replicate_pairs = static_cast<int64_t>(replicates.size());
 
   for (const auto& [compute, where] : evaluation_points(a, b, options)) {
@@ -153,8 +162,8 @@ PairComparison compare_pair(const VariantFit& a, const VariantFit& b,
 
   // Each replicate pair's crossings, once.
   std::vector<std::vector<double>> replicate_crossings;
-  for (size_t r : replicates)
-    replicate_crossings.push_back(crossings(*a.replicate_frontiers[r], *b.replicate_frontiers[r],
+  for (const auto& [ra, rb] : replicates)
+    replicate_crossings.push_back(crossings(*a.replicate_frontiers[ra], *b.replicate_frontiers[rb],
                                             searched_lo, searched_hi));
   const std::vector<double> full = crossings(fa, fb, searched_lo, searched_hi);
   const double step = std::log(10.0) / kSearchPointsPerDecade / 2;
@@ -174,9 +183,9 @@ PairComparison compare_pair(const VariantFit& a, const VariantFit& b,
         continue;
       }
       // No crossing: the pair's ordering is the same everywhere in the range.
-      const size_t r = replicates[i];
+      const auto [ra, rb] = replicates[i];
       const bool b_better =
-          log_gap(*a.replicate_frontiers[r], *b.replicate_frontiers[r], std::log(searched_lo)) > 0;
+          log_gap(*a.replicate_frontiers[ra], *b.replicate_frontiers[rb], std::log(searched_lo)) > 0;
       if (b_better == b_better_above) {
         samples.push_back(-kInfinity);  // already crossed below the searched range
         ++crossover.pairs_below;
@@ -226,9 +235,9 @@ Interval multiplier_at(const VariantFit& a, const VariantFit& b, double compute,
                        double confidence) {
   if (!a.frontier || !b.frontier) return {};
   std::vector<double> samples;
-  for (size_t r : paired_replicates(a, b))
+  for (const auto& [ra, rb] : paired_replicates(a, b))
     samples.push_back(
-        compute_for_loss(*a.replicate_frontiers[r], b.replicate_frontiers[r]->at(compute)) /
+        compute_for_loss(*a.replicate_frontiers[ra], b.replicate_frontiers[rb]->at(compute)) /
         compute);
   return interval_over(compute_for_loss(*a.frontier, b.frontier->at(compute)) / compute, samples,
                        confidence);
@@ -263,13 +272,49 @@ std::vector<SettingDifference> setting_differences(const VariantInfo& a, const V
   return out;
 }
 
+namespace {
+
+// An approach-3 law describes a variant's frontier only where its L_opt(C)
+// is not above the variant's own best run at a budget: L_opt is the lowest
+// loss the law allows at C, so a frontier above a run that was trained there
+// misdescribes it (a law fitted to a budget range too short to pin E down
+// can bend off above the minima). "" when it agrees, else why not.
+constexpr double kFrontierAboveRuns = 0.02;  // relative loss
+std::string a3_disagreement(const VariantFit& v) {
+  const ParametricFit* a3 = v.analysis ? v.analysis->laws.usable_a3() : nullptr;
+  if (!a3) return "";
+  const OffsetPowerLaw frontier = approach3_frontier(a3->law, v.analysis->flops_per_param_token);
+  std::map<double, double> best;  // budget -> lowest final loss there
+  for (const Observation& p : v.data.points) {
+    auto [it, fresh] = best.emplace(p.budget, p.loss);
+    if (!fresh) it->second = std::min(it->second, p.loss);
+  }
+  for (const auto& [budget, loss] : best) {
+    const double predicted = frontier.at(budget);
+    if (predicted > loss * (1 + kFrontierAboveRuns)) {
+      char text[200];
+      std::snprintf(text, sizeof(text),
+                    "approach 3's frontier is %.3g at %.3g FLOPs, %.1f%% above the best run "
+                    "trained there (%.3g)",
+                    predicted, budget, 100 * (predicted / loss - 1), loss);
+      return text;
+    }
+  }
+  return "";
+}
+
+}  // namespace
+
 Comparison compare_variants(std::vector<VariantFit>& variants, const AnalysisOptions& options) {
   Comparison comparison;
   comparison.confidence = options.confidence;
   int with_a3 = 0, with_compute_law = 0;
+  std::vector<std::string> disagreements;
   for (const VariantFit& v : variants) {
     if (!v.analysis) continue;
-    with_a3 += v.analysis->laws.usable_a3() != nullptr;
+    const std::string disagreement = a3_disagreement(v);
+    if (!disagreement.empty()) disagreements.push_back(variant_label(v.name) + ": " + disagreement);
+    with_a3 += v.analysis->laws.usable_a3() != nullptr && disagreement.empty();
     with_compute_law += v.analysis->laws.frontier_loss.has_value();
   }
   comparison.source =
@@ -284,7 +329,8 @@ Comparison compare_variants(std::vector<VariantFit>& variants, const AnalysisOpt
                                      std::to_string(with_compute_law) + " an L(C)")
           : std::to_string(with_compute_law) + " of " + std::to_string(fitted) +
                 " fitted variants have an L(C) on their IsoFLOP minima, " +
-                std::to_string(with_a3) + " a usable approach-3 law";
+                std::to_string(with_a3) + " a usable approach-3 law that agrees with its runs";
+  for (const std::string& d : disagreements) comparison.source_why += "; " + d;
 
   double lo = kInfinity, hi = 0;
   for (VariantFit& v : variants) {
@@ -298,6 +344,11 @@ Comparison compare_variants(std::vector<VariantFit>& variants, const AnalysisOpt
     const double k = analysis.flops_per_param_token;
     if (comparison.source == FrontierSource::kApproach3) {
       const ParametricFit* a3 = analysis.laws.usable_a3();
+      const std::string disagreement = a3_disagreement(v);
+      if (a3 && !disagreement.empty()) {
+        comparison.not_compared.push_back(variant_label(v.name) + ": " + disagreement);
+        continue;
+      }
       if (!a3) {
         comparison.not_compared.push_back(variant_label(v.name) +
                                           ": no usable approach-3 law: " +

@@ -24,10 +24,10 @@
 // Intervals. Each variant's bootstrap resamples its own runs (the variants'
 // runs are independent), with its own seed (the fit's seed mixed with the
 // variant's name, so a variant's numbers do not depend on which others share
-// the file). Replicate i of A is paired with replicate i of B: every paired
-// draw is a draw from the joint bootstrap distribution, and a number's
-// interval is the percentile interval over the pairs where both frontiers
-// exist. Infinite values (M = ∞; a crossover beyond the searched range) are
+// the file). The k-th replicate of A that has a frontier is paired with the
+// k-th of B that has one: the bootstraps are independent, so every such pair
+// is a draw from their joint distribution, and a number's interval is the
+// percentile interval over the pairs. Infinite values (M = ∞; a crossover beyond the searched range) are
 // kept as such, so an interval may be open on one side.
 //
 // Crossovers. Where ln L_A(C) − ln L_B(C) changes sign, searched in log C over

@@ -360,11 +360,7 @@ class FamilyTraining : public ::testing::TestWithParam<Family> {
     dir_ = ::testing::TempDir() + "families_test_" + std::to_string(int(GetParam())) + "_" +
            ::testing::UnitTest::GetInstance()->current_test_info()->name();
     std::filesystem::create_directories(dir_);
-    CorpusSpec spec;
-    spec.files = {testing_helpers::write_file(dir_ + "/corpus.txt",
-                                              testing_helpers::english_like_text(200000))};
-    spec.cache_dir = dir_ + "/cache";
-    data_ = std::make_unique<TokenData>(prepare_tokens(spec), 1, 32, 0.05);
+    data_ = testing_helpers::tiny_corpus(dir_, 200000);
   }
   void TearDown() override { std::filesystem::remove_all(dir_); }
 

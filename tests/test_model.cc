@@ -25,11 +25,7 @@ class ModelTest : public ::testing::Test {
     dir_ = ::testing::TempDir() + "model_test_" +
            ::testing::UnitTest::GetInstance()->current_test_info()->name();
     std::filesystem::create_directories(dir_);
-    CorpusSpec spec;
-    spec.files = {testing_helpers::write_file(dir_ + "/corpus.txt",
-                                              testing_helpers::english_like_text(400000))};
-    spec.cache_dir = dir_ + "/cache";
-    data_ = std::make_unique<TokenData>(prepare_tokens(spec), 1, 32, 0.05);
+    data_ = testing_helpers::tiny_corpus(dir_, 400000);
   }
   void TearDown() override { std::filesystem::remove_all(dir_); }
 

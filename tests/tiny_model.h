@@ -2,8 +2,13 @@
 // The tiny GPT and training settings that model and MPI tests train on:
 // 2 layers of width 32, bytes, 32-token sequences, 8 sequences per step.
 
+#include <memory>
+#include <string>
+
 #include "model/counting.h"
+#include "model/data.h"
 #include "model/train.h"
+#include "test_helpers.h"
 
 namespace sweep::testing_helpers {
 
@@ -32,6 +37,15 @@ inline TrainConfig tiny_train_config(int64_t steps, uint64_t seed, int64_t warmu
   c.seed = seed;
   c.flops_per_token = 6.0 * double(count_params(c.model).total);
   return c;
+}
+
+// Byte tokens of `bytes` of English-like text written into `dir`, in
+// 32-token sequences with 5% held out: what the model tests train on.
+inline std::unique_ptr<TokenData> tiny_corpus(const std::string& dir, int64_t bytes) {
+  CorpusSpec spec;
+  spec.files = {write_file(dir + "/corpus.txt", english_like_text(bytes))};
+  spec.cache_dir = dir + "/cache";
+  return std::make_unique<TokenData>(prepare_tokens(spec), 1, 32, 0.05);
 }
 
 }  // namespace sweep::testing_helpers
