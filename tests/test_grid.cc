@@ -197,3 +197,31 @@ lr = 4e-3
 
 }  // namespace
 }  // namespace sweep
+
+namespace sweep {
+namespace {
+
+// jobs/families.toml: three families on one grid, each with its own rate.
+TEST(Grid, FamiliesJobTrainsEveryFamilyOnTheSameBudgets) {
+  const JobSpec job = load_job_file(shipped("families.toml"));
+  ASSERT_EQ(job.variants.size(), 3u);
+  const Grid grid = expand_grid(job);
+  std::map<std::string, std::set<double>> budgets;
+  std::map<std::string, Family> families;
+  for (const RunSpec& run : grid.runs) {
+    const Variant& v = job.variants[size_t(run.variant)];
+    budgets[v.name].insert(run.budget);
+    families[v.name] = run.model.family;
+    EXPECT_GE(run.model.n_layer, 2) << run.run_id;
+  }
+  EXPECT_EQ(families.at("gpt2"), Family::kGpt2);
+  EXPECT_EQ(families.at("llama"), Family::kLlama);
+  EXPECT_EQ(families.at("lstm"), Family::kLstm);
+  EXPECT_EQ(budgets.at("gpt2").size(), 4u);
+  EXPECT_EQ(budgets.at("gpt2"), budgets.at("llama"));
+  EXPECT_EQ(budgets.at("gpt2"), budgets.at("lstm"));
+  EXPECT_EQ(grid.runs.size(), 44u);
+}
+
+}  // namespace
+}  // namespace sweep
