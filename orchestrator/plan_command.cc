@@ -3,8 +3,8 @@
 
 #include <algorithm>
 #include <cstdio>
-#include <map>
 #include <iostream>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <thread>
 
@@ -23,19 +23,28 @@ namespace {
 // Run time = steps x (overhead + FLOPs per step / rate): small models are
 // bound by per-step overhead, large ones by FLOPs. Both terms come from timing
 // real training steps of the grid's smallest and largest models at start,
-// unless --throughput gives a rate (then overhead is 0) or the largest model
-// is too big to try here (then --mfu of the measured matmul rate).
-struct TimeModel {
+// per model family (an LSTM's fused kernel and a transformer's per-step
+// overheads differ by several times at laptop widths), unless --throughput
+// gives a rate (then overhead is 0) or the largest model is too big to try
+// here (then --mfu of the measured matmul rate).
+struct StepRate {
   double overhead_seconds = 0;  // per optimizer step
   double flops_per_second = 0;  // Chinchilla-counted training FLOPs
+};
+
+struct TimeModel {
+  StepRate rate;                        // every family's, unless timed per family
+  std::map<Family, StepRate> families;  // timed per family
   std::string source;
 
   // The Chinchilla count of a run's FLOPs (every matmul, attention included)
   // is the closest of the three conventions to what a step computes.
   double seconds(const RunSpec& run, int64_t batch_tokens) const {
+    const auto it = families.find(run.model.family);
+    const StepRate& r = it == families.end() ? rate : it->second;
     const double step_flops =
         training_flops_per_token(run.model, FlopConvention::kChinchilla) * double(batch_tokens);
-    return double(run.steps) * (overhead_seconds + step_flops / flops_per_second);
+    return double(run.steps) * (r.overhead_seconds + step_flops / r.flops_per_second);
   }
 };
 
@@ -44,7 +53,7 @@ constexpr double kLargestProbeFlopsPerStep = 2e11;  // ~1-2 s per step on a lapt
 TimeModel plan_time_model(const PlanOptions& options, const JobSpec& job, const Grid& grid) {
   TimeModel t;
   if (options.throughput > 0) {
-    t.flops_per_second = options.throughput;
+    t.rate.flops_per_second = options.throughput;
     t.source = "--throughput " + format_sci(options.throughput) + " FLOP/s";
     return t;
   }
@@ -57,43 +66,55 @@ TimeModel plan_time_model(const PlanOptions& options, const JobSpec& job, const 
   auto step_flops = [&](const RunSpec& r) {
     return training_flops_per_token(r.model, FlopConvention::kChinchilla) * double(batch);
   };
-  const RunSpec* small = &grid.runs.front();
-  const RunSpec* large = &grid.runs.front();
+  // Each family's smallest and largest run.
+  std::map<Family, std::pair<const RunSpec*, const RunSpec*>> ends;
   for (const RunSpec& r : grid.runs) {
-    if (r.params.total < small->params.total) small = &r;
-    if (r.params.total > large->params.total) large = &r;
+    auto [it, fresh] = ends.emplace(r.model.family, std::make_pair(&r, &r));
+    if (r.params.total < it->second.first->params.total) it->second.first = &r;
+    if (r.params.total > it->second.second->params.total) it->second.second = &r;
   }
-  if (step_flops(*large) > kLargestProbeFlopsPerStep) {
-    const MatmulRate rate = measure_cpu_matmul_rate(threads);
-    const double mfu = options.mfu > 0 ? options.mfu : 0.3;
-    t.flops_per_second = rate.flops_per_second * mfu;
-    char text[200];
-    std::snprintf(text, sizeof(text),
-                  "models too large to time here: %.0f%% of the fp32 matmul rate measured now "
-                  "(%.1f GFLOP/s, %d threads)",
-                  mfu * 100, rate.flops_per_second / 1e9, rate.threads);
-    t.source = text;
-    return t;
+  for (const auto& [family, small_large] : ends) {
+    if (step_flops(*small_large.second) > kLargestProbeFlopsPerStep) {
+      const MatmulRate rate = measure_cpu_matmul_rate(threads);
+      const double mfu = options.mfu > 0 ? options.mfu : 0.3;
+      t.rate.flops_per_second = rate.flops_per_second * mfu;
+      char text[200];
+      std::snprintf(text, sizeof(text),
+                    "models too large to time here: %.0f%% of the fp32 matmul rate measured now "
+                    "(%.1f GFLOP/s, %d threads)",
+                    mfu * 100, rate.flops_per_second / 1e9, rate.threads);
+      t.source = text;
+      t.families.clear();
+      return t;
+    }
   }
-  const double small_seconds =
-      measure_step_seconds(small->model, batch, job.train.micro_batch_tokens, threads, device);
-  const double large_seconds =
-      measure_step_seconds(large->model, batch, job.train.micro_batch_tokens, threads, device);
-  const double df = step_flops(*large) - step_flops(*small);
-  const double slope = df > 0 ? (large_seconds - small_seconds) / df : 0;
-  if (slope > 0) {
-    t.flops_per_second = 1.0 / slope;
-    t.overhead_seconds = std::max(0.0, small_seconds - slope * step_flops(*small));
-  } else {
-    t.flops_per_second = step_flops(*large) / large_seconds;
+  std::string timed;
+  for (const auto& [family, small_large] : ends) {
+    const RunSpec* small = small_large.first;
+    const RunSpec* large = small_large.second;
+    const double small_seconds =
+        measure_step_seconds(small->model, batch, job.train.micro_batch_tokens, threads, device);
+    const double large_seconds =
+        measure_step_seconds(large->model, batch, job.train.micro_batch_tokens, threads, device);
+    const double df = step_flops(*large) - step_flops(*small);
+    const double slope = df > 0 ? (large_seconds - small_seconds) / df : 0;
+    StepRate r;
+    if (slope > 0) {
+      r.flops_per_second = 1.0 / slope;
+      r.overhead_seconds = std::max(0.0, small_seconds - slope * step_flops(*small));
+    } else {
+      r.flops_per_second = step_flops(*large) / large_seconds;
+    }
+    t.families[family] = r;
+    if (t.families.size() == 1) t.rate = r;
+    char text[240];
+    std::snprintf(text, sizeof(text), "%s%s %.1f ms/step, %s %.1f ms/step: %.2f ms + %.1f GFLOP/s",
+                  timed.empty() ? "" : "; ", small->run_id.c_str(), small_seconds * 1e3,
+                  large->run_id.c_str(), large_seconds * 1e3, r.overhead_seconds * 1e3,
+                  r.flops_per_second / 1e9);
+    timed += text;
   }
-  char text[240];
-  std::snprintf(
-      text, sizeof(text),
-      "timed now: %s %.1f ms/step, %s %.1f ms/step (%d threads, %s): %.2f ms + %.1f GFLOP/s",
-      small->run_id.c_str(), small_seconds * 1e3, large->run_id.c_str(), large_seconds * 1e3,
-      threads, device.c_str(), t.overhead_seconds * 1e3, t.flops_per_second / 1e9);
-  t.source = text;
+  t.source = "timed now (" + std::to_string(threads) + " threads, " + device + "): " + timed;
   return t;
 }
 
@@ -241,9 +262,13 @@ int plan_command(const PlanOptions& options) {
     out["name"] = job.sweep.name;
     out["flop_convention"] = to_string(job.grid.flop_convention);
     out["batch_tokens"] = job.train.batch_tokens;
-    out["time_model"] = {{"overhead_seconds_per_step", time.overhead_seconds},
-                         {"flops_per_second", time.flops_per_second},
+    out["time_model"] = {{"overhead_seconds_per_step", time.rate.overhead_seconds},
+                         {"flops_per_second", time.rate.flops_per_second},
                          {"source", time.source}};
+    for (const auto& [family, rate] : time.families)
+      out["time_model"]["families"][to_string(family)] = {
+          {"overhead_seconds_per_step", rate.overhead_seconds},
+          {"flops_per_second", rate.flops_per_second}};
     out["runs"] = nlohmann::json::array();
     for (size_t i = 0; i < grid.runs.size(); ++i) {
       nlohmann::json r = run_json(job, grid.runs[i]);
