@@ -66,65 +66,6 @@ ShapeRule bench_rule(const BenchOptions& o, int64_t n_layer) {
   return r;
 }
 
-// The n_layer x d_model model of the rule, by model/shapes.cc's make_shape
-// rules (which shapes.h does not export; the cross-check below holds them
-// to it).
-ModelConfig bench_shape(const ShapeRule& r, int64_t n_layer, int64_t d_model) {
-  ModelConfig c;
-  c.family = r.family;
-  c.n_layer = n_layer;
-  c.d_model = d_model;
-  c.n_head = std::max<int64_t>(1, d_model / r.head_dim);
-  c.vocab_size = r.vocab_size;
-  c.seq_len = r.seq_len;
-  c.tie_embeddings = r.tie_embeddings;
-  switch (r.family) {
-    case Family::kGpt2:
-      c.d_ff = std::llround(r.ffn_mult * double(d_model));
-      break;
-    case Family::kMoe:
-      c.n_experts = r.n_experts;
-      c.top_k = r.top_k;
-      c.n_shared_experts = r.n_shared_experts;
-      [[fallthrough]];
-    case Family::kLlama: {
-      // 8/3 d rounded up to a multiple of 8 (the epsilon keeps 8/3 * 96 = 256 exact).
-      const double units =
-          std::ceil(r.ffn_mult * double(d_model) / double(r.ffn_multiple_of) - 1e-9);
-      c.d_ff = r.ffn_multiple_of * std::max<int64_t>(1, int64_t(units));
-      c.n_kv_head = c.n_head;  // the largest divisor of n_head not above the rule's
-      if (r.n_kv_head > 0 && r.n_kv_head < c.n_head) {
-        c.n_kv_head = 1;
-        for (int64_t kv = r.n_kv_head; kv > 1; --kv) {
-          if (c.n_head % kv == 0) {
-            c.n_kv_head = kv;
-            break;
-          }
-        }
-      }
-      break;
-    }
-    case Family::kLstm:
-      c.d_ff = 0;
-      break;
-  }
-  // Widths that are multiples of head_dim are the ones a sweep can have:
-  // there shape_for_params at this model's own N must give the same model.
-  if (d_model % r.head_dim == 0) {
-    const ModelConfig s = shape_for_params(double(count_params(c).active), r);
-    if (s.d_model != c.d_model || s.n_head != c.n_head || s.kv_heads() != c.kv_heads() ||
-        s.d_ff != c.d_ff || s.tie_embeddings != c.tie_embeddings || s.n_experts != c.n_experts ||
-        s.top_k != c.top_k || s.n_shared_experts != c.n_shared_experts) {
-      std::cerr << "bench_train_cpp: " << to_string(c.family) << " " << n_layer << "x" << d_model
-                << ": model/shapes builds d_model " << s.d_model << ", d_ff " << s.d_ff
-                << ", n_kv_head " << s.kv_heads() << " (this bench: d_ff " << c.d_ff
-                << ", n_kv_head " << c.kv_heads() << ")\n";
-      std::exit(1);
-    }
-  }
-  return c;
-}
-
 // The shape's description: what bench/train compares with the Python model's.
 nlohmann::json describe(const ModelConfig& c) {
   const std::shared_ptr<LanguageModel> model = make_model(c);
@@ -217,7 +158,7 @@ int main(int argc, char** argv) {
   out["runs"] = nlohmann::json::array();
   if (describe_only) {
     for (const auto& [n_layer, d_model] : shapes)
-      out["runs"].push_back(describe(bench_shape(bench_rule(o, n_layer), n_layer, d_model)));
+      out["runs"].push_back(describe(shape_of(n_layer, d_model, bench_rule(o, n_layer))));
     std::cout << out.dump(2) << "\n";
     return 0;
   }
@@ -228,7 +169,7 @@ int main(int argc, char** argv) {
   out["threads"] = rate.threads;
   for (const auto& [n_layer, d_model] : shapes) {
     TrainConfig c;
-    c.model = bench_shape(bench_rule(o, n_layer), n_layer, d_model);
+    c.model = shape_of(n_layer, d_model, bench_rule(o, n_layer));
     c.batch_tokens = o.batch * o.seq_len;
     c.lr = 1e-3;
     c.warmup_steps = 0;

@@ -18,7 +18,57 @@ int64_t kv_heads_for(int64_t n_head, int64_t wanted) {
   return 1;
 }
 
-ModelConfig make_shape(int64_t n_layer, int64_t d_model, const ShapeRule& rule) {
+
+// The N a rule aims at: total parameters, or the active ones (moe).
+double target_count(const ModelConfig& c) { return double(count_params(c).active); }
+
+double counted_params(int64_t n_layer, int64_t d_model, const ShapeRule& rule) {
+  return target_count(shape_of(n_layer, d_model, rule));
+}
+
+// Width (a multiple of head_dim) whose count is nearest `target` at this depth.
+// The count is increasing in d, so bisect over the multiples.
+int64_t best_width(int64_t n_layer, double target, const ShapeRule& rule) {
+  int64_t lo = 1, hi = 1;
+  while (counted_params(n_layer, hi * rule.head_dim, rule) < target && hi < (int64_t(1) << 20)) {
+    hi *= 2;
+  }
+  while (hi - lo > 1) {
+    const int64_t mid = (lo + hi) / 2;
+    if (counted_params(n_layer, mid * rule.head_dim, rule) < target)
+      lo = mid;
+    else
+      hi = mid;
+  }
+  const double below =
+      std::fabs(std::log(counted_params(n_layer, lo * rule.head_dim, rule) / target));
+  const double above =
+      std::fabs(std::log(counted_params(n_layer, hi * rule.head_dim, rule) / target));
+  return (below <= above ? lo : hi) * rule.head_dim;
+}
+
+// Depth a model of `target` (active) parameters would have at exactly the asked
+// aspect ratio, as a real number: the L with total(L, aspect * L) = target.
+// total() grows with L (more and wider layers), so bisect.
+double depth_at_aspect(double target, const ShapeRule& rule) {
+  auto total_at = [&](double layers) {
+    const int64_t width = std::max<int64_t>(1, std::llround(rule.aspect_ratio * layers));
+    const double one = target_count(shape_of(1, width, rule));
+    const double per_layer = target_count(shape_of(2, width, rule)) - one;
+    return one + (layers - 1) * per_layer;
+  };
+  double lo = 0, hi = 1;
+  while (total_at(hi) < target && hi < 1e6) hi *= 2;
+  for (int i = 0; i < 60; ++i) {
+    const double mid = 0.5 * (lo + hi);
+    (total_at(mid) < target ? lo : hi) = mid;
+  }
+  return hi;
+}
+
+}  // namespace
+
+ModelConfig shape_of(int64_t n_layer, int64_t d_model, const ShapeRule& rule) {
   ModelConfig c;
   c.family = rule.family;
   c.n_layer = n_layer;
@@ -57,55 +107,6 @@ ModelConfig make_shape(int64_t n_layer, int64_t d_model, const ShapeRule& rule) 
   return c;
 }
 
-// The N a rule aims at: total parameters, or the active ones (moe).
-double target_count(const ModelConfig& c) { return double(count_params(c).active); }
-
-double counted_params(int64_t n_layer, int64_t d_model, const ShapeRule& rule) {
-  return target_count(make_shape(n_layer, d_model, rule));
-}
-
-// Width (a multiple of head_dim) whose count is nearest `target` at this depth.
-// The count is increasing in d, so bisect over the multiples.
-int64_t best_width(int64_t n_layer, double target, const ShapeRule& rule) {
-  int64_t lo = 1, hi = 1;
-  while (counted_params(n_layer, hi * rule.head_dim, rule) < target && hi < (int64_t(1) << 20)) {
-    hi *= 2;
-  }
-  while (hi - lo > 1) {
-    const int64_t mid = (lo + hi) / 2;
-    if (counted_params(n_layer, mid * rule.head_dim, rule) < target)
-      lo = mid;
-    else
-      hi = mid;
-  }
-  const double below =
-      std::fabs(std::log(counted_params(n_layer, lo * rule.head_dim, rule) / target));
-  const double above =
-      std::fabs(std::log(counted_params(n_layer, hi * rule.head_dim, rule) / target));
-  return (below <= above ? lo : hi) * rule.head_dim;
-}
-
-// Depth a model of `target` (active) parameters would have at exactly the asked
-// aspect ratio, as a real number: the L with total(L, aspect * L) = target.
-// total() grows with L (more and wider layers), so bisect.
-double depth_at_aspect(double target, const ShapeRule& rule) {
-  auto total_at = [&](double layers) {
-    const int64_t width = std::max<int64_t>(1, std::llround(rule.aspect_ratio * layers));
-    const double one = target_count(make_shape(1, width, rule));
-    const double per_layer = target_count(make_shape(2, width, rule)) - one;
-    return one + (layers - 1) * per_layer;
-  };
-  double lo = 0, hi = 1;
-  while (total_at(hi) < target && hi < 1e6) hi *= 2;
-  for (int i = 0; i < 60; ++i) {
-    const double mid = 0.5 * (lo + hi);
-    (total_at(mid) < target ? lo : hi) = mid;
-  }
-  return hi;
-}
-
-}  // namespace
-
 int64_t depth_for_params(double target_params, const ShapeRule& rule) {
   if (rule.layers > 0) return rule.layers;  // a fixed depth (Kaplan's depth studies, LSTMs)
   const double depth = depth_at_aspect(target_params, rule);
@@ -117,12 +118,12 @@ int64_t depth_for_params(double target_params, const ShapeRule& rule) {
 }
 
 ModelConfig smallest_shape(const ShapeRule& rule) {
-  return make_shape(rule.layers > 0 ? rule.layers : rule.min_layers, rule.head_dim, rule);
+  return shape_of(rule.layers > 0 ? rule.layers : rule.min_layers, rule.head_dim, rule);
 }
 
 ModelConfig shape_for_params(double target_params, const ShapeRule& rule) {
   const int64_t n_layer = depth_for_params(target_params, rule);
-  return make_shape(n_layer, best_width(n_layer, target_params, rule), rule);
+  return shape_of(n_layer, best_width(n_layer, target_params, rule), rule);
 }
 
 }  // namespace sweep

@@ -65,6 +65,11 @@ struct ShapeRule {
 // active ones for a mixture of experts (ParamCount::active: the N its law uses).
 ModelConfig shape_for_params(double target_params, const ShapeRule& rule);
 
+// The model of `rule` with this depth and width: heads, d_ff, kv heads and
+// experts as the rule derives them (what shape_for_params builds at the
+// depth and width it chooses).
+ModelConfig shape_of(int64_t n_layer, int64_t d_model, const ShapeRule& rule);
+
 // n_layer of shape_for_params(target_params, rule).
 int64_t depth_for_params(double target_params, const ShapeRule& rule);
 

@@ -142,7 +142,9 @@ TEST(Shapes, LlamaSizesRoundTheSwiGluWidthUpAndGroupKeyValueHeads) {
     // The largest divisor of n_head not above 4.
     EXPECT_EQ(c.n_head % c.n_kv_head, 0) << c.n_head << " heads, " << c.n_kv_head;
     EXPECT_LE(c.n_kv_head, 4);
-    if (c.n_head % 4 == 0) EXPECT_EQ(c.n_kv_head, 4) << c.n_head;
+    if (c.n_head % 4 == 0) {
+      EXPECT_EQ(c.n_kv_head, 4) << c.n_head;
+    }
     EXPECT_NEAR(double(count_params(c).total) / target, 1.0, 0.15) << "target " << target;
     EXPECT_LT(std::fabs(std::log(c.aspect_ratio() / 64.0)), std::log(1.6))
         << c.n_layer << "x" << c.d_model;
