@@ -38,7 +38,7 @@ std::string hdf5_error_stack() {
 namespace {
 
 constexpr size_t kRunIdSize = 64, kStatusSize = 16, kReasonSize = 192, kTimeSize = 24;
-constexpr size_t kVariantSize = 32, kFamilySize = 16;
+constexpr size_t kVariantSize = 32, kFamilySize = 16, kRoleSize = 8;
 // A live writer's readers retry a metadata read that fails its checksum (a
 // torn read of a block being rewritten) this many times; HDF5's default for
 // SWMR readers is 100 with growing sleeps, which on a damaged file is minutes.
@@ -61,6 +61,7 @@ struct SummaryRow {
   char variant[kVariantSize];  // schema 3
   char family[kFamilySize];
   int64_t params_active;
+  char role[kRoleSize];  // schema 4
 };
 
 // /attempts row: one per ended attempt, appended, never rewritten.
@@ -141,6 +142,8 @@ hid_t summary_type(int64_t schema = kSchemaVersion) {
     FIELD(family, family);
     FIELD(params_active, H5T_NATIVE_INT64);
   }
+  Handle role(string_type(kRoleSize), H5Tclose);
+  if (schema >= 4) FIELD(role, role);
 #undef FIELD
   return t;
 }
@@ -328,6 +331,7 @@ SummaryRow summary_row(const RunInfo& run) {
   copy_string(row.variant, kVariantSize, run.variant);
   copy_string(row.family, kFamilySize, run.family);
   row.params_active = run.params_active;
+  copy_string(row.role, kRoleSize, run.role);
   row.n_layer = run.n_layer;
   row.d_model = run.d_model;
   row.tokens = run.tokens;
@@ -377,6 +381,7 @@ void write_run_attributes(hid_t group, const RunInfo& r) {
   write_attribute(group, "run_id", r.run_id);
   write_attribute(group, "variant", r.variant);
   write_attribute(group, "family", r.family);
+  write_attribute(group, "role", r.role);
   for (const auto& a : kIntAttributes)
     write_attribute(group, a.name, r.*a.member, H5T_NATIVE_INT64);
   for (const auto& a : kFamilyAttributes)
@@ -400,6 +405,7 @@ RunInfo read_run_attributes(hid_t group) {
     r.params_active = r.params_total;
     r.params_active_non_embedding = r.params_non_embedding;
   }
+  if (has_attribute(group, "role")) r.role = read_string_attribute(group, "role");  // schema 4
   for (const auto& a : kDoubleAttributes)
     r.*a.member = read_attribute<double>(group, a.name, H5T_NATIVE_DOUBLE);
   r.seed = read_attribute<uint64_t>(group, "seed", H5T_NATIVE_UINT64);
@@ -718,7 +724,11 @@ void SweepStore::load_runs() {
       throw UserError(path_ + ": summary names run " + row.run_id + " but /" + group_path +
                       " is missing (corrupt)");
     Handle closer(group, H5Gclose);
-    runs_.push_back(read_run_attributes(group));
+    RunInfo run = read_run_attributes(group);
+    // An lr decided when the run started lives in the summary alone (SWMR
+    // cannot rewrite the attribute).
+    if (std::isnan(run.lr)) run.lr = row.lr;
+    runs_.push_back(run);
     train_sets_.push_back(SWEEP_H5(H5Dopen2(group, "train", H5P_DEFAULT)));
     eval_sets_.push_back(SWEEP_H5(H5Dopen2(group, "eval", H5P_DEFAULT)));
   }
@@ -754,6 +764,16 @@ void SweepStore::set_progress(int64_t index, const RunProgress& p) {
   row.tokens_per_second = p.tokens_per_second;
   row.attempts = p.attempts;
   Handle type(summary_type(), H5Tclose);
+  write_rows(summary_, type, hsize_t(index), 1, &row);
+}
+
+void SweepStore::set_lr(int64_t index, double lr) {
+  // runs_ first: set_progress builds its row from it, so it keeps this lr.
+  runs_[size_t(index)].lr = lr;
+  SummaryRow row{};
+  Handle type(summary_type(), H5Tclose);
+  read_rows(summary_, type, hsize_t(index), 1, &row);
+  row.lr = lr;
   write_rows(summary_, type, hsize_t(index), 1, &row);
 }
 

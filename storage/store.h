@@ -5,8 +5,8 @@
 //   /                      attributes: schema_version, sweepd_version, job_path,
 //                          job_text, fingerprint, flop_convention,
 //                          param_convention, sweep_name, bytes_per_token, created
-//   /summary               one row per run (compound): spec, status, reason,
-//                          final losses; updated in place
+//   /summary               one row per run (compound): spec, role, status,
+//                          reason, final losses; updated in place
 //   /runs/<run_id>/        attributes: the run's resolved spec
 //   /runs/<run_id>/train   append-only curve (compound): step, tokens, flops,
 //                          loss, lr, grad_norm, wall_time
@@ -27,6 +27,13 @@
 // creating objects or attributes once it starts, which is why every run's
 // group, curves and summary row exist from the start, and why a run's status
 // lives in /summary (data) rather than in attributes.
+//
+// The same holds for a tuned learning rate: a grid run whose variant is tuned
+// first (by its "tune" runs) is created with lr NaN and learns its peak lr
+// when it first starts (set_lr). Its lr attribute stays NaN; the summary's lr
+// column is the source of truth, and load_runs() takes it for every run whose
+// attribute is NaN (still NaN: the run has not started). A reader's runs()
+// are as of its open().
 //
 // Resume: open() on an existing file checks that it is a sweepd file written
 // for the same grid (its fingerprint), then lets the caller truncate partial
@@ -53,9 +60,11 @@ namespace sweep {
 
 // 2: /attempts and the summary's attempts column. 3: model families and
 // variants (the summary's variant, family and params_active columns; run
-// attributes variant, family, params_active, ...). Older files are read (as
-// one gpt2 variant; schema 1 without history) but not resumed.
-inline constexpr int kSchemaVersion = 3;
+// attributes variant, family, params_active, ...). 4: tuning runs (the
+// summary's role column, run attribute role) and an lr decided when a run
+// starts (NaN until then). Older files are read (schema 3 as grid runs only;
+// schema 2 as one gpt2 variant; schema 1 without history) but not resumed.
+inline constexpr int kSchemaVersion = 4;
 
 // A prediction the sweep was planned to test (the job's [prediction], made by
 // `sweepd predict --emit-job`): what /prediction holds. NaN = not predicted.
@@ -86,6 +95,9 @@ struct RunInfo {
   std::string run_id;
   std::string variant;          // [[variant]] name; "" for a job without variants
   std::string family = "gpt2";  // model family (model/config.h)
+  // "grid": a run of the IsoFLOP grid; "tune": a small run that chooses its
+  // variant's lr (and other recipe keys) before the variant's grid trains.
+  std::string role = "grid";
   int64_t index = 0;
   double budget = 0, target_params = 0;
   int64_t params_total = 0, params_non_embedding = 0;
@@ -94,7 +106,8 @@ struct RunInfo {
   int64_t n_kv_head = 0, n_experts = 0, top_k = 0;  // 0 = not used by the family
   int64_t n_layer = 0, d_model = 0, n_head = 0, d_ff = 0, vocab_size = 0, seq_len = 0;
   int64_t tokens = 0, steps = 0, batch_tokens = 0, warmup_steps = 0;
-  double flops = 0, flops_per_token = 0, lr = 0;
+  double flops = 0, flops_per_token = 0;
+  double lr = 0;  // peak; NaN = decided when the run first starts (set_lr)
   uint64_t seed = 0;
 };
 
@@ -147,6 +160,9 @@ class SweepStore {
   void append_train(int64_t index, const TrainRecord& record);
   void append_eval(int64_t index, const EvalRecord& record);
   void set_progress(int64_t index, const RunProgress& progress);
+  // A run's peak lr, decided as it first starts: rewrites its summary row's lr
+  // and keeps the row's status part as stored; also during SWMR writing.
+  void set_lr(int64_t index, double lr);
   void append_attempt(const AttemptRecord& attempt);
   // Makes everything written so far visible to readers and durable.
   void flush();

@@ -44,17 +44,18 @@ def main():
             # Strings are fixed-length UTF-8 (checksummed with their header): bytes.
             assert f.attrs["flop_convention"].decode() == "6N", f.attrs["flop_convention"]
             assert f.attrs["sweep_name"].decode() == "py"
-            assert f.attrs["schema_version"] == 3
+            assert f.attrs["schema_version"] == 4
             runs = pd.DataFrame(f["summary"][:])
-            for col in ("run_id", "status", "reason", "variant", "family"):
+            for col in ("run_id", "status", "reason", "variant", "family", "role"):
                 runs[col] = runs[col].str.decode("utf-8")
-            done = runs[runs.status == "done"]
+            done = runs[(runs.status == "done") & (runs.role == "grid")]
             assert len(done) == 4, runs
             best = done.loc[done.groupby("budget").final_eval_loss.idxmin(),
                             ["budget", "params_total", "final_eval_loss"]]
             assert len(best) == 2, best
             assert (runs.variant == "").all() and (runs.family == "gpt2").all(), runs
             assert (runs.params_active == runs.params_total).all(), runs
+            assert np.isfinite(runs.lr).all(), runs  # no tuned variant: lr known at creation
             run_id = done.run_id.iloc[0]
             eval_curve = pd.DataFrame(f[f"runs/{run_id}/eval"][:])
             train_curve = pd.DataFrame(f[f"runs/{run_id}/train"][:])
@@ -62,6 +63,7 @@ def main():
             assert np.all(np.diff(train_curve.step) > 0)
             assert np.allclose(eval_curve.bits_per_byte, eval_curve.loss / np.log(2))
             assert f[f"runs/{run_id}"].attrs["params_total"] == done.params_total.iloc[0]
+            assert f[f"runs/{run_id}"].attrs["role"].decode() == "grid"
             attempts = pd.DataFrame(f["attempts"][:])
             attempts["run_id"] = runs.run_id.iloc[attempts.run].values
             assert len(attempts) == 4 and set(attempts.run_id) == set(done.run_id), attempts

@@ -3,12 +3,16 @@
 
 #include <gtest/gtest.h>
 #include <hdf5.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <random>
 
 #include "common/error.h"
@@ -136,6 +140,155 @@ TEST_F(StoreTest, VariantsAndFamiliesRoundTrip) {
   H5Tclose(type);
   H5Dclose(summary);
   H5Fclose(file);
+}
+
+// Schema 4: a tuning run and a grid run whose lr is decided when it starts.
+TEST_F(StoreTest, RolesRoundTripAndAnUndecidedLrReadsAsNaN) {
+  runs_[0].role = "tune";
+  runs_[0].lr = 3e-3;
+  runs_[1].lr = NAN;
+  {
+    SweepStore store = SweepStore::open(path_, info_, runs_);
+    store.start_writing();
+  }
+  SweepStore read = SweepStore::open_read_only(path_);
+  const auto& runs = read.runs();
+  EXPECT_EQ(runs[0].role, "tune");
+  EXPECT_EQ(runs[1].role, "grid");
+  EXPECT_EQ(runs[2].role, "grid");
+  EXPECT_DOUBLE_EQ(runs[0].lr, 3e-3);
+  EXPECT_TRUE(std::isnan(runs[1].lr)) << runs[1].lr;
+
+  struct Row {
+    char role[8];
+  };
+  const hid_t file = H5Fopen(path_.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT);
+  ASSERT_GE(file, 0);
+  const hid_t summary = H5Dopen2(file, "summary", H5P_DEFAULT);
+  const hid_t type = H5Tcreate(H5T_COMPOUND, sizeof(Row));
+  const hid_t role = H5Tcopy(H5T_C_S1);
+  H5Tset_size(role, 8);
+  H5Tinsert(type, "role", HOFFSET(Row, role), role);
+  Row rows[3];
+  ASSERT_GE(H5Dread(summary, type, H5S_ALL, H5S_ALL, H5P_DEFAULT, rows), 0);
+  EXPECT_STREQ(rows[0].role, "tune");
+  EXPECT_STREQ(rows[1].role, "grid");
+  H5Tclose(role);
+  H5Tclose(type);
+  H5Dclose(summary);
+  H5Fclose(file);
+}
+
+// Runs `read` in a process forked before the writer opens the file, so that it
+// shares no HDF5 state with it (as `sweepd status` does), once release() is
+// called; `read` returns "" or what went wrong.
+class ReaderProcess {
+ public:
+  explicit ReaderProcess(const std::function<std::string()>& read) {
+    int go[2], result[2];
+    if (pipe(go) != 0 || pipe(result) != 0) std::abort();
+    pid_ = fork();
+    if (pid_ == 0) {
+      ::close(go[1]);
+      ::close(result[0]);
+      char byte;
+      std::string failure = ::read(go[0], &byte, 1) == 1 ? "" : "never released";
+      if (failure.empty()) {
+        try {
+          failure = read();
+        } catch (const std::exception& e) {
+          failure = e.what();
+        }
+      }
+      if (!failure.empty() && ::write(result[1], failure.data(), failure.size()) < 0) _exit(2);
+      _exit(failure.empty() ? 0 : 1);
+    }
+    ::close(go[0]);
+    ::close(result[1]);
+    go_ = go[1];
+    result_ = result[0];
+  }
+  // Lets the reader read, waits for it, and returns its failure ("" = none).
+  std::string release() {
+    const char byte = 1;
+    if (::write(go_, &byte, 1) != 1) return "cannot release the reader";
+    std::string failure;
+    char buffer[256];
+    for (ssize_t n; (n = ::read(result_, buffer, sizeof(buffer))) > 0;) failure.append(buffer, n);
+    int status = 0;
+    waitpid(pid_, &status, 0);
+    ::close(go_);
+    ::close(result_);
+    if (failure.empty() && !(WIFEXITED(status) && WEXITSTATUS(status) == 0))
+      failure = "reader ended with status " + std::to_string(status);
+    return failure;
+  }
+
+ private:
+  pid_t pid_ = -1;
+  int go_ = -1, result_ = -1;
+};
+
+TEST_F(StoreTest, SetLrWhileWritingIsSeenByReadersAndKeptBySetProgress) {
+  runs_[1].lr = NAN;
+  ReaderProcess reader([&]() -> std::string {
+    const SweepStore read = SweepStore::open_read_only(path_);
+    const double lr = read.runs()[1].lr;
+    const RunProgress p = read.progress(1);
+    if (lr != 2e-3) return "a live reader saw lr " + std::to_string(lr) + ", not 0.002";
+    if (p.state != RunState::kRunning || p.steps_done != 5 || p.attempts != 1 || p.reason != "x")
+      return std::string("set_lr changed the row's status part: ") + to_string(p.state) + ", " +
+             std::to_string(p.steps_done) + " steps, " + std::to_string(p.attempts) +
+             " attempts, reason '" + p.reason + "'";
+    return "";
+  });
+  SweepStore store = SweepStore::open(path_, info_, runs_);
+  store.start_writing();
+  RunProgress p;
+  p.state = RunState::kRunning;
+  p.reason = "x";
+  p.steps_done = 5;
+  p.attempts = 1;
+  store.set_progress(1, p);
+  store.set_lr(1, 2e-3);
+  store.flush();
+  EXPECT_EQ(reader.release(), "");
+
+  p.state = RunState::kDone;
+  p.steps_done = 100;
+  store.set_progress(1, p);
+  EXPECT_DOUBLE_EQ(store.runs()[1].lr, 2e-3);
+  store.flush();
+  {
+    const SweepStore read = SweepStore::open_read_only(path_);
+    EXPECT_DOUBLE_EQ(read.runs()[1].lr, 2e-3);
+    EXPECT_EQ(read.progress(1).state, RunState::kDone);
+  }
+  // The attribute keeps the lr of creation: SWMR cannot rewrite it.
+  const hid_t file = H5Fopen(path_.c_str(), H5F_ACC_RDONLY | H5F_ACC_SWMR_READ, H5P_DEFAULT);
+  ASSERT_GE(file, 0);
+  const std::string group_path = "runs/" + runs_[1].run_id;
+  const hid_t attribute = H5Aopen_by_name(file, group_path.c_str(), "lr", H5P_DEFAULT, H5P_DEFAULT);
+  double lr = 0;
+  ASSERT_GE(H5Aread(attribute, H5T_NATIVE_DOUBLE, &lr), 0);
+  EXPECT_TRUE(std::isnan(lr)) << lr;
+  H5Aclose(attribute);
+  H5Fclose(file);
+}
+
+TEST_F(StoreTest, ResumeGivesBackTheLrARunLearnedWhenItStarted) {
+  runs_[0].lr = 3e-3;
+  runs_[1].lr = runs_[2].lr = NAN;
+  {
+    SweepStore store = SweepStore::open(path_, info_, runs_);
+    store.start_writing();
+    store.set_lr(1, 2e-3);
+  }
+  SweepStore store = SweepStore::open(path_, info_, runs_);
+  EXPECT_FALSE(store.created());
+  EXPECT_DOUBLE_EQ(store.runs()[0].lr, 3e-3);
+  EXPECT_DOUBLE_EQ(store.runs()[1].lr, 2e-3);
+  EXPECT_TRUE(std::isnan(store.runs()[2].lr)) << "a run not started yet: " << store.runs()[2].lr;
 }
 
 TEST_F(StoreTest, ResumeKeepsFinishedRunsAndTruncatesCurvesToTheCheckpoint) {
