@@ -1,5 +1,6 @@
 #include "orchestrator/coordinator.h"
 
+#include <cmath>
 #include <cstdio>
 
 #include "common/error.h"
@@ -7,6 +8,7 @@
 #include "common/log.h"
 #include "common/signals.h"
 #include "orchestrator/schedule_sim.h"
+#include "spec/tuning.h"
 
 namespace sweep {
 
@@ -55,7 +57,45 @@ Coordinator::Coordinator(const SweepSetup& setup, SweepStore& store, std::vector
       flops_done_(restart_.flops_done) {
   for (const RunSpec& run : setup.grid.runs)
     attempts_.push_back(store.progress(run.index).attempts);
+  // A tuned variant whose grid has started keeps the recipe it started with
+  // (a tune run retried later does not change it); the others' grids wait
+  // for their tune runs.
+  variant_recipe_.assign(setup.job.variants.size(), -1);
+  for (const RunSpec& run : setup.grid.runs) {
+    const int64_t stored = store.runs()[size_t(run.index)].recipe;
+    if (!run.is_tune() && stored >= 0) variant_recipe_[size_t(run.variant)] = int(stored);
+  }
+  std::vector<bool> decided;
+  for (int r : variant_recipe_) decided.push_back(r >= 0);
+  scheduler_.set_prerequisites(tune_prerequisites(setup.grid, decided));
   store_.start_writing();
+}
+
+int Coordinator::recipe_for(int run) {
+  const RunSpec& spec = setup_.grid.runs[size_t(run)];
+  if (spec.is_tune() || !std::isnan(spec.lr)) return -1;
+  const int64_t stored = store_.runs()[size_t(run)].recipe;
+  if (stored >= 0) return int(stored);
+  int& recipe = variant_recipe_[size_t(spec.variant)];
+  if (recipe < 0) {
+    // Every tune run of the variant has ended (the scheduler waited for them).
+    std::vector<double> final_loss(setup_.grid.runs.size(), NAN);
+    for (int t : tune_runs(setup_.grid, spec.variant)) {
+      const RunProgress p = store_.progress(t);
+      if (p.state == RunState::kDone) final_loss[size_t(t)] = p.final_eval_loss;
+    }
+    const TuneChoice choice = choose_recipe(setup_.job, setup_.grid, spec.variant, final_loss);
+    recipe = choice.recipe;
+    const Variant& variant = setup_.job.variants[size_t(spec.variant)];
+    const TuneCandidateResult& best = choice.candidates[size_t(recipe)];
+    char loss[32];
+    std::snprintf(loss, sizeof(loss), "%.4f", best.mean_loss);
+    log_info("tuned" + (variant.name.empty() ? std::string() : " " + variant.name) + ": " +
+             candidate_label(variant.candidate_values[size_t(recipe)]) + " (" + choice.how +
+             ", " + loss + ")");
+  }
+  store_.set_recipe(run, peak_lr(run_recipe(setup_.job, spec, recipe), spec.model), recipe);
+  return recipe;
 }
 
 std::optional<Coordinator::Start> Coordinator::next_start() {
@@ -73,11 +113,13 @@ std::optional<Coordinator::Start> Coordinator::next_start() {
   }
   p.state = RunState::kRunning;
   store_.set_progress(run, p);
+  const int recipe = recipe_for(run);
   store_.flush();
   group_run_[size_t(group)] = run;
   group_flops_[size_t(group)] = 0;
   group_since_[size_t(group)] = Clock::now();
-  return Start{group, Assignment{run, int32_t(attempts_[size_t(run)] + 1), int32_t(group)}};
+  return Start{group,
+               Assignment{run, int32_t(attempts_[size_t(run)] + 1), int32_t(group), recipe}};
 }
 
 void Coordinator::on_records(int group, int run, const std::vector<TrainRecord>& train,

@@ -67,6 +67,10 @@ class Coordinator {
 
  private:
   void update_progress();
+  // The recipe a tuned variant's grid run trains with: the one stored for it,
+  // else the variant's choice (made now from its tune runs if not yet);
+  // -1 for every other run.
+  int recipe_for(int run);
 
   using Clock = std::chrono::steady_clock;
   const SweepSetup& setup_;
@@ -79,6 +83,7 @@ class Coordinator {
   double busy_rank_seconds_ = 0;                // rank-seconds spent on runs
   std::vector<int64_t> attempts_;              // ended attempts per run, over the file's life
   std::vector<bool> rewind_;                   // curves to cut back before the next attempt
+  std::vector<int> variant_recipe_;            // each tuned variant's chosen candidate, -1 not yet
   Progress progress_;
   size_t runs_done_;
   double flops_done_;

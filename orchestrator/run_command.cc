@@ -59,7 +59,7 @@ int run_command(const RunOptions& options) {
       RunSink sink;
       sink.on_train = [&](const TrainRecord& r) { coordinator.on_records(0, next->run, {r}, {}); };
       sink.on_eval = [&](const EvalRecord& r) { coordinator.on_records(0, next->run, {}, {r}); };
-      TrainConfig config = make_train_config(job, run, device, threads);
+      TrainConfig config = make_train_config(job, run, device, threads, 1, next->recipe);
       config.fault = fault_for(fault, run.run_id, 0, next->attempt);
       const RunResult result =
           run_one(config, *setup.data, sink, checkpoint_path(setup.output, run),

@@ -7,6 +7,8 @@
 #include <set>
 #include <tuple>
 
+#include "spec/tuning.h"
+
 namespace sweep {
 
 ScheduleResult simulate_schedule(Scheduler& scheduler,
@@ -217,6 +219,7 @@ SweepSimulation simulate_sweep(const JobSpec& job, const Grid& grid, const RunCo
   }
   sim.work_bound_modelled = modelled_bound(cost, sim.groups, needed, noise);
   scheduler.set_groups(sim.groups, sim.run_ranks, expected);
+  scheduler.set_prerequisites(tune_prerequisites(grid));
   sim.schedule = simulate_schedule(scheduler, [&](int run, const SlotGroup& g) {
     return cost.seconds(run, g.size(), g.nodes) * factor(run);
   });

@@ -73,6 +73,29 @@ void Scheduler::set_groups(std::vector<SlotGroup> groups, std::vector<int> run_r
   }
 }
 
+void Scheduler::set_prerequisites(std::vector<std::vector<int>> after) {
+  if (after.size() != flops_.size()) throw std::invalid_argument("one list per run");
+  std::vector<bool> waited_on(flops_.size(), false);
+  for (const std::vector<int>& runs : after) {
+    for (int run : runs) {
+      if (run < 0 || size_t(run) >= flops_.size()) throw std::invalid_argument("no such run");
+      waited_on[size_t(run)] = true;
+    }
+  }
+  after_ = std::move(after);
+  std::stable_partition(by_flops_.begin(), by_flops_.end(),
+                        [&](int run) { return waited_on[size_t(run)]; });
+}
+
+bool Scheduler::ready(int run) const {
+  if (after_.empty()) return true;
+  for (int before : after_[size_t(run)]) {
+    const RunState s = states_[size_t(before)];
+    if (s == RunState::kPending || s == RunState::kRunning) return false;
+  }
+  return true;
+}
+
 void Scheduler::mark(int group, int delta) {
   for (int rank : groups_[size_t(group)].ranks) {
     for (int h : rank_groups_[size_t(rank)]) {
@@ -86,7 +109,7 @@ void Scheduler::mark(int group, int delta) {
 
 std::optional<Placement> Scheduler::next() const {
   for (int run : by_flops_) {
-    if (states_[size_t(run)] != RunState::kPending) continue;
+    if (states_[size_t(run)] != RunState::kPending || !ready(run)) continue;
     int best = -1;
     if (run_ranks_.empty()) {
       // Fixed slots: the largest free group the run fits.

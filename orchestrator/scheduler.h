@@ -15,7 +15,8 @@
 // Placement: runs train on groups of ranks (spec/slots.h); a group is free
 // when none of its ranks trains, and a rank trains one run at a time. next()
 // looks at the pending runs longest first ("LPT": by expected time on their
-// group when set_groups has it, else by FLOPs):
+// group when set_groups has it, else by FLOPs; runs that others wait on,
+// set_prerequisites, before the rest):
 //  * fixed slots (disjoint groups): the run goes to the largest free group
 //    with at least the ranks it needs (resources.large_runs);
 //  * sized runs (set_groups with run_ranks, the "auto" policy): the run goes
@@ -54,6 +55,12 @@ class Scheduler {
   void set_groups(std::vector<SlotGroup> groups, std::vector<int> run_ranks = {},
                   const std::vector<double>& run_seconds = {});
 
+  // Run i starts only when every run in `after[i]` has ended in this
+  // invocation (done, diverged or failed): a tuned variant's grid waits for
+  // its tune runs. Runs that others wait on are looked at first. Empty lists:
+  // no wait. Call after set_groups and before the first start().
+  void set_prerequisites(std::vector<std::vector<int>> after);
+
   // The pending run to start now and its free group, or none.
   std::optional<Placement> next() const;
 
@@ -75,13 +82,16 @@ class Scheduler {
 
  private:
   void mark(int group, int delta);
+  bool ready(int run) const;  // its prerequisites have ended
 
   std::vector<double> flops_;
   std::vector<RunState> states_;
   std::vector<int> ranks_needed_;
   std::vector<int> failures_;
   int max_attempts_;
-  std::vector<int> by_flops_;  // run indices, longest first (most FLOPs, or run_seconds)
+  std::vector<int> by_flops_;  // run indices, longest first (most FLOPs, or run_seconds),
+                              // after the runs others wait on
+  std::vector<std::vector<int>> after_;  // prerequisites per run (empty: none)
 
   std::vector<SlotGroup> groups_;
   std::vector<int> run_ranks_;                 // empty: fixed slots

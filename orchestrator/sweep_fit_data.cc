@@ -1,29 +1,82 @@
 #include "orchestrator/sweep_fit_data.h"
 
 #include <cmath>
+#include <optional>
 #include <utility>
 #include <vector>
 
 #include "common/error.h"
 #include "fit/merge.h"
+#include "spec/grid.h"
 #include "spec/job_spec.h"
+#include "spec/tuning.h"
 
 namespace sweep {
 
 namespace {
 
-// Each [[variant]]'s settings, from the job text the file keeps: what a
-// comparison calls architecture and recipe. A job text that no longer
-// parses here (a tokenizer model since moved) leaves the names alone.
-void read_variants(const SweepInfo& info, fit::FitData& data) {
-  JobSpec job;
+// The job the file keeps, or nothing (with a note) when its text no longer
+// parses here (a tokenizer model since moved).
+std::optional<JobSpec> stored_job(const SweepInfo& info, fit::FitData& data) {
   try {
-    job = parse_job_text(info.job_text, info.job_path);
+    return parse_job_text(info.job_text, info.job_path);
   } catch (const UserError& e) {
-    data.notes.push_back(std::string("variant settings not read from the stored job: ") +
+    data.notes.push_back(std::string("variant settings and tuning not read from the stored job: ") +
                          e.what());
-    return;
+    return std::nullopt;
   }
+}
+
+// Each tuned variant's [tune] sweep: its tune runs' losses, and the candidate
+// its grid runs trained with (the file's recipe column), or, before any of
+// them started, the one the rule picks from the losses so far.
+void read_tuning(const SweepStore& store, const JobSpec& job, fit::FitData& data) {
+  const Grid grid = expand_grid(job);
+  if (grid.runs.size() != store.runs().size()) return;  // not this file's grid
+  std::vector<double> final_loss(grid.runs.size(), NAN);
+  std::vector<int> used(job.variants.size(), -1);
+  for (const RunInfo& run : store.runs()) {
+    if (run.run_id != grid.runs[size_t(run.index)].run_id) return;
+    const RunProgress p = store.progress(run.index);
+    if (p.state == RunState::kDone) final_loss[size_t(run.index)] = p.final_eval_loss;
+    const RunSpec& spec = grid.runs[size_t(run.index)];
+    if (!spec.is_tune() && run.recipe >= 0) used[size_t(spec.variant)] = int(run.recipe);
+  }
+  for (size_t v = 0; v < job.variants.size(); ++v) {
+    const Variant& variant = job.variants[v];
+    if (!variant.tuned()) continue;
+    const TuneChoice choice = choose_recipe(job, grid, int(v), final_loss);
+    fit::Tuning t;
+    t.variant = variant.name;
+    t.budget = job.tune->budget;
+    t.used = used[v] >= 0;
+    const int chosen = t.used ? used[v] : choice.recipe;
+    t.how = choice.how;
+    if (t.used && chosen != choice.recipe)
+      t.how = "the candidate its grid started with (a tune run finished since)";
+    for (const TuneCandidateResult& c : choice.candidates) {
+      fit::TuningCandidate out;
+      out.label = candidate_label(variant.candidate_values[size_t(c.recipe)]);
+      out.losses = c.losses;
+      out.mean_loss = c.mean_loss;
+      out.chosen = c.recipe == chosen;
+      t.candidates.push_back(std::move(out));
+      if (t.params.empty())
+        for (int run : c.runs) t.params.push_back(double(grid.runs[size_t(run)].law_params()));
+    }
+    for (fit::VariantInfo& info : data.variants) {
+      if (info.name != variant.name) continue;
+      info.train = recipe_settings(variant.candidates[size_t(chosen)]);
+      info.lr_note = "tuned: " + candidate_label(variant.candidate_values[size_t(chosen)]) +
+                     " of " + std::to_string(t.candidates.size()) + " candidates";
+    }
+    data.tuning.push_back(std::move(t));
+  }
+}
+
+// Each [[variant]]'s settings, from the job text the file keeps: what a
+// comparison calls architecture and recipe.
+void read_variants(const JobSpec& job, fit::FitData& data) {
   if (!job.has_variants()) return;
   for (const Variant& v : job.variants) {
     fit::VariantInfo out;
@@ -44,10 +97,14 @@ fit::FitData read_sweep_fit_data(const std::string& path, const fit::InputOption
   data.flop_convention = store.info().flop_convention;
   if (store.info().prediction)
     data.predictions.push_back(prediction_from_record(*store.info().prediction));
-  read_variants(store.info(), data);
+  if (const std::optional<JobSpec> job = stored_job(store.info(), data)) {
+    read_variants(*job, data);
+    read_tuning(store, *job, data);
+  }
   std::vector<fit::LossCurve> curves;
   int64_t unfinished = 0;
   for (const RunInfo& run : store.runs()) {
+    if (run.role == "tune") continue;  // a recipe's trial, off the grid (data.tuning)
     const RunProgress progress = store.progress(run.index);
     switch (progress.state) {
       case RunState::kDone:

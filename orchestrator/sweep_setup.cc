@@ -146,7 +146,9 @@ SweepSetup prepare_sweep(const std::string& job_path, const std::string& output,
     info.warmup_steps = r.warmup_steps;
     info.flops = r.flops;
     info.flops_per_token = r.flops_per_token;
-    info.lr = r.lr;
+    info.lr = r.lr;  // NaN for a tuned variant's grid run: decided as it starts
+    info.role = to_string(r.role);
+    info.recipe = r.recipe;
     info.seed = r.seed;
     s.runs.push_back(info);
   }

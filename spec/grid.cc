@@ -26,8 +26,9 @@ uint64_t mix_seed(uint64_t seed, const std::string& run_id) {
   return x;
 }
 
-// A run of `model` for about `tokens` tokens, rounded to whole steps.
-RunSpec make_run(const JobSpec& job, const Variant& variant, const ModelConfig& model,
+// A run of `model` for about `tokens` tokens, rounded to whole steps, under
+// `recipe` (the variant's, or a tune candidate's).
+RunSpec make_run(const JobSpec& job, const TrainSection& recipe, const ModelConfig& model,
                  double tokens) {
   RunSpec run;
   run.model = model;
@@ -36,8 +37,8 @@ RunSpec make_run(const JobSpec& job, const Variant& variant, const ModelConfig& 
   run.steps = std::max<int64_t>(0, std::llround(tokens / double(job.train.batch_tokens)));
   run.tokens = run.steps * job.train.batch_tokens;
   run.flops = run.flops_per_token * double(run.tokens);
-  run.lr = peak_lr(variant.train, model);
-  run.warmup_steps = std::llround(variant.train.warmup_fraction * double(run.steps));
+  run.lr = peak_lr(recipe, model);
+  run.warmup_steps = std::llround(recipe.warmup_fraction * double(run.steps));
   return run;
 }
 
@@ -110,7 +111,8 @@ void expand_variant(const JobSpec& job, int variant_index, Grid& grid) {
                                      " parameters on " + format_sci(tokens) +
                                      " tokens; allowed: runs of up to " + format_sci(kMaxTokens) +
                                      " tokens (larger sizes or smaller budgets)");
-      RunSpec run = make_run(job, variant, model, tokens);
+      RunSpec run = make_run(job, variant.train, model, tokens);
+      if (variant.tuned()) run.lr = NAN;  // decided when it starts
       if (run.steps < g.min_steps) {
         grid.dropped.push_back({budget, target,
                                 "only " + std::to_string(run.steps) + " steps (grid.min_steps = " +
@@ -144,7 +146,8 @@ void expand_variant(const JobSpec& job, int variant_index, Grid& grid) {
   }
   for (const ExplicitRun& explicit_run : g.runs) {
     const ModelConfig model = shape_for_params(explicit_run.params, rule);
-    RunSpec run = make_run(job, variant, model, explicit_run.tokens);
+    RunSpec run = make_run(job, variant.train, model, explicit_run.tokens);
+    if (variant.tuned()) run.lr = NAN;
     if (run.steps < g.min_steps) {
       job.fail("grid.runs",
                "a run of " + format_count(explicit_run.tokens) + " tokens is only " +
@@ -162,7 +165,57 @@ void expand_variant(const JobSpec& job, int variant_index, Grid& grid) {
   }
 }
 
+// A tuned variant's tune runs: every candidate recipe at every tuning size.
+void expand_tuning(const JobSpec& job, int variant_index, std::vector<RunSpec>& runs) {
+  const TuneSection& tune = *job.tune;
+  const Variant& variant = job.variants[size_t(variant_index)];
+  const std::string prefix = (variant.name.empty() ? "" : variant.name + "-") + "tune-";
+  std::set<std::pair<int64_t, int64_t>> seen;
+  for (double ratio : tune.tokens_per_param) {
+    const double target = std::sqrt(tune.budget / (6.0 * ratio));
+    if (!(target <= kMaxParams))
+      job.fail("tune.tokens_per_param", "asks for models of " + format_sci(target) +
+                                            " parameters; allowed: up to " + format_sci(kMaxParams));
+    const ModelConfig model = shape_for_params(target, variant.model.shape);
+    if (!seen.insert({model.n_layer, model.d_model}).second)
+      job.fail("tune.tokens_per_param",
+               "two tuning sizes give the same shape" +
+                   (variant.name.empty() ? std::string() : " in variant " + variant.name) +
+                   " (" + std::to_string(model.n_layer) + " layers, d_model " +
+                   std::to_string(model.d_model) + "); use ratios further apart");
+    const double tokens = tune.budget / training_flops_per_token(model, job.grid.flop_convention);
+    if (!(tokens <= kMaxTokens))
+      job.fail("tune.budget", "would train a model on " + format_sci(tokens) +
+                                  " tokens; allowed: up to " + format_sci(kMaxTokens));
+    for (size_t c = 0; c < variant.candidates.size(); ++c) {
+      RunSpec run = make_run(job, variant.candidates[c], model, tokens);
+      if (run.steps < job.grid.min_steps)
+        job.fail("tune.budget",
+                 format_sci(tune.budget) + " FLOPs give the tuning model of " +
+                     format_count(double(run.law_params())) + " parameters only " +
+                     std::to_string(run.steps) + " steps (grid.min_steps = " +
+                     std::to_string(job.grid.min_steps) + "); use a larger budget");
+      run.role = RunRole::kTune;
+      run.recipe = int(c);
+      run.budget = tune.budget;
+      run.target_params = target;
+      run.variant = variant_index;
+      run.run_id = prefix + candidate_tag(variant.candidate_values[c]) + "-C" +
+                   format_sci(tune.budget) + "-N" + format_count(double(run.law_params()));
+      runs.push_back(run);
+    }
+  }
+}
+
 }  // namespace
+
+const TrainSection& run_recipe(const JobSpec& job, const RunSpec& run, int recipe) {
+  const Variant& variant = job.variants[size_t(run.variant)];
+  if (recipe < 0) recipe = run.recipe;
+  return recipe < 0 ? variant.train : variant.candidates.at(size_t(recipe));
+}
+
+const char* to_string(RunRole role) { return role == RunRole::kTune ? "tune" : "grid"; }
 
 Grid expand_grid(const JobSpec& job) {
   Grid grid;
@@ -189,6 +242,13 @@ Grid expand_grid(const JobSpec& job) {
     }
     grid.runs = std::move(repeated);
   }
+  // Tune runs first: the grids of their variants wait for them.
+  std::vector<RunSpec> runs;
+  for (size_t v = 0; v < job.variants.size(); ++v) {
+    if (job.variants[v].tuned()) expand_tuning(job, int(v), runs);
+  }
+  runs.insert(runs.end(), grid.runs.begin(), grid.runs.end());
+  grid.runs = std::move(runs);
   std::set<std::string> ids;
   for (size_t i = 0; i < grid.runs.size(); ++i) {
     RunSpec& run = grid.runs[i];

@@ -10,7 +10,8 @@
 // D = C / FLOPs-per-token(realized shape, job's convention) tokens, rounded to
 // whole optimizer steps. The realized N, D and FLOPs are what the run records.
 // Runs shorter than grid.min_steps are dropped (reported), and a budget with no
-// run left is an error at grid.budgets.
+// run left is an error at grid.budgets. A job with [tune] gets, first, every
+// tuned variant's tune runs: each candidate recipe at each tuning size.
 
 #include <cstdint>
 #include <string>
@@ -21,6 +22,10 @@
 #include "spec/job_spec.h"
 
 namespace sweep {
+
+// A grid run is a point of the IsoFLOP grid; a tune run is one candidate
+// recipe of [tune] at one tuning size, trained before its variant's grid.
+enum class RunRole { kGrid, kTune };
 
 struct RunSpec {
   int index = 0;               // position in the grid (by budget, then N)
@@ -37,12 +42,18 @@ struct RunSpec {
   double flops = 0;            // flops_per_token * tokens
   double lr = 0;               // peak learning rate from the job's rule
   int64_t warmup_steps = 0;
+  RunRole role = RunRole::kGrid;
+  // The [tune] candidate it trains with (Variant::candidates): a tune run's
+  // own; -1 for a grid run (a tuned variant's learns it when it starts, and
+  // its lr is NaN until then).
+  int recipe = -1;
   uint64_t seed = 0;  // per-run seed derived from the sweep seed and run id
   int replica = 0;    // 0, or r of sweep.seeds: the same N and D again (id suffix "-s<r>")
 
   // The N of this run's law: total parameters, active ones for a mixture of experts.
   int64_t law_params() const { return params.active; }
   double tokens_per_param() const { return double(tokens) / double(law_params()); }
+  bool is_tune() const { return role == RunRole::kTune; }
 };
 
 struct DroppedRun {
@@ -65,5 +76,12 @@ Grid expand_grid(const JobSpec& job);
 
 // Peak learning rate for a shape under a variant's rule.
 double peak_lr(const TrainSection& train, const ModelConfig& model);
+
+// The recipe `run` trains with: its variant's [train], or candidate `recipe`
+// of its variant's [tune] (a tune run's own when `recipe` < 0).
+const TrainSection& run_recipe(const JobSpec& job, const RunSpec& run, int recipe = -1);
+
+// "grid" or "tune", as the sweep file's role column says.
+const char* to_string(RunRole role);
 
 }  // namespace sweep

@@ -321,6 +321,30 @@ void read_model(TomlSection& s, ModelSection& m, const DataSection& data) {
   s.reject_unknown();
 }
 
+// The numeric recipe keys: [train] and [[variant]] read them, [tune] checks
+// its candidates against the same bounds.
+struct RecipeNumber {
+  const char* key;
+  double fallback;
+  Bounds bounds;
+  double TrainSection::*member;
+};
+const RecipeNumber kRecipeNumbers[] = {
+    {"lr", 1e-3, Bounds::open_closed(0, 1), &TrainSection::lr},
+    {"warmup_fraction", 0.05, Bounds::closed(0, 0.5), &TrainSection::warmup_fraction},
+    {"min_lr_ratio", 0.1, Bounds::closed(0, 1), &TrainSection::min_lr_ratio},
+    {"weight_decay", 0.1, Bounds::closed(0, 10), &TrainSection::weight_decay},
+    {"beta1", 0.9, Bounds::closed_open(0, 1), &TrainSection::beta1},
+    {"beta2", 0.95, Bounds::closed_open(0, 1), &TrainSection::beta2},
+    {"grad_clip", 1.0, Bounds::at_least(0), &TrainSection::grad_clip}};
+
+const RecipeNumber* recipe_number(std::string_view key) {
+  for (const RecipeNumber& r : kRecipeNumbers) {
+    if (key == r.key) return &r;
+  }
+  return nullptr;
+}
+
 void read_train(TomlSection& s, TrainSection& t, const DataSection& data) {
   const int64_t seq_len = data.seq_len;
   t.batch_tokens = s.integer("batch_tokens", 16 * seq_len, Bounds::closed(1, 1LL << 40));
@@ -341,17 +365,11 @@ void read_train(TomlSection& s, TrainSection& t, const DataSection& data) {
   if (t.lr_rule == LrRule::kKaplan && s.has("lr")) {
     s.fail("lr", "lr_rule = \"kaplan\" sets the learning rate from N; remove train.lr");
   }
-  t.lr = s.number("lr", 1e-3, Bounds::open_closed(0, 1));
+  for (const RecipeNumber& r : kRecipeNumbers) t.*r.member = s.number(r.key, r.fallback, r.bounds);
   t.lr_base_width = s.integer("lr_base_width", 256, Bounds::at_least(1));
   if (t.lr_rule != LrRule::kInverseWidth && s.has("lr_base_width")) {
     s.fail("lr_base_width", "only used with lr_rule = \"inverse_width\"");
   }
-  t.warmup_fraction = s.number("warmup_fraction", 0.05, Bounds::closed(0, 0.5));
-  t.min_lr_ratio = s.number("min_lr_ratio", 0.1, Bounds::closed(0, 1));
-  t.weight_decay = s.number("weight_decay", 0.1, Bounds::closed(0, 10));
-  t.beta1 = s.number("beta1", 0.9, Bounds::closed_open(0, 1));
-  t.beta2 = s.number("beta2", 0.95, Bounds::closed_open(0, 1));
-  t.grad_clip = s.number("grad_clip", 1.0, Bounds::at_least(0));
   t.eval_interval = s.integer("eval_interval", 100, Bounds::at_least(1));
   t.eval_tokens = s.integer("eval_tokens", 65536, Bounds::closed(seq_len, 1LL << 40));
   t.log_interval = s.integer("log_interval", 10, Bounds::at_least(1));
@@ -374,7 +392,7 @@ void read_variants(TomlSection& top, JobSpec& job, const toml::table* model,
                    const toml::table* train) {
   const toml::node* node = top.table().get("variant");
   if (!node) {
-    job.variants.push_back({"", job.model, job.train, {}, {}});
+    job.variants.push_back({"", job.model, job.train, {}, {}, {}, {}});
     return;
   }
   const toml::array* list = node->as_array();
@@ -427,6 +445,87 @@ void read_variants(TomlSection& top, JobSpec& job, const toml::table* model,
     read_train(train_section, variant.train, job.data);
     job.variants.push_back(std::move(variant));
   }
+}
+
+// [tune], after [[variant]]: which variants are tuned, and each one's
+// candidate recipes (its own recipe with every combination of the values over it).
+void read_tune(TomlSection& s, JobSpec& job) {
+  TuneSection tune;
+  size_t combinations = 1;
+  for (const char* key : kTuneKeys) {
+    if (!s.has(key)) continue;
+    std::vector<double> values = read_number_list(s, key, recipe_number(key)->bounds);
+    for (size_t i = 0; i < values.size(); ++i) {
+      for (size_t j = 0; j < i; ++j) {
+        if (values[i] == values[j]) s.fail(key, "lists " + format_sci(values[i]) + " twice");
+      }
+    }
+    combinations *= values.size();
+    tune.values.push_back({key, std::move(values)});
+  }
+  if (s.has("warmup_fraction"))
+    s.fail("warmup_fraction", "not tuned: each run's warmup steps are in the sweep file before "
+                              "it starts; set it in [train] or in a variant");
+  if (tune.values.empty())
+    s.fail("lr", "[tune] lists the recipe values to try, e.g. lr = [3e-3, 6e-3, 1.2e-2] (keys: "
+                 "lr, min_lr_ratio, weight_decay, beta1, beta2, grad_clip)");
+  constexpr size_t kMaxCandidates = 64;
+  if (combinations > kMaxCandidates)
+    s.fail(tune.values.front().first,
+           "the values make " + std::to_string(combinations) + " candidate recipes; allowed: up to " +
+               std::to_string(kMaxCandidates) + " (tune fewer keys or fewer values)");
+  tune.budget = s.number("budget", job.grid.budgets.front(), Bounds::positive());
+  tune.tokens_per_param = read_number_list(s, "tokens_per_param", Bounds::positive());
+  if (tune.tokens_per_param.empty()) tune.tokens_per_param = {20};
+  if (tune.tokens_per_param.size() > 4)
+    s.fail("tokens_per_param", "tunes at up to 4 sizes (one or two are the usual)");
+  if (const toml::node* n = s.node("variants")) {
+    if (!job.has_variants()) s.fail("variants", "only for a job with [[variant]] tables");
+    const auto* list = n->as_array();
+    if (!list || list->empty()) s.fail("variants", "must list variant names");
+    for (const auto& item : *list) {
+      const auto* name = item.as_string();
+      if (!name) s.fail_at(item, s.full_key("variants"), "must be a variant's name (a string)");
+      const auto known = std::find_if(job.variants.begin(), job.variants.end(),
+                                      [&](const Variant& v) { return v.name == name->get(); });
+      if (known == job.variants.end())
+        s.fail_at(item, s.full_key("variants"), "names no [[variant]]");
+      tune.variants.push_back(name->get());
+    }
+  } else {
+    for (const Variant& v : job.variants) tune.variants.push_back(v.name);
+  }
+  s.reject_unknown();
+
+  for (size_t i = 0; i < job.variants.size(); ++i) {
+    Variant& v = job.variants[i];
+    if (std::find(tune.variants.begin(), tune.variants.end(), v.name) == tune.variants.end())
+      continue;
+    for (const auto& [key, values] : tune.values) {
+      if (v.train_keys.count(key))
+        job.fail("variant[" + std::to_string(i) + "]." + key,
+                 "tuned by [tune] (tune." + key +
+                     "); remove it here, or leave the variant out of tune.variants");
+    }
+    if (v.train.lr_rule == LrRule::kKaplan && s.has("lr"))
+      s.fail("lr", std::string("lr_rule = \"kaplan\" sets the learning rate from N") +
+                       (v.name.empty() ? "" : " in variant " + v.name) + "; it cannot be tuned");
+    // Every combination, the last key varying fastest.
+    for (size_t c = 0; c < combinations; ++c) {
+      TrainSection recipe = v.train;
+      std::map<std::string, double> values;
+      size_t rest = c;
+      for (auto it = tune.values.rbegin(); it != tune.values.rend(); ++it) {
+        const double value = it->second[rest % it->second.size()];
+        rest /= it->second.size();
+        recipe.*recipe_number(it->first)->member = value;
+        values[it->first] = value;
+      }
+      v.candidates.push_back(recipe);
+      v.candidate_values.push_back(std::move(values));
+    }
+  }
+  job.tune = std::move(tune);
 }
 
 void read_resources(TomlSection& s, JobSpec& job) {
@@ -722,6 +821,24 @@ std::map<std::string, std::string> recipe_settings(const TrainSection& t) {
   return out;
 }
 
+std::string candidate_label(const std::map<std::string, double>& values) {
+  std::string out;
+  for (const char* key : kTuneKeys) {
+    const auto it = values.find(key);
+    if (it != values.end()) out += (out.empty() ? "" : ", ") + std::string(key) + " " + setting(it->second);
+  }
+  return out;
+}
+
+std::string candidate_tag(const std::map<std::string, double>& values) {
+  std::string out;
+  for (const char* key : kTuneKeys) {
+    const auto it = values.find(key);
+    if (it != values.end()) out += (out.empty() ? "" : "-") + std::string(key) + format_sci(it->second);
+  }
+  return out;
+}
+
 std::string to_string(Tokenizer tokenizer) {
   switch (tokenizer) {
     case Tokenizer::kBytes:
@@ -762,9 +879,10 @@ JobSpec parse_job_text(const std::string& text, const std::string& path) {
   auto resources = top.section("resources");
   auto fit = top.section("fit");
   auto prediction = top.section("prediction");
+  auto tune = top.section("tune");
   top.node("variant");  // [[variant]]: read_variants
   top.reject_unknown();
-  for (auto* s : {&sweep, &data, &grid, &model, &train, &resources, &fit, &prediction}) {
+  for (auto* s : {&sweep, &data, &grid, &model, &train, &tune, &resources, &fit, &prediction}) {
     if (*s) remember(job, **s);
   }
 
@@ -781,6 +899,7 @@ JobSpec parse_job_text(const std::string& text, const std::string& path) {
   read_model(or_empty(model, "model"), job.model, job.data);
   read_train(or_empty(train, "train"), job.train, job.data);
   read_variants(top, job, model ? &model->table() : nullptr, train ? &train->table() : nullptr);
+  if (tune) read_tune(*tune, job);
   read_resources(or_empty(resources, "resources"), job);
   read_fit(or_empty(fit, "fit"), job);
   if (prediction) read_prediction(*prediction, job);

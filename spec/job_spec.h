@@ -167,6 +167,25 @@ struct Variant {
   TrainSection train;  // [train] with the variant's recipe keys over it
   // The keys the variant sets, rendered as written ("family" -> "\"llama\"").
   std::map<std::string, std::string> model_keys, train_keys;
+  // Tuned by [tune]: one recipe per candidate (`train` with the candidate's
+  // values over it) and those values; both empty for a variant not tuned.
+  std::vector<TrainSection> candidates;
+  std::vector<std::map<std::string, double>> candidate_values;
+
+  bool tuned() const { return !candidates.empty(); }
+};
+
+// [tune]: recipe values chosen by a small sweep before the grid trains
+// (docs/families.md). Every combination of the listed values is a candidate
+// recipe; each tuned variant trains every candidate at `tokens_per_param`'s
+// sizes of one budget, and its grid runs train with the candidate of the
+// lowest mean final validation loss over those sizes (spec/tuning.h).
+struct TuneSection {
+  // Recipe key -> values to try, in kTuneKeys' order.
+  std::vector<std::pair<std::string, std::vector<double>>> values;
+  double budget = 0;                     // FLOPs of each tuning run (default: the smallest budget)
+  std::vector<double> tokens_per_param;  // one size each: N = sqrt(budget / (6 r)); default {20}
+  std::vector<std::string> variants;     // the variants tuned (default: every one)
 };
 
 // The [train] keys a variant may set: the recipe. Batch, evaluation and
@@ -175,6 +194,12 @@ struct Variant {
 inline constexpr const char* kVariantTrainKeys[] = {
     "lr", "lr_rule", "lr_base_width", "warmup_fraction", "min_lr_ratio",
     "weight_decay", "beta1", "beta2", "grad_clip"};
+
+// The recipe keys [tune] may try, in the order its candidates vary them (the
+// last fastest). Not warmup_fraction: each run's warmup steps are in the file
+// before it starts.
+inline constexpr const char* kTuneKeys[] = {"lr",    "min_lr_ratio", "weight_decay",
+                                            "beta1", "beta2",        "grad_clip"};
 
 struct JobSpec {
   std::string path;  // as given on the command line
@@ -186,6 +211,7 @@ struct JobSpec {
   TrainSection train;  // [train] as the job writes it
   // Never empty: one unnamed variant ([model], [train]) without [[variant]].
   std::vector<Variant> variants;
+  std::optional<TuneSection> tune;  // [tune], when the job has it
   ResourcesSection resources;
   FitSection fit;
   // [prediction]: what this sweep was planned to test (`sweepd predict
@@ -206,6 +232,11 @@ struct JobSpec {
 // their architecture ([model]) and recipe ([train]) differences.
 std::map<std::string, std::string> model_settings(const ModelSection& model);
 std::map<std::string, std::string> recipe_settings(const TrainSection& train);
+
+// A candidate's values as a label ("lr 6e-3, weight_decay 0.1") and as the
+// part of a tuning run's id ("lr6e-3-weight_decay0.1").
+std::string candidate_label(const std::map<std::string, double>& values);
+std::string candidate_tag(const std::map<std::string, double>& values);
 
 // Parses and validates a job file. Throws UserError. Does not require the
 // corpus to exist (planning works without data); see require_corpus().

@@ -62,6 +62,7 @@ struct SummaryRow {
   char family[kFamilySize];
   int64_t params_active;
   char role[kRoleSize];  // schema 4
+  int64_t recipe;
 };
 
 // /attempts row: one per ended attempt, appended, never rewritten.
@@ -143,7 +144,10 @@ hid_t summary_type(int64_t schema = kSchemaVersion) {
     FIELD(params_active, H5T_NATIVE_INT64);
   }
   Handle role(string_type(kRoleSize), H5Tclose);
-  if (schema >= 4) FIELD(role, role);
+  if (schema >= 4) {
+    FIELD(role, role);
+    FIELD(recipe, H5T_NATIVE_INT64);
+  }
 #undef FIELD
   return t;
 }
@@ -332,6 +336,7 @@ SummaryRow summary_row(const RunInfo& run) {
   copy_string(row.family, kFamilySize, run.family);
   row.params_active = run.params_active;
   copy_string(row.role, kRoleSize, run.role);
+  row.recipe = run.recipe;
   row.n_layer = run.n_layer;
   row.d_model = run.d_model;
   row.tokens = run.tokens;
@@ -382,6 +387,7 @@ void write_run_attributes(hid_t group, const RunInfo& r) {
   write_attribute(group, "variant", r.variant);
   write_attribute(group, "family", r.family);
   write_attribute(group, "role", r.role);
+  write_attribute(group, "recipe", r.recipe, H5T_NATIVE_INT64);
   for (const auto& a : kIntAttributes)
     write_attribute(group, a.name, r.*a.member, H5T_NATIVE_INT64);
   for (const auto& a : kFamilyAttributes)
@@ -405,7 +411,10 @@ RunInfo read_run_attributes(hid_t group) {
     r.params_active = r.params_total;
     r.params_active_non_embedding = r.params_non_embedding;
   }
-  if (has_attribute(group, "role")) r.role = read_string_attribute(group, "role");  // schema 4
+  if (has_attribute(group, "role")) {  // schema 4
+    r.role = read_string_attribute(group, "role");
+    r.recipe = read_attribute<int64_t>(group, "recipe", H5T_NATIVE_INT64);
+  }
   for (const auto& a : kDoubleAttributes)
     r.*a.member = read_attribute<double>(group, a.name, H5T_NATIVE_DOUBLE);
   r.seed = read_attribute<uint64_t>(group, "seed", H5T_NATIVE_UINT64);
@@ -725,9 +734,12 @@ void SweepStore::load_runs() {
                       " is missing (corrupt)");
     Handle closer(group, H5Gclose);
     RunInfo run = read_run_attributes(group);
-    // An lr decided when the run started lives in the summary alone (SWMR
-    // cannot rewrite the attribute).
-    if (std::isnan(run.lr)) run.lr = row.lr;
+    // An lr and recipe decided when the run started live in the summary
+    // alone (SWMR cannot rewrite the attributes).
+    if (std::isnan(run.lr)) {
+      run.lr = row.lr;
+      run.recipe = row.recipe;
+    }
     runs_.push_back(run);
     train_sets_.push_back(SWEEP_H5(H5Dopen2(group, "train", H5P_DEFAULT)));
     eval_sets_.push_back(SWEEP_H5(H5Dopen2(group, "eval", H5P_DEFAULT)));
@@ -767,13 +779,15 @@ void SweepStore::set_progress(int64_t index, const RunProgress& p) {
   write_rows(summary_, type, hsize_t(index), 1, &row);
 }
 
-void SweepStore::set_lr(int64_t index, double lr) {
-  // runs_ first: set_progress builds its row from it, so it keeps this lr.
+void SweepStore::set_recipe(int64_t index, double lr, int64_t recipe) {
+  // runs_ first: set_progress builds its row from it, so it keeps them.
   runs_[size_t(index)].lr = lr;
+  runs_[size_t(index)].recipe = recipe;
   SummaryRow row{};
   Handle type(summary_type(), H5Tclose);
   read_rows(summary_, type, hsize_t(index), 1, &row);
   row.lr = lr;
+  row.recipe = recipe;
   write_rows(summary_, type, hsize_t(index), 1, &row);
 }
 

@@ -30,10 +30,11 @@
 //
 // The same holds for a tuned learning rate: a grid run whose variant is tuned
 // first (by its "tune" runs) is created with lr NaN and learns its peak lr
-// when it first starts (set_lr). Its lr attribute stays NaN; the summary's lr
-// column is the source of truth, and load_runs() takes it for every run whose
-// attribute is NaN (still NaN: the run has not started). A reader's runs()
-// are as of its open().
+// and its recipe (the [tune] candidate chosen) when it first starts
+// (set_recipe). Its attributes stay NaN and -1; the summary's lr and recipe
+// columns are the source of truth, and load_runs() takes them for every run
+// whose lr attribute is NaN (still NaN: the run has not started). A reader's
+// runs() are as of its open().
 //
 // Resume: open() on an existing file checks that it is a sweepd file written
 // for the same grid (its fingerprint), then lets the caller truncate partial
@@ -61,7 +62,7 @@ namespace sweep {
 // 2: /attempts and the summary's attempts column. 3: model families and
 // variants (the summary's variant, family and params_active columns; run
 // attributes variant, family, params_active, ...). 4: tuning runs (the
-// summary's role column, run attribute role) and an lr decided when a run
+// summary's role and recipe columns, run attributes role, recipe) and an lr decided when a run
 // starts (NaN until then). Older files are read (schema 3 as grid runs only;
 // schema 2 as one gpt2 variant; schema 1 without history) but not resumed.
 inline constexpr int kSchemaVersion = 4;
@@ -107,7 +108,10 @@ struct RunInfo {
   int64_t n_layer = 0, d_model = 0, n_head = 0, d_ff = 0, vocab_size = 0, seq_len = 0;
   int64_t tokens = 0, steps = 0, batch_tokens = 0, warmup_steps = 0;
   double flops = 0, flops_per_token = 0;
-  double lr = 0;  // peak; NaN = decided when the run first starts (set_lr)
+  double lr = 0;  // peak; NaN = decided when the run first starts (set_recipe)
+  // Its recipe: the index of a [tune] candidate of its variant (a tune run's
+  // own; a tuned grid run's chosen one, -1 until it starts); -1 otherwise.
+  int64_t recipe = -1;
   uint64_t seed = 0;
 };
 
@@ -160,9 +164,10 @@ class SweepStore {
   void append_train(int64_t index, const TrainRecord& record);
   void append_eval(int64_t index, const EvalRecord& record);
   void set_progress(int64_t index, const RunProgress& progress);
-  // A run's peak lr, decided as it first starts: rewrites its summary row's lr
-  // and keeps the row's status part as stored; also during SWMR writing.
-  void set_lr(int64_t index, double lr);
+  // A run's peak lr and recipe, decided as it first starts: rewrites its
+  // summary row's lr and recipe and keeps the row's status part as stored;
+  // also during SWMR writing.
+  void set_recipe(int64_t index, double lr, int64_t recipe);
   void append_attempt(const AttemptRecord& attempt);
   // Makes everything written so far visible to readers and durable.
   void flush();

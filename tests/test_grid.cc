@@ -9,6 +9,7 @@
 
 #include "spec/grid.h"
 #include "spec/job_spec.h"
+#include "spec/tuning.h"
 
 namespace sweep {
 namespace {
@@ -221,6 +222,107 @@ TEST(Grid, FamiliesJobTrainsEveryFamilyOnTheSameBudgets) {
   EXPECT_EQ(budgets.at("gpt2"), budgets.at("llama"));
   EXPECT_EQ(budgets.at("gpt2"), budgets.at("lstm"));
   EXPECT_EQ(grid.runs.size(), 44u);
+}
+
+// A job with [tune]: a variant's lr and weight decay chosen at two sizes.
+JobSpec tuned_job() {
+  return parse_job_text(R"([sweep]
+name = "t"
+[data]
+corpus = "/nonexistent"
+seq_len = 64
+[grid]
+budgets = [1e10, 1e11]
+tokens_per_param = [20, 200]
+[model]
+aspect_ratio = 16
+head_dim = 8
+[train]
+batch_tokens = 1024
+lr_rule = "inverse_width"
+lr_base_width = 32
+[tune]
+lr = [1e-3, 4e-3]
+weight_decay = [0.0, 0.1]
+budget = 1e10
+tokens_per_param = [10, 100]
+variants = ["b"]
+[[variant]]
+name = "a"
+lr = 2e-3
+[[variant]]
+name = "b"
+family = "llama"
+)",
+                        "t.toml");
+}
+
+TEST(Grid, TunedVariantsTrainEveryCandidateFirstAndTheirGridLearnsItsLrAtTheStart) {
+  const JobSpec job = tuned_job();
+  const Grid grid = expand_grid(job);
+  std::vector<const RunSpec*> tune, grid_a, grid_b;
+  for (const RunSpec& r : grid.runs)
+    (r.is_tune() ? tune : r.variant == 0 ? grid_a : grid_b).push_back(&r);
+  ASSERT_EQ(tune.size(), 8u) << "4 candidates x 2 sizes";
+  ASSERT_EQ(grid_a.size(), 4u);
+  ASSERT_EQ(grid_b.size(), 4u);
+  for (size_t i = 0; i < tune.size(); ++i) {
+    EXPECT_EQ(tune[i]->index, int(i)) << "tune runs come first";
+    EXPECT_EQ(tune[i]->variant, 1);
+    EXPECT_EQ(tune[i]->budget, 1e10);
+  }
+  const RunSpec& t = *tune[3];  // the first size, candidate 3: lr 4e-3, weight_decay 0.1
+  EXPECT_EQ(t.recipe, 3);
+  EXPECT_EQ(t.run_id.substr(0, 31), "b-tune-lr4e-3-weight_decay1e-1-");
+  EXPECT_DOUBLE_EQ(t.lr, 4e-3 * 32.0 / double(t.model.d_model));
+  EXPECT_DOUBLE_EQ(run_recipe(job, t).weight_decay, 0.1);
+  EXPECT_NEAR(double(t.tokens) / double(t.params.active), 10, 10 * 0.5);
+  EXPECT_GT(tune[0]->params.active, tune[4]->params.active) << "10 then 100 tokens per parameter";
+  for (const RunSpec* r : grid_b) {
+    EXPECT_TRUE(std::isnan(r->lr)) << r->run_id << ": decided when it starts";
+    EXPECT_EQ(r->recipe, -1);
+    EXPECT_DOUBLE_EQ(run_recipe(job, *r, 2).lr, 4e-3);
+  }
+  for (const RunSpec* r : grid_a) EXPECT_DOUBLE_EQ(r->lr, 2e-3 * 32.0 / double(r->model.d_model));
+
+  // b's grid waits for b's tune runs; a's does not wait.
+  const auto after = tune_prerequisites(grid);
+  for (const RunSpec* r : grid_b) EXPECT_EQ(after[size_t(r->index)].size(), 8u);
+  for (const RunSpec* r : grid_a) EXPECT_TRUE(after[size_t(r->index)].empty());
+  for (const RunSpec* r : tune) EXPECT_TRUE(after[size_t(r->index)].empty());
+  EXPECT_TRUE(tune_prerequisites(grid, {false, true})[size_t(grid_b[0]->index)].empty())
+      << "a variant whose recipe is decided waits for nothing";
+}
+
+TEST(Tuning, TheLowestMeanLossOverEverySizeWinsAndADivergedCandidateLoses) {
+  const JobSpec job = tuned_job();
+  const Grid grid = expand_grid(job);
+  std::vector<double> loss(grid.runs.size(), NAN);
+  // Candidate c at size s is run s * 4 + c. Candidate 3 is best at size 0
+  // but diverged at size 1; candidate 1 has the lowest mean of the rest.
+  const double at_size[2][4] = {{2.0, 1.9, 2.1, 1.5}, {1.8, 1.75, 1.7, NAN}};
+  for (int s = 0; s < 2; ++s)
+    for (int c = 0; c < 4; ++c) loss[size_t(s * 4 + c)] = at_size[s][c];
+  TuneChoice choice = choose_recipe(job, grid, 1, loss);
+  EXPECT_EQ(choice.recipe, 1) << choice.how;
+  EXPECT_EQ(choice.how, "the lowest mean final loss at 2 sizes");
+  ASSERT_EQ(choice.candidates.size(), 4u);
+  EXPECT_DOUBLE_EQ(choice.candidates[1].mean_loss, (1.9 + 1.75) / 2);
+  EXPECT_EQ(choice.candidates[3].finished, 1);
+  EXPECT_EQ(choice.candidates[2].runs, (std::vector<int>{2, 6}));
+
+  // None finished everywhere: the most sizes, then the lowest mean.
+  for (int c = 0; c < 4; ++c) loss[size_t(4 + c)] = NAN;
+  choice = choose_recipe(job, grid, 1, loss);
+  EXPECT_EQ(choice.recipe, 3) << choice.how;
+  EXPECT_NE(choice.how.find("no candidate finished at all 2 sizes"), std::string::npos) << choice.how;
+  // None finished at all: the first candidate, said so.
+  std::fill(loss.begin(), loss.end(), NAN);
+  choice = choose_recipe(job, grid, 1, loss);
+  EXPECT_EQ(choice.recipe, 0);
+  EXPECT_NE(choice.how.find("no candidate finished at any"), std::string::npos) << choice.how;
+  // An untuned variant has nothing to choose.
+  EXPECT_EQ(choose_recipe(job, grid, 0, loss).recipe, -1);
 }
 
 }  // namespace

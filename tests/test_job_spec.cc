@@ -327,5 +327,80 @@ TEST(JobSpec, BadVariantsAreOneLocatedError) {
             std::string::npos);
 }
 
+// ---- [tune]: recipes chosen by a small sweep -----------------------------------
+
+TEST(JobSpec, TuneMakesEveryCombinationOfItsValuesACandidateOfEachTunedVariant) {
+  const JobSpec job = parse_job_text(std::string(kValid) + kVariants +
+                                         "[tune]\nlr = [1e-3, 4e-3]\nbeta2 = [0.95, 0.99, 0.999]\n"
+                                         "variants = [\"gpt\", \"lstm\"]\nbudget = 1e10\n"
+                                         "tokens_per_param = [20, 200]\n",
+                                     "t.toml");
+  ASSERT_TRUE(job.tune);
+  EXPECT_EQ(job.tune->budget, 1e10);
+  EXPECT_EQ(job.tune->tokens_per_param, (std::vector<double>{20, 200}));
+  const Variant& gpt = job.variants[0];
+  ASSERT_TRUE(gpt.tuned());
+  EXPECT_FALSE(job.variants[1].tuned()) << "llama is not in tune.variants";
+  ASSERT_EQ(gpt.candidates.size(), 6u);
+  // The last key varies fastest; every other key is the variant's own.
+  EXPECT_EQ(candidate_label(gpt.candidate_values[0]), "lr 0.001, beta2 0.95");
+  EXPECT_EQ(candidate_label(gpt.candidate_values[1]), "lr 0.001, beta2 0.99");
+  EXPECT_EQ(candidate_label(gpt.candidate_values[5]), "lr 0.004, beta2 0.999");
+  EXPECT_EQ(candidate_tag(gpt.candidate_values[5]), "lr4e-3-beta29.99e-1");
+  EXPECT_DOUBLE_EQ(gpt.candidates[4].lr, 4e-3);
+  EXPECT_DOUBLE_EQ(gpt.candidates[4].beta2, 0.99);
+  const Variant& lstm = job.variants[2];
+  ASSERT_EQ(lstm.candidates.size(), 6u);
+  EXPECT_DOUBLE_EQ(lstm.candidates[3].weight_decay, 0.0) << "the variant's own recipe under it";
+}
+
+TEST(JobSpec, TuneDefaultsToTheSmallestBudgetAndTwentyTokensPerParameterForEveryVariant) {
+  const JobSpec job = parse_job_text(std::string(kValid) + "[tune]\nlr = [1e-3, 2e-3]\n", "t.toml");
+  ASSERT_TRUE(job.tune);
+  EXPECT_EQ(job.tune->budget, 1e10);
+  EXPECT_EQ(job.tune->tokens_per_param, (std::vector<double>{20}));
+  ASSERT_EQ(job.variants.size(), 1u);
+  EXPECT_EQ(job.variants[0].candidates.size(), 2u);
+}
+
+TEST(JobSpec, BadTuneTablesAreOneLocatedError) {
+  const std::string base = kValid;
+  EXPECT_EQ(error_of(base + "[tune]\nlr = [1e-3, 2]\n"),
+            "t.toml:21:13: tune.lr = 2: out of range; allowed: a number in (0, 1]")
+      << "the same bounds as [train]";
+  EXPECT_NE(error_of(base + "[tune]\nlr = [1e-3, 1e-3]\n").find("tune.lr = [0.001, 0.001]: lists 1e-3 twice"),
+            std::string::npos);
+  EXPECT_NE(error_of(base + "[tune]\nlr = [1e-3]\nwarmup_fraction = [0.01, 0.1]\n")
+                .find("tune.warmup_fraction = [0.01, 0.1]: not tuned"),
+            std::string::npos);
+  EXPECT_NE(error_of(base + "[tune]\nbudget = 1e10\n").find("tune.lr: [tune] lists the recipe values"),
+            std::string::npos);
+  EXPECT_NE(error_of(base + "[tune]\nlr = [1e-3]\nmomentum = [0.9]\n").find("tune.momentum"),
+            std::string::npos);
+  EXPECT_NE(error_of(base + "[tune]\nlr = [1e-3]\nvariants = [\"a\"]\n")
+                .find("tune.variants = [\"a\"]: only for a job with [[variant]] tables"),
+            std::string::npos);
+  EXPECT_NE(error_of(base + kVariants + "[tune]\nlr = [1e-3]\nvariants = [\"gpt\", \"rwkv\"]\n")
+                .find("tune.variants = \"rwkv\": names no [[variant]]"),
+            std::string::npos);
+  // llama sets lr itself: tuning it too would say two things.
+  EXPECT_NE(error_of(base + kVariants + "[tune]\nlr = [1e-3, 2e-3]\n")
+                .find("variant[1].lr = 0.003: tuned by [tune] (tune.lr)"),
+            std::string::npos)
+      << error_of(base + kVariants + "[tune]\nlr = [1e-3, 2e-3]\n");
+  EXPECT_NE(error_of(replaced(base, "batch_tokens = 1024", "batch_tokens = 1024\nlr_rule = \"kaplan\"") +
+                     "[tune]\nlr = [1e-3, 2e-3]\n")
+                .find("tune.lr = [0.001, 0.002]: lr_rule = \"kaplan\" sets the learning rate from N"),
+            std::string::npos);
+  EXPECT_NE(error_of(base + "[tune]\nlr = [1e-4, 2e-4, 3e-4, 4e-4, 5e-4, 6e-4, 7e-4, 8e-4, 9e-4]\n"
+                            "weight_decay = [0, 0.01, 0.03, 0.1, 0.3, 1, 2, 3]\n")
+                .find("the values make 72 candidate recipes; allowed: up to 64"),
+            std::string::npos);
+  // Found by the grid: a budget too small for its tuning model.
+  EXPECT_NE(error_of(base + "[tune]\nlr = [1e-3]\nbudget = 1e6\n").find("t.toml:22:10: tune.budget = 1e6: 1e6 FLOPs give the tuning model"),
+            std::string::npos)
+      << error_of(base + "[tune]\nlr = [1e-3]\nbudget = 1e6\n");
+}
+
 }  // namespace
 }  // namespace sweep

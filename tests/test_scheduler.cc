@@ -224,5 +224,27 @@ TEST(Protocol, ResultsKeepEveryFieldOfTheOutcome) {
   EXPECT_EQ(parse_run_outcome("stopped"), RunOutcome::kStopped);
 }
 
+TEST(Scheduler, RunsWaitForTheirPrerequisitesWhichGoFirst) {
+  // Runs 0 and 1 (small tune runs) gate run 3; run 2 waits for nothing.
+  Scheduler s({1e10, 2e10, 5e12, 9e12}, std::vector<RunState>(4, RunState::kPending), {},
+              /*max_attempts=*/1);
+  s.set_groups({group_of({1}), group_of({2})});
+  s.set_prerequisites({{}, {}, {}, {0, 1}});
+  // The gating runs first, although run 2 is larger; run 3 waits.
+  EXPECT_EQ(next_run(s), 1);
+  s.start(1, s.next()->group);
+  EXPECT_EQ(next_run(s), 0);
+  s.start(0, s.next()->group);
+  EXPECT_EQ(next_run(s), -1) << "both groups busy";
+  s.finish(1, RunOutcome::kDone);
+  EXPECT_EQ(next_run(s), 2) << "run 3 still waits for run 0";
+  s.start(2, s.next()->group);
+  // A prerequisite that fails for good ends the wait too.
+  EXPECT_EQ(s.finish(0, RunOutcome::kFailed), RunState::kFailed);
+  EXPECT_EQ(next_run(s), 3);
+  EXPECT_THROW(s.set_prerequisites({{}, {}, {}}), std::invalid_argument);
+  EXPECT_THROW(s.set_prerequisites({{}, {}, {}, {7}}), std::invalid_argument);
+}
+
 }  // namespace
 }  // namespace sweep

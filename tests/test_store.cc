@@ -229,15 +229,17 @@ class ReaderProcess {
   int go_ = -1, result_ = -1;
 };
 
-TEST_F(StoreTest, SetLrWhileWritingIsSeenByReadersAndKeptBySetProgress) {
+TEST_F(StoreTest, SetRecipeWhileWritingIsSeenByReadersAndKeptBySetProgress) {
   runs_[1].lr = NAN;
   ReaderProcess reader([&]() -> std::string {
     const SweepStore read = SweepStore::open_read_only(path_);
     const double lr = read.runs()[1].lr;
     const RunProgress p = read.progress(1);
     if (lr != 2e-3) return "a live reader saw lr " + std::to_string(lr) + ", not 0.002";
+    if (read.runs()[1].recipe != 3)
+      return "a live reader saw recipe " + std::to_string(read.runs()[1].recipe) + ", not 3";
     if (p.state != RunState::kRunning || p.steps_done != 5 || p.attempts != 1 || p.reason != "x")
-      return std::string("set_lr changed the row's status part: ") + to_string(p.state) + ", " +
+      return std::string("set_recipe changed the row's status part: ") + to_string(p.state) + ", " +
              std::to_string(p.steps_done) + " steps, " + std::to_string(p.attempts) +
              " attempts, reason '" + p.reason + "'";
     return "";
@@ -250,7 +252,7 @@ TEST_F(StoreTest, SetLrWhileWritingIsSeenByReadersAndKeptBySetProgress) {
   p.steps_done = 5;
   p.attempts = 1;
   store.set_progress(1, p);
-  store.set_lr(1, 2e-3);
+  store.set_recipe(1, 2e-3, 3);
   store.flush();
   EXPECT_EQ(reader.release(), "");
 
@@ -282,13 +284,15 @@ TEST_F(StoreTest, ResumeGivesBackTheLrARunLearnedWhenItStarted) {
   {
     SweepStore store = SweepStore::open(path_, info_, runs_);
     store.start_writing();
-    store.set_lr(1, 2e-3);
+    store.set_recipe(1, 2e-3, 3);
   }
   SweepStore store = SweepStore::open(path_, info_, runs_);
   EXPECT_FALSE(store.created());
   EXPECT_DOUBLE_EQ(store.runs()[0].lr, 3e-3);
   EXPECT_DOUBLE_EQ(store.runs()[1].lr, 2e-3);
+  EXPECT_EQ(store.runs()[1].recipe, 3);
   EXPECT_TRUE(std::isnan(store.runs()[2].lr)) << "a run not started yet: " << store.runs()[2].lr;
+  EXPECT_EQ(store.runs()[2].recipe, -1);
 }
 
 TEST_F(StoreTest, ResumeKeepsFinishedRunsAndTruncatesCurvesToTheCheckpoint) {

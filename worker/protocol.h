@@ -31,6 +31,9 @@ struct Assignment {
   int32_t run = -1;     // -1: no more work
   int32_t attempt = 0;  // 1, 2, ... over the run's life in the file
   int32_t group = -1;   // the group that trains it (an index into the layout's groups)
+  // The [tune] candidate a tuned variant's grid run trains with (chosen from
+  // its tune runs as it starts); -1: the run's own recipe.
+  int32_t recipe = -1;
 };
 
 enum class MessageKind : int32_t { kRecords = 2, kResult = 3 };

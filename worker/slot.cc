@@ -107,7 +107,7 @@ void serve_groups(const SlotWork& work, const GroupLayout& groups, const std::st
       batch.eval.push_back(r);
       send_batch();
     };
-    TrainConfig config = make_train_config(work.job, spec, device, threads, layout.slot_size);
+    TrainConfig config = make_train_config(work.job, spec, device, threads, layout.slot_size, next.recipe);
     config.rank = layout.slot_rank;
     config.world = layout.slot_size;
     config.fault = fault_for(work.fault, spec.run_id, layout.slot_rank, next.attempt);

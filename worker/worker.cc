@@ -3,9 +3,11 @@
 #include <torch/torch.h>
 
 #include <algorithm>
+#include <cmath>
 #include <filesystem>
 #include <thread>
 
+#include "common/check.h"
 #include "common/error.h"
 #include "spec/memory_plan.h"
 
@@ -42,10 +44,13 @@ double memory_per_rank(const JobSpec& job, const std::string& device) {
 }
 
 TrainConfig make_train_config(const JobSpec& job, const RunSpec& run, const std::string& device,
-                              int threads, int world) {
+                              int threads, int world, int recipe_index) {
   TrainConfig c;
   c.world = world;
-  const TrainSection& recipe = job.variants[size_t(run.variant)].train;  // the variant's
+  const bool tuned = std::isnan(run.lr);  // a tuned variant's grid run
+  SWEEP_CHECK(!tuned || recipe_index >= 0,
+              run.run_id + ": its variant's recipe is tuned, but none was chosen");
+  const TrainSection& recipe = run_recipe(job, run, tuned ? recipe_index : -1);
   const bool cuda = device.rfind("cuda", 0) == 0;
   c.sharding = choose_sharding(job, run, world, memory_per_rank(job, device), cuda).sharding;
   c.activation_checkpointing = job.train.activation_checkpointing;
@@ -53,7 +58,7 @@ TrainConfig make_train_config(const JobSpec& job, const RunSpec& run, const std:
   c.steps = run.steps;
   c.batch_tokens = job.train.batch_tokens;
   c.micro_batch_tokens = job.train.micro_batch_tokens;
-  c.lr = run.lr;
+  c.lr = tuned ? peak_lr(recipe, run.model) : run.lr;
   c.min_lr_ratio = recipe.min_lr_ratio;
   c.warmup_steps = run.warmup_steps;
   c.weight_decay = recipe.weight_decay;

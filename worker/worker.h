@@ -32,9 +32,10 @@ int choose_threads(int64_t requested, int local_ranks);
 
 // The run's training settings for one of `world` ranks of a slot, with the
 // sharding it trains with (resources.sharding, or the least that fits the
-// rank's memory: spec/memory_plan.h).
+// rank's memory: spec/memory_plan.h). `recipe`: the [tune] candidate a tuned
+// variant's grid run trains with (Assignment::recipe); -1 for every other run.
 TrainConfig make_train_config(const JobSpec& job, const RunSpec& run, const std::string& device,
-                              int threads, int world = 1);
+                              int threads, int world = 1, int recipe = -1);
 
 // Bytes one rank may hold: resources.memory_per_rank, else the GPU's memory
 // on CUDA; 0 (no limit) on CPU.
