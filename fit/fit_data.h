@@ -77,6 +77,24 @@ struct VariantInfo {
   std::string lr_note;                       // how its lr was chosen ("job", "tuned at N=... from ...")
 };
 
+// A tuned variant's [tune] sweep, as its file's tune runs say: each
+// candidate recipe's final losses at the tuning sizes, and the one its grid
+// trains with (spec/tuning.h has the rule).
+struct TuningCandidate {
+  std::string label;           // "lr 0.006", "lr 0.006, weight_decay 0.1"
+  std::vector<double> losses;  // final validation loss per tuning size; NaN = did not finish
+  double mean_loss = NAN;      // over the sizes that finished
+  bool chosen = false;
+};
+struct Tuning {
+  std::string variant;         // "" in a job without [[variant]]
+  double budget = 0;           // FLOPs of each tuning run
+  std::vector<double> params;  // the tuning sizes' N, in the order of `losses`
+  std::vector<TuningCandidate> candidates;
+  std::string how;             // how the candidate was chosen
+  bool used = false;           // its grid has started with it (else: the choice the rule makes now)
+};
+
 // What a sweep was planned to test: `sweepd predict --emit-job` writes it into
 // the new job's [prediction] table (docs/job-format.md), the sweep stores it in
 // its file (/prediction, docs/hdf5-layout.md), and the report compares it with
@@ -113,6 +131,7 @@ struct FitData {
   std::vector<std::string> notes;      // e.g. "budgets inferred from FLOPs"
   std::vector<Prediction> predictions;  // stored in the sweep files read (see above)
   std::vector<VariantInfo> variants;  // empty: one unnamed variant, or names only from the points
+  std::vector<Tuning> tuning;         // the tuned variants' [tune] sweeps (not fitted)
 
   // Indices into points of each budget's runs, in budget order.
   std::vector<std::vector<int64_t>> profiles() const;
