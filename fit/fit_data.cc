@@ -353,6 +353,8 @@ FitData variant_data(const FitData& data, const std::string& variant) {
   out.notes = data.notes;
   for (const VariantInfo& v : data.variants)
     if (v.name == variant) out.variants.push_back(v);
+  for (const Tuning& t : data.tuning)
+    if (t.variant == variant) out.tuning.push_back(t);
   std::vector<int64_t> new_index(data.points.size(), -1);
   for (size_t i = 0; i < data.points.size(); ++i) {
     if (data.points[i].variant != variant) continue;

@@ -92,6 +92,7 @@ struct Tuning {
   std::vector<double> params;  // the tuning sizes' N, in the order of `losses`
   std::vector<TuningCandidate> candidates;
   std::string how;             // how the candidate was chosen
+  std::vector<std::string> warnings;  // e.g. a choice at the end of a key's range
   bool used = false;           // its grid has started with it (else: the choice the rule makes now)
 };
 

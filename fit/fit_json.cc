@@ -220,6 +220,26 @@ json to_json(const FitData& data, const Analysis& analysis) {
   for (const Excluded& e : data.excluded)
     excluded.push_back({{"run", e.run_id}, {"reason", e.reason}});
 
+  json tuning = json::array();
+  for (const Tuning& t : data.tuning) {
+    json candidates = json::array();
+    for (const TuningCandidate& c : t.candidates) {
+      json losses = json::array();
+      for (double l : c.losses) losses.push_back(number(l));
+      candidates.push_back({{"recipe", c.label},
+                            {"losses", losses},
+                            {"mean_loss", number(c.mean_loss)},
+                            {"chosen", c.chosen}});
+    }
+    tuning.push_back({{"variant", t.variant},
+                      {"budget", t.budget},
+                      {"params", t.params},
+                      {"how", t.how},
+                      {"warnings", t.warnings},
+                      {"used_by_grid", t.used},
+                      {"candidates", candidates}});
+  }
+
   json quantities = json::array();
   for (const Quantity& q : analysis.quantities) quantities.push_back(to_json(q));
 
@@ -281,6 +301,7 @@ json to_json(const FitData& data, const Analysis& analysis) {
           {"budgets", data.budgets},
           {"runs", runs},
           {"excluded", excluded},
+          {"tuning", tuning},
           {"notes", data.notes},
           {"options",
            {{"approaches", analysis.options.approaches},

@@ -80,6 +80,7 @@ FitData merge_fit_data(std::vector<FitData> sources, const InputOptions& options
     }
     for (const std::string& note : s.notes) merged.notes.push_back(s.source + ": " + note);
     for (Prediction& p : s.predictions) merged.predictions.push_back(std::move(p));
+    for (Tuning& t : s.tuning) merged.tuning.push_back(std::move(t));
   }
   merged.notes.insert(merged.notes.begin(),
                       "merged from " + std::to_string(sources.size()) + " files: " + summary);

@@ -134,6 +134,35 @@ void data_section(Document& doc, const FitData& data) {
   if (!data.notes.empty()) doc.list(data.notes);
 }
 
+// A tuned variant's [tune] sweep: the candidates' losses and the choice.
+void tuning_section(Document& doc, const FitData& data) {
+  for (const Tuning& t : data.tuning) {
+    doc.heading("Recipe tuning");
+    std::string sizes;
+    for (double n : t.params) sizes += (sizes.empty() ? "N = " : ", ") + count(n);
+    doc.paragraph(
+        "Before its grid, " + std::to_string(t.candidates.size()) + " candidate recipes ([tune]) " +
+        "trained at " + flops(t.budget) + " FLOPs (" + sizes +
+        "); these tune runs are not fitted. Chosen: " +
+        (t.used ? "the recipe the grid trained with, " : "the recipe the rule picks now (no grid run "
+                                                         "has started with it yet), ") +
+        t.how + ".");
+    std::vector<std::string> header = {"Candidate"};
+    for (double n : t.params) header.push_back("Loss at N = " + count(n));
+    header.insert(header.end(), {"Mean", ""});
+    Table table(header, /*align=*/"l" + std::string(t.params.size() + 1, 'r') + "l");
+    for (const TuningCandidate& c : t.candidates) {
+      std::vector<std::string> row = {c.label};
+      for (double l : c.losses) row.push_back(std::isfinite(l) ? loss(l) : "did not finish");
+      row.push_back(loss(c.mean_loss));
+      row.push_back(c.chosen ? "chosen" : "");
+      table.rows.push_back(row);
+    }
+    doc.table(table, "");
+    if (!t.warnings.empty()) doc.list(t.warnings);
+  }
+}
+
 // Where approach 1's envelope points come from (docs/fit.md, "Approach 1").
 void approach1_paragraph(Document& doc, const Analysis& analysis) {
   const Envelope& e = analysis.laws.envelope;
@@ -490,6 +519,7 @@ Document build_document(const FitData& data, const Analysis& analysis,
                         bool all_quantities = true) {
   Document doc;
   data_section(doc, data);
+  tuning_section(doc, data);
   noise_paragraph(doc, analysis);
   extrapolation_paragraph(doc, analysis);
   verification_section(doc, data, analysis);

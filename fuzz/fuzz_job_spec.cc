@@ -5,7 +5,8 @@
 // does, but without require_corpus(): the harness looks at no corpus file.
 // A job that is accepted must expand to runs that can train: at least
 // grid.min_steps steps, positive parameter counts, tokens = steps x batch and
-// finite positive FLOPs and learning rates; anything else is a finding too.
+// finite positive FLOPs and learning rates (a tuned variant's grid run: from
+// every candidate recipe); anything else is a finding too.
 // parse_job_text still globs data.corpus (reads directories, opens no file);
 // scripts/fuzz runs the harness in its own work directory. A UserError is the
 // expected answer to a bad job; see fuzz_input.h for what is a finding.
@@ -25,10 +26,21 @@
 namespace {
 
 void require_trainable(const sweep::JobSpec& job, const sweep::RunSpec& run) {
+  // A tuned variant's grid run learns its lr from a candidate as it starts:
+  // every candidate must give one.
+  bool lr_ok = std::isfinite(run.lr) && run.lr > 0;
+  const sweep::Variant& variant = job.variants[size_t(run.variant)];
+  if (std::isnan(run.lr) && !run.is_tune() && variant.tuned()) {
+    lr_ok = true;
+    for (size_t c = 0; c < variant.candidates.size(); ++c) {
+      const double lr = sweep::peak_lr(sweep::run_recipe(job, run, int(c)), run.model);
+      lr_ok = lr_ok && std::isfinite(lr) && lr > 0;
+    }
+  }
   const bool ok = run.steps >= job.grid.min_steps &&
                   run.tokens == run.steps * job.train.batch_tokens && run.params.total > 0 &&
                   run.params.non_embedding > 0 && std::isfinite(run.flops) && run.flops > 0 &&
-                  std::isfinite(run.lr) && run.lr > 0 && run.model.n_head > 0 &&
+                  lr_ok && run.model.n_head > 0 &&
                   run.model.d_model % run.model.n_head == 0;
   if (ok) return;
   std::fprintf(stderr,

@@ -93,6 +93,7 @@ int Coordinator::recipe_for(int run) {
     log_info("tuned" + (variant.name.empty() ? std::string() : " " + variant.name) + ": " +
              candidate_label(variant.candidate_values[size_t(recipe)]) + " (" + choice.how +
              ", " + loss + ")");
+    for (const std::string& edge : choice.edges) log_warn("tuning: " + edge);
   }
   store_.set_recipe(run, peak_lr(run_recipe(setup_.job, spec, recipe), spec.model), recipe);
   return recipe;

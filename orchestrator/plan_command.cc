@@ -2,6 +2,7 @@
 // to, with realized shapes, N, D, FLOPs and an estimated time on this machine.
 
 #include <algorithm>
+#include <cmath>
 #include <cstdio>
 #include <iostream>
 #include <map>
@@ -159,6 +160,16 @@ nlohmann::json run_json(const JobSpec& job, const RunSpec& run) {
           {"steps", run.steps},
           {"flops_per_token", run.flops_per_token},
           {"flops", run.flops}};
+  out["role"] = to_string(run.role);
+  // A tune run's candidate; a tuned variant's grid run has no lr until it starts.
+  const Variant& variant = job.variants[size_t(run.variant)];
+  if (run.is_tune()) {
+    out["recipe"] = run.recipe;
+    out["candidate"] = candidate_label(variant.candidate_values[size_t(run.recipe)]);
+  } else if (variant.tuned()) {
+    out["lr"] = nullptr;
+    out["lr_tuned"] = true;
+  }
   if (run.model.attention()) out["n_kv_head"] = run.model.kv_heads();
   if (run.model.family == Family::kMoe) {
     out["n_experts"] = run.model.n_experts;
@@ -309,6 +320,23 @@ int plan_command(const PlanOptions& options) {
     }
     std::cout << '\n';
   }
+  if (job.tune) {
+    const Variant* tuned = nullptr;
+    int64_t runs = 0, variants = 0;
+    for (const Variant& v : job.variants) {
+      if (!v.tuned()) continue;
+      tuned = &v;
+      ++variants;
+    }
+    for (const RunSpec& run : grid.runs) runs += run.is_tune();
+    std::cout << "tuning: " << runs << " tune runs first (" << variants << " variant"
+              << (variants == 1 ? "" : "s") << " x " << tuned->candidates.size()
+              << " candidate recipes x " << job.tune->tokens_per_param.size() << " size"
+              << (job.tune->tokens_per_param.size() == 1 ? "" : "s") << " at "
+              << format_sci(job.tune->budget)
+              << " FLOPs); each tuned variant's grid trains with its candidate of the lowest mean "
+                 "final loss (lr \"tuned\" below)\n";
+  }
   std::cout << '\n';
   TextTable table({"run", "budget", "N", "N non-emb", "D", "D/N", "shape", "lr", "steps", "FLOPs",
                    "est. time", "ranks", "sharding", "mem/rank"});
@@ -316,7 +344,10 @@ int plan_command(const PlanOptions& options) {
     const RunSpec& run = grid.runs[i];
     char ratio[32], lr[32];
     std::snprintf(ratio, sizeof(ratio), "%.3g", run.tokens_per_param());
-    std::snprintf(lr, sizeof(lr), "%.3g", run.lr);
+    if (std::isnan(run.lr))
+      std::snprintf(lr, sizeof(lr), "tuned");
+    else
+      std::snprintf(lr, sizeof(lr), "%.3g", run.lr);
     table.add_row({run.run_id, run.budget > 0 ? format_sci(run.budget) : "-",
                    format_count(double(run.law_params())),
                    format_count(double(run.params.active_non_embedding)),

@@ -27,10 +27,14 @@ int status_command(const StatusOptions& options) {
     double flops_done;
   };
   std::vector<Row> rows;
+  std::map<RunState, int> tuning;           // the tune runs' states
+  std::map<std::string, int64_t> chosen;    // variant -> the candidate its grid trains with
   for (const RunInfo& run : store.runs()) {
     const RunProgress p = store.progress(run.index);
     ++counts[p.state];
     if (!run.variant.empty()) ++by_variant[run.variant][p.state];
+    if (run.role == "tune") ++tuning[p.state];
+    if (run.role != "tune" && run.recipe >= 0) chosen[run.variant] = run.recipe;
     total_flops += run.flops;
     double partial = 0;
     if (p.state == RunState::kDone || p.state == RunState::kDiverged) {
@@ -38,6 +42,8 @@ int status_command(const StatusOptions& options) {
       if (p.state == RunState::kDone) {
         done_flops += run.flops;
         done_seconds += p.wall_seconds;
+      }
+      if (p.state == RunState::kDone && run.role != "tune") {
         const auto key = std::make_pair(run.budget, run.variant);
         auto it = best.find(key);
         if (it == best.end() || p.final_eval_loss < it->second.first) {
@@ -74,6 +80,16 @@ int status_command(const StatusOptions& options) {
         out["variants"][name][to_string(s)] = it == states.end() ? 0 : it->second;
       }
     }
+    if (!tuning.empty()) {
+      for (RunState s : {RunState::kPending, RunState::kRunning, RunState::kDone,
+                         RunState::kDiverged, RunState::kFailed})
+        out["tuning"][to_string(s)] = tuning[s];
+      for (const RunInfo& run : store.runs()) {
+        const auto it = chosen.find(run.variant);
+        if (run.role == "tune" && it != chosen.end() && it->second == run.recipe)
+          out["tuning"]["chosen"][run.variant].push_back(run.run_id);
+      }
+    }
     out["best_per_budget"] = nlohmann::json::array();
     for (const auto& [key, b] : best) {
       nlohmann::json row = {{"budget", key.first}, {"run_id", b.second}, {"final_eval_loss", b.first}};
@@ -106,6 +122,18 @@ int status_command(const StatusOptions& options) {
     std::printf("  variant %s: %d done, %d running, %d pending, %d diverged, %d failed\n",
                 name.c_str(), count(RunState::kDone), count(RunState::kRunning),
                 count(RunState::kPending), count(RunState::kDiverged), count(RunState::kFailed));
+  }
+  if (!tuning.empty()) {
+    std::printf("  tuning: %d done, %d running, %d pending, %d diverged, %d failed\n",
+                tuning[RunState::kDone], tuning[RunState::kRunning], tuning[RunState::kPending],
+                tuning[RunState::kDiverged], tuning[RunState::kFailed]);
+    for (const RunInfo& run : store.runs()) {
+      const auto it = chosen.find(run.variant);
+      if (run.role == "tune" && it != chosen.end() && it->second == run.recipe)
+        std::printf("    chosen%s: %s\n",
+                    run.variant.empty() ? "" : (" for " + run.variant).c_str(),
+                    run.run_id.c_str());
+    }
   }
   if (!best.empty()) {
     std::printf("\nbest so far per budget%s (final validation loss, nats per token)\n",

@@ -52,8 +52,11 @@ void read_tuning(const SweepStore& store, const JobSpec& job, fit::FitData& data
     t.used = used[v] >= 0;
     const int chosen = t.used ? used[v] : choice.recipe;
     t.how = choice.how;
-    if (t.used && chosen != choice.recipe)
+    t.warnings = choice.edges;
+    if (t.used && chosen != choice.recipe) {
       t.how = "the candidate its grid started with (a tune run finished since)";
+      t.warnings.clear();
+    }
     for (const TuneCandidateResult& c : choice.candidates) {
       fit::TuningCandidate out;
       out.label = candidate_label(variant.candidate_values[size_t(c.recipe)]);

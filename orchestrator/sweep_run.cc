@@ -53,9 +53,14 @@ void Progress::finish() {
 
 namespace {
 void print_final_table(const Grid& grid, const SweepStore& store, double bytes_per_token) {
-  // (budget, variant) -> lowest final eval loss: each variant's own best.
+  // (budget, variant) -> lowest final eval loss: each variant's own best
+  // grid run; variant -> the [tune] candidate its grid trained with.
   std::map<std::pair<double, int>, double> best;
+  std::map<int, int64_t> chosen;
   for (const RunSpec& run : grid.runs) {
+    if (run.is_tune()) continue;
+    const int64_t recipe = store.runs()[size_t(run.index)].recipe;
+    if (recipe >= 0) chosen[run.variant] = recipe;
     const RunProgress p = store.progress(run.index);
     if (p.state == RunState::kDone && std::isfinite(p.final_eval_loss)) {
       auto [it, fresh] = best.emplace(std::make_pair(run.budget, run.variant), p.final_eval_loss);
@@ -76,13 +81,18 @@ void print_final_table(const Grid& grid, const SweepStore& store, double bytes_p
     }
     std::snprintf(ratio, sizeof(ratio), "%.3g", run.tokens_per_param());
     const auto key = std::make_pair(run.budget, run.variant);
-    const bool is_best =
-        p.state == RunState::kDone && best.count(key) && p.final_eval_loss == best[key];
+    const bool is_best = !run.is_tune() && p.state == RunState::kDone && best.count(key) &&
+                         p.final_eval_loss == best[key];
+    const auto choice = chosen.find(run.variant);
+    const char* note = is_best ? (variants ? "<- variant's best at this budget"
+                                           : "<- best at this budget")
+                       : !run.is_tune() ? ""
+                       : choice != chosen.end() && choice->second == run.recipe
+                           ? "tuning: the recipe chosen"
+                           : "tuning";
     table.add_row({run.run_id, run.budget > 0 ? format_sci(run.budget) : "-",
                    format_count(double(run.law_params())), format_count(double(run.tokens)), ratio,
-                   loss, bpb, to_string(p.state),
-                   is_best ? (variants ? "<- variant's best at this budget" : "<- best at this budget")
-                           : ""});
+                   loss, bpb, to_string(p.state), note});
   }
   std::cout << "\nfinal validation loss (nats per token) by budget and size\n";
   table.print(std::cout);
@@ -96,6 +106,9 @@ void print_final_json(const Grid& grid, const SweepStore& store, const std::stri
     const RunProgress p = store.progress(run.index);
     auto number = [](double v) { return std::isfinite(v) ? nlohmann::json(v) : nlohmann::json(); };
     out["runs"].push_back({{"run_id", run.run_id},
+                           {"role", to_string(run.role)},
+                           {"recipe", store.runs()[size_t(run.index)].recipe},
+                           {"lr", number(store.runs()[size_t(run.index)].lr)},
                            {"budget", run.budget},
                            {"params_total", run.params.total},
                            {"params_non_embedding", run.params.non_embedding},

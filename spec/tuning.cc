@@ -1,6 +1,8 @@
 #include "spec/tuning.h"
 
+#include <algorithm>
 #include <cmath>
+#include <cstdio>
 
 namespace sweep {
 
@@ -69,6 +71,19 @@ TuneChoice choose_recipe(const JobSpec& job, const Grid& grid, int variant,
   } else {
     choice.recipe = best->recipe;
     choice.how = "the lowest mean final loss at " + at;
+  }
+  // A choice at the end of a key's range says little about where its best is.
+  const std::map<std::string, double>& values = v.candidate_values[size_t(choice.recipe)];
+  for (const auto& [key, tried] : job.tune->values) {
+    if (tried.size() < 2 || !best) continue;
+    const double value = values.at(key);
+    const double lo = *std::min_element(tried.begin(), tried.end());
+    const double hi = *std::max_element(tried.begin(), tried.end());
+    if (value != lo && value != hi) continue;
+    char text[64];
+    std::snprintf(text, sizeof(text), "%s %g", key.c_str(), value);
+    choice.edges.push_back(std::string(text) + " is the " + (value == hi ? "largest" : "smallest") +
+                           " value tried: the best may lie beyond it (widen tune." + key + ")");
   }
   return choice;
 }

@@ -31,6 +31,9 @@ struct TuneChoice {
   std::vector<TuneCandidateResult> candidates;
   // How it was chosen: "lowest mean loss at 2 sizes", or why the fallback.
   std::string how;
+  // For each tuned key whose chosen value is the smallest or largest tried:
+  // "lr 0.03 is the largest value tried: the best may lie beyond it (widen tune.lr)".
+  std::vector<std::string> edges;
 };
 
 // The tune runs of variant `variant` (grid order), empty when it is not tuned.

@@ -10,6 +10,7 @@
 #include <thread>
 
 #include "sweep_fixture.h"
+#include "tuning_job.h"
 
 namespace sweep {
 namespace {
@@ -176,6 +177,28 @@ TEST_F(MpiSweep, StatusReadsTheFileWhileTheSweepRuns) {
   EXPECT_GT(status["flops_done"].get<double>(), 0) << status.dump();
   EXPECT_LT(status["flops_done"].get<double>(), status["flops_total"].get<double>())
       << status.dump();
+}
+
+TEST_F(MpiSweep, TunedJobMakesTheOneProcessChoiceAndTrainsTheGridWithIt) {
+  for (const auto& [from, to] : kTuneEdits) replace_in_job(from, to);
+  ASSERT_EQ(wait_exit(start({job_, "--output", dir_ + "/one.h5"})), 0) << log();
+  use_mpirun(3);
+  ASSERT_EQ(wait_exit(start({job_})), 0) << log();
+  SweepStore one = SweepStore::open_read_only(dir_ + "/one.h5");
+  SweepStore many = SweepStore::open_read_only(output_);
+  const int best = best_candidate(many);
+  ASSERT_GE(best, 0);
+  EXPECT_EQ(best_candidate(one), best);
+  ASSERT_EQ(one.runs().size(), many.runs().size());
+  for (size_t i = 0; i < many.runs().size(); ++i) {
+    const RunInfo& run = many.runs()[i];
+    EXPECT_EQ(run.recipe, run.role == "tune" ? one.runs()[i].recipe : best) << run.run_id;
+    EXPECT_EQ(run.lr, one.runs()[i].lr) << run.run_id;
+    // Two slots of one thread each: the same arithmetic as one process.
+    EXPECT_NEAR(many.progress(int64_t(i)).final_eval_loss, one.progress(int64_t(i)).final_eval_loss,
+                1e-6)
+        << run.run_id;
+  }
 }
 
 }  // namespace
