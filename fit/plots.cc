@@ -975,17 +975,22 @@ LogRange comparison_range(const VariantStudy& study) {
   return x.padded(0.05);
 }
 
-// Vertical dashed lines at the crossovers, labelled with the two variants.
-std::string crossover_marks(const Comparison& comparison) {
+// Vertical dashed lines at the crossovers, labelled with the two variants:
+// right of the line in the plot's left half, left of it in the right half
+// (so that a crossover near the right edge keeps its label inside).
+std::string crossover_marks(const Comparison& comparison, const LogRange& x) {
   std::string text;
   for (const PairComparison& p : comparison.pairs)
     for (const Crossover& c : p.crossovers) {
+      const double where = std::log(c.compute.value / x.lo) / std::log(x.hi / x.lo);
+      const bool left_half = !(where > 0.5);
+      const std::string label = c.better_above + " overtakes " + c.better_below + " at " +
+                                format_sci(c.compute.value, 3);
       text += "set arrow from " + number(c.compute.value) + ", graph 0 to " +
               number(c.compute.value) + ", graph 1 nohead dt 2 lw 1.5 lc rgb '#444444' back\n";
-      text += "set label " +
-              gp_string(" " + c.better_above + " overtakes " + c.better_below + " at " +
-                        format_sci(c.compute.value, 3)) +
-              " at " + number(c.compute.value) + ", graph 0.04 left textcolor rgb '#444444'\n";
+      text += "set label " + gp_string(left_half ? " " + label : label + " ") + " at " +
+              number(c.compute.value) + ", graph 0.04 " + (left_half ? "left" : "right") +
+              " textcolor rgb '#444444'\n";
     }
   return text;
 }
@@ -1045,7 +1050,7 @@ Plot comparison_frontiers_plot(const VariantStudy& study, const std::string& gnu
   if (lo_common <= hi_common)
     settings += "set object 1 rect from " + number(lo_common) + ", graph 0 to " +
                 number(hi_common) + ", graph 1 behind fc rgb '#f0f0f0' fs solid noborder\n";
-  settings += crossover_marks(comparison);
+  settings += crossover_marks(comparison, x_range);
   plot.svg = run_gnuplot(gnuplot, settings + script.text + script.plot_command(), 800, 520);
   return plot;
 }
@@ -1114,7 +1119,7 @@ Plot comparison_multiplier_plot(const VariantStudy& study, const std::string& gn
       "set xlabel 'C (training FLOPs)'\nset ylabel 'compute multiplier C_A(L_B(C)) / C'\n"
       "set key top left\nset arrow from graph 0, first 1 to graph 1, first 1 nohead lw 1 "
       "lc rgb '#888888' back\n" +
-      crossover_marks(comparison);
+      crossover_marks(comparison, x_range);
   plot.svg = run_gnuplot(gnuplot, settings + script.text + script.plot_command(), 800, 480);
   return plot;
 }

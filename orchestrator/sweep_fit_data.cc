@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "common/error.h"
+#include "common/format.h"
 #include "fit/merge.h"
 #include "spec/grid.h"
 #include "spec/job_spec.h"
@@ -70,8 +71,10 @@ void read_tuning(const SweepStore& store, const JobSpec& job, fit::FitData& data
     for (fit::VariantInfo& info : data.variants) {
       if (info.name != variant.name) continue;
       info.train = recipe_settings(variant.candidates[size_t(chosen)]);
-      info.lr_note = "tuned: " + candidate_label(variant.candidate_values[size_t(chosen)]) +
-                     " of " + std::to_string(t.candidates.size()) + " candidates";
+      // The value is in `train`; the note says how it came (the same for two
+      // variants tuned alike, so a comparison lists only the values).
+      info.lr_note = "tuned ([tune]: the best of " + std::to_string(t.candidates.size()) +
+                     " candidates at " + format_sci(t.budget) + " FLOPs)";
     }
     data.tuning.push_back(std::move(t));
   }

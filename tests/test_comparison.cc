@@ -277,5 +277,29 @@ TEST(Comparison, AVariantWithoutALawIsListedAndTheOthersStillCompare) {
   EXPECT_EQ(study.comparison.pairs.size(), 1u);
 }
 
+TEST(Comparison, Approach3IsNotUsedWhereItsFrontierLiesAboveAVariantsOwnRuns) {
+  const Law rnn{kGpt.E, 0.8 * kGpt.A, 0.8 * kGpt.B, kGpt.alpha, kGpt.beta};
+  AnalysisOptions options = comparison_options();
+  options.bootstrap = 20;
+  {
+    // From the laws themselves: approach 3 agrees with the runs and is used.
+    const FitData data = read_csv_table(two_family_table("agree.csv", kGpt, rnn, 0.003, 11), {});
+    const VariantStudy study = analyze_variants(data, options);
+    EXPECT_EQ(study.comparison.source, FrontierSource::kApproach3) << study.comparison.source_why;
+  }
+  // Every run of the largest budget 10% lower than the law: one smooth L(N, D)
+  // cannot follow, so its frontier lies more than 2% above the best run there.
+  FitData data = read_csv_table(two_family_table("disagree.csv", kGpt, rnn, 0.003, 11), {});
+  const double largest = data.budgets.back();
+  for (Observation& p : data.points)
+    if (p.budget == largest) p.loss *= 0.9;
+  const VariantStudy study = analyze_variants(data, options);
+  EXPECT_EQ(study.comparison.source, FrontierSource::kComputeLaw) << study.comparison.source_why;
+  EXPECT_NE(study.comparison.source_why.find("% above the best run trained there"),
+            std::string::npos)
+      << study.comparison.source_why;
+  EXPECT_EQ(study.comparison.pairs.size(), 1u) << "still compared, on the L(C) frontiers";
+}
+
 }  // namespace
 }  // namespace sweep::fit

@@ -202,15 +202,22 @@ lr = 4e-3
 namespace sweep {
 namespace {
 
-// jobs/families.toml: three families on one grid, each with its own rate.
+// jobs/families.toml: three families on one grid, each with the rate its
+// tune runs choose.
 TEST(Grid, FamiliesJobTrainsEveryFamilyOnTheSameBudgets) {
   const JobSpec job = load_job_file(shipped("families.toml"));
   ASSERT_EQ(job.variants.size(), 3u);
   const Grid grid = expand_grid(job);
   std::map<std::string, std::set<double>> budgets;
   std::map<std::string, Family> families;
+  int tune = 0;
   for (const RunSpec& run : grid.runs) {
     const Variant& v = job.variants[size_t(run.variant)];
+    EXPECT_TRUE(v.tuned()) << v.name;
+    if (run.is_tune()) {
+      ++tune;
+      continue;
+    }
     budgets[v.name].insert(run.budget);
     families[v.name] = run.model.family;
     EXPECT_GE(run.model.n_layer, 2) << run.run_id;
@@ -221,7 +228,8 @@ TEST(Grid, FamiliesJobTrainsEveryFamilyOnTheSameBudgets) {
   EXPECT_EQ(budgets.at("gpt2").size(), 4u);
   EXPECT_EQ(budgets.at("gpt2"), budgets.at("llama"));
   EXPECT_EQ(budgets.at("gpt2"), budgets.at("lstm"));
-  EXPECT_EQ(grid.runs.size(), 44u);
+  EXPECT_EQ(grid.runs.size(), 74u);
+  EXPECT_EQ(tune, 30) << "5 rates x 2 sizes x 3 families";
 }
 
 // A job with [tune]: a variant's lr and weight decay chosen at two sizes.
