@@ -30,7 +30,7 @@ void require_trainable(const sweep::JobSpec& job, const sweep::RunSpec& run) {
   // every candidate must give one.
   bool lr_ok = std::isfinite(run.lr) && run.lr > 0;
   const sweep::Variant& variant = job.variants[size_t(run.variant)];
-  if (std::isnan(run.lr) && !run.is_tune() && variant.tuned()) {
+  if (run.recipe_at_start() && variant.tuned()) {
     lr_ok = true;
     for (size_t c = 0; c < variant.candidates.size(); ++c) {
       const double lr = sweep::peak_lr(sweep::run_recipe(job, run, int(c)), run.model);

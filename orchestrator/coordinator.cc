@@ -73,7 +73,7 @@ Coordinator::Coordinator(const SweepSetup& setup, SweepStore& store, std::vector
 
 int Coordinator::recipe_for(int run) {
   const RunSpec& spec = setup_.grid.runs[size_t(run)];
-  if (spec.is_tune() || !std::isnan(spec.lr)) return -1;
+  if (!spec.recipe_at_start()) return -1;
   const int64_t stored = store_.runs()[size_t(run)].recipe;
   if (stored >= 0) return int(stored);
   int& recipe = variant_recipe_[size_t(spec.variant)];

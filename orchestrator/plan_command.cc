@@ -344,7 +344,7 @@ int plan_command(const PlanOptions& options) {
     const RunSpec& run = grid.runs[i];
     char ratio[32], lr[32];
     std::snprintf(ratio, sizeof(ratio), "%.3g", run.tokens_per_param());
-    if (std::isnan(run.lr))
+    if (run.recipe_at_start())
       std::snprintf(lr, sizeof(lr), "tuned");
     else
       std::snprintf(lr, sizeof(lr), "%.3g", run.lr);

@@ -13,6 +13,7 @@
 // run left is an error at grid.budgets. A job with [tune] gets, first, every
 // tuned variant's tune runs: each candidate recipe at each tuning size.
 
+#include <cmath>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -54,6 +55,8 @@ struct RunSpec {
   int64_t law_params() const { return params.active; }
   double tokens_per_param() const { return double(tokens) / double(law_params()); }
   bool is_tune() const { return role == RunRole::kTune; }
+  // A tuned variant's grid run: its recipe (and lr) is chosen as it starts.
+  bool recipe_at_start() const { return role == RunRole::kGrid && std::isnan(lr); }
 };
 
 struct DroppedRun {

@@ -18,7 +18,7 @@ std::vector<std::vector<int>> tune_prerequisites(const Grid& grid,
                                                  const std::vector<bool>& decided) {
   std::vector<std::vector<int>> after(grid.runs.size());
   for (const RunSpec& run : grid.runs) {
-    if (run.is_tune() || !std::isnan(run.lr)) continue;  // not a tuned variant's grid run
+    if (!run.recipe_at_start()) continue;
     if (size_t(run.variant) < decided.size() && decided[size_t(run.variant)]) continue;
     after[size_t(run.index)] = tune_runs(grid, run.variant);
   }

@@ -47,7 +47,7 @@ TrainConfig make_train_config(const JobSpec& job, const RunSpec& run, const std:
                               int threads, int world, int recipe_index) {
   TrainConfig c;
   c.world = world;
-  const bool tuned = std::isnan(run.lr);  // a tuned variant's grid run
+  const bool tuned = run.recipe_at_start();
   SWEEP_CHECK(!tuned || recipe_index >= 0,
               run.run_id + ": its variant's recipe is tuned, but none was chosen");
   const TrainSection& recipe = run_recipe(job, run, tuned ? recipe_index : -1);
