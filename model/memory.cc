@@ -150,7 +150,6 @@ MemoryEstimate estimate_memory(const ModelConfig& m, const MemoryOptions& o) {
   const double blocks =
       o.activation_checkpointing ? L * block_input + (L > 0 ? per_block : 0.0) : L * per_block;
   e.activations = tokens * (blocks + head);
-  if (!o.cuda) e.temporaries = 4 * P / (o.sharding == Sharding::kNone ? 1.0 : k);
   return e;
 }
 

@@ -37,9 +37,9 @@
 //      lstm   17 d_model: the input projection, each step's gates before
 //             and after their nonlinearity, the layer input, the previous
 //             hidden and cell states, the new cell's tanh, the block input;
-//  * the optimizer step on CPU makes one temporary the size of the rank's
-//    shard of the moments (CUDA's fused AdamW makes none); the step and the
-//    start of backward are the two peaks.
+//  * the optimizer step is ATen's fused AdamW, which makes no temporary
+//    (LibTorch before 2.4 has none on CPU; its step there makes one buffer
+//    the size of the rank's shard, not counted here).
 
 #include <algorithm>
 #include <cstdint>
@@ -74,11 +74,10 @@ struct MemoryEstimate {
   double optimizer = 0;    // AdamW moments
   double casts = 0;        // bf16 weight copies autocast keeps for backward (CUDA)
   double activations = 0;  // saved for backward, one micro-batch
-  double temporaries = 0;  // AdamW's on CPU (one buffer the size of the shard)
 
   double state() const { return parameters + gradients + optimizer + casts; }
-  // The peak: the start of backward, or the optimizer step, whichever is higher.
-  double total() const { return state() + std::max(activations, temporaries); }
+  // The peak: the start of backward (the fused AdamW step makes no temporary).
+  double total() const { return state() + activations; }
 };
 
 MemoryEstimate estimate_memory(const ModelConfig& model, const MemoryOptions& options);

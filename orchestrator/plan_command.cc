@@ -232,7 +232,6 @@ nlohmann::json memory_json(const RunMemory& m) {
             {"optimizer", e.optimizer},
             {"casts", e.casts},
             {"activations", e.activations},
-            {"temporaries", e.temporaries},
             {"total", e.total()}}}};
 }
 

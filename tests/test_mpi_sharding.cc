@@ -226,9 +226,9 @@ TEST(Sharding, PeakBytesOfATrainingRunMatchTheModel) {
       o.micro_batch_sequences = 8 / slot.size();
       o.activation_checkpointing = checkpointing;
       const double model = estimate_memory(m, o).total();
-      // The training loop also holds the model while it builds the state,
-      // batches, the eval set's buffers and AdamW's temporaries.
-      EXPECT_NEAR(peak / model, 1.0, 0.35)
+      // Beyond the model: the batches and the eval set's buffers (a few per
+      // cent here; docs/cluster.md has the table).
+      EXPECT_NEAR(peak / model, 1.0, 0.1)
           << to_string(s) << (checkpointing ? " + checkpointing" : "") << " on " << slot.size()
           << " ranks: allocator peak " << peak << " bytes, model " << model;
       if (world_rank() == 0) {
