@@ -8,6 +8,9 @@
 //             --shape 2x16 --shape 2x32 ...       (n_layer x d_model)
 //             [--n-kv-head 0] [--experts 8] [--top-k 2] [--shared-experts 0]
 //   train_cpp --describe ...                      (the shapes and counts, no training)
+//   train_cpp ... --trace DIR   also writes DIR/FAMILY-SHAPE-cpp.json, the
+//             timed run's operators (LibTorch's profiler, Chrome trace
+//             format; its overhead slows the run; bench/trace_ops reads it)
 //
 // Each shape's ModelConfig is the one model/shapes builds for that depth and
 // width under a job's default [model] keys for the family (docs/job-format.md):
@@ -25,6 +28,7 @@
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
+#include <torch/csrc/autograd/profiler_kineto.h>
 #include <vector>
 
 #include "common/runtime.h"
@@ -103,7 +107,7 @@ int usage(const std::string& message) {
 int main(int argc, char** argv) {
   prepare_process_runtime(argc, argv);
   BenchOptions o;
-  std::string corpus, device = "cpu";
+  std::string corpus, device = "cpu", trace_dir;
   int threads = 2;
   double seconds = 5;
   bool describe_only = false;
@@ -142,6 +146,8 @@ int main(int argc, char** argv) {
       o.n_shared_experts = std::stoll(value);
     else if (flag == "--device")
       device = value;
+    else if (flag == "--trace")
+      trace_dir = value;
     else if (flag == "--shape") {
       const auto x = value.find('x');
       if (x == std::string::npos) return usage("--shape " + value + ": expected LAYERSxD_MODEL");
@@ -189,7 +195,19 @@ int main(int argc, char** argv) {
     const double per_step =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count() / 20;
     c.steps = std::max<int64_t>(20, int64_t(seconds / per_step));
+    namespace profiler = torch::autograd::profiler;
+    const torch::profiler::impl::ProfilerConfig trace(
+        torch::profiler::impl::ProfilerState::KINETO);
+    if (!trace_dir.empty()) {
+      profiler::prepareProfiler(trace, {torch::profiler::impl::ActivityType::CPU});
+      profiler::enableProfiler(trace, {torch::profiler::impl::ActivityType::CPU});
+    }
     const RunResult result = train_run(c, data, {});
+    if (!trace_dir.empty()) {
+      profiler::disableProfiler()->save(trace_dir + "/" + to_string(o.family) + "-" +
+                                        std::to_string(n_layer) + "x" + std::to_string(d_model) +
+                                        "-cpp.json");
+    }
     nlohmann::json row = describe(c.model);
     row["flops_per_token"] = c.flops_per_token;
     row["steps"] = c.steps;

@@ -35,8 +35,10 @@ synchronise.
                   [--n-kv-head 0] [--experts 8] [--top-k 2] [--shared-experts 0]
   train_python.py --describe --family moe --shape 2x32  # shapes and counts, no training
   train_python.py --matmul [--device cuda]              # dense matmul rates
+  --trace DIR also writes DIR/FAMILY-SHAPE-eager.json, the timed eager run's
+  operators (torch.profiler, Chrome trace format; bench/trace_ops reads it).
 """
-import argparse, contextlib, json, math, sys, time
+import argparse, contextlib, json, math, os, sys, time
 
 import numpy as np
 import torch
@@ -336,7 +338,7 @@ def sync(device):
         torch.cuda.synchronize(device)
 
 
-def run(args, cfg, compiled):
+def run(args, cfg, compiled, trace=None):
     device = torch.device(args.device)
     torch.manual_seed(1)
     model = build_model(cfg).to(device)
@@ -383,9 +385,14 @@ def run(args, cfg, compiled):
     train_steps(10, 10)
     per_step = (time.perf_counter() - t0) / 10
     steps = max(20, int(args.seconds / per_step))
-    t0 = time.perf_counter()
-    train_steps(steps, steps)
-    elapsed = time.perf_counter() - t0
+    profiler = torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CPU]) \
+        if trace else contextlib.nullcontext()
+    with profiler:
+        t0 = time.perf_counter()
+        train_steps(steps, steps)
+        elapsed = time.perf_counter() - t0
+    if trace:
+        profiler.export_chrome_trace(trace)
     return {"tokens_per_second": steps * args.batch * args.seq_len / elapsed, "steps": steps,
             "optimizer": optimizer, "final_loss": float(last[0]),
             "dtype": "bf16 autocast" if device.type == "cuda" else "fp32"}
@@ -439,6 +446,7 @@ def main():
     p.add_argument("--compile", action="store_true")
     p.add_argument("--matmul", action="store_true")
     p.add_argument("--describe", action="store_true", help="the shapes and counts, no training")
+    p.add_argument("--trace", metavar="DIR", help="write each eager run's operator trace here")
     args = p.parse_args()
     if not (args.matmul or args.describe or args.corpus):
         p.error("--corpus is needed to train (or --matmul, --describe)")
@@ -461,7 +469,8 @@ def main():
             if args.describe:
                 out["runs"].append(row)
                 continue
-            row["eager"] = run(args, cfg, False)
+            trace = args.trace and os.path.join(args.trace, f"{args.family}-{shape}-eager.json")
+            row["eager"] = run(args, cfg, False, trace)
             if args.compile:
                 try:
                     row["compiled"] = run(args, cfg, True)
