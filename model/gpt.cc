@@ -2,6 +2,8 @@
 
 #include <cmath>
 
+#include "model/torch_version.h"
+
 namespace sweep {
 namespace {
 namespace F = torch::nn::functional;
@@ -36,7 +38,7 @@ torch::Tensor CausalSelfAttentionImpl::forward(const torch::Tensor& x) {
     return t.view({B, T, n_head_, head_dim}).transpose(1, 2);  // (B, H, T, hd)
   };
   const torch::Tensor q = heads(qkv[0]), k = heads(qkv[1]), v = heads(qkv[2]);
-#if TORCH_VERSION_MAJOR >= 2
+#if SWEEP_TORCH_AT_LEAST(2, 0)
   torch::Tensor y = at::scaled_dot_product_attention(q, k, v, /*attn_mask=*/{}, /*dropout_p=*/0.0,
                                                      /*is_causal=*/true);
 #else

@@ -1,16 +1,9 @@
 #include "model/llama.h"
 
-#include <torch/version.h>
-
 #include <cmath>
 
 #include "model/moe.h"
-
-// Fused kernels by LibTorch version: at::rms_norm from 2.4, SDPA's
-// enable_gqa from 2.5, SDPA itself from 2.0 (Debian's 1.13 has none).
-#define SWEEP_TORCH_AT_LEAST(major, minor) \
-  (TORCH_VERSION_MAJOR > (major) ||        \
-   (TORCH_VERSION_MAJOR == (major) && TORCH_VERSION_MINOR >= (minor)))
+#include "model/torch_version.h"
 
 namespace sweep {
 namespace {
@@ -115,7 +108,7 @@ torch::Tensor LlamaAttentionImpl::forward(const torch::Tensor& x) {
   torch::Tensor y = at::scaled_dot_product_attention(q, k, v, /*attn_mask=*/{}, /*dropout_p=*/0.0,
                                                      /*is_causal=*/true, /*scale=*/std::nullopt,
                                                      /*enable_gqa=*/gqa_in_kernel);
-#elif TORCH_VERSION_MAJOR >= 2
+#elif SWEEP_TORCH_AT_LEAST(2, 0)
   torch::Tensor y = at::scaled_dot_product_attention(q, k, v, /*attn_mask=*/{}, /*dropout_p=*/0.0,
                                                      /*is_causal=*/true);
 #else

@@ -1,9 +1,10 @@
 #include "model/recompute.h"
 
 #include <ATen/autocast_mode.h>
-#include <torch/version.h>
 
 #include <utility>
+
+#include "model/torch_version.h"
 
 namespace sweep {
 namespace {
@@ -11,7 +12,7 @@ namespace {
 using torch::autograd::AutogradContext;
 using torch::autograd::variable_list;
 
-#if TORCH_VERSION_MAJOR >= 2 && TORCH_VERSION_MINOR >= 4 || TORCH_VERSION_MAJOR > 2
+#if SWEEP_TORCH_AT_LEAST(2, 4)
 bool cuda_autocast() { return at::autocast::is_autocast_enabled(at::kCUDA); }
 void set_cuda_autocast(bool on) { at::autocast::set_autocast_enabled(at::kCUDA, on); }
 #else

@@ -1,7 +1,5 @@
 #include "model/sharded_state.h"
 
-#include <torch/version.h>
-
 #include <algorithm>
 #include <cmath>
 #include <map>
@@ -9,6 +7,7 @@
 
 #include "common/check.h"
 #include "model/recompute.h"
+#include "model/torch_version.h"
 
 namespace sweep {
 namespace {
@@ -324,9 +323,8 @@ void ShardedState::adamw_step(int64_t t, const AdamWSettings& s) {
   // four buffers, decayed and not-decayed slices as its two calls. CUDA has
   // it from LibTorch 2.0, the CPU from 2.4 (there it is 6-9x faster than the
   // separate passes below on 0.16-4.6M parameters: bench/RESULTS.md).
-#if TORCH_VERSION_MAJOR >= 2
-  const bool cpu_fused = TORCH_VERSION_MAJOR > 2 || TORCH_VERSION_MINOR >= 4;
-  if (exp_avg_.is_cuda() || cpu_fused) {
+#if SWEEP_TORCH_AT_LEAST(2, 0)
+  if (exp_avg_.is_cuda() || SWEEP_TORCH_AT_LEAST(2, 4)) {
     const torch::Tensor step = torch::full({}, double(t), exp_avg_.options());
     for (const bool decay : {true, false}) {
       std::vector<torch::Tensor> p, g, m, v, steps;

@@ -2,7 +2,6 @@
 
 #include <ATen/CPUGeneratorImpl.h>
 #include <ATen/autocast_mode.h>
-#include <torch/version.h>
 
 #include <algorithm>
 #include <chrono>
@@ -17,6 +16,7 @@
 #include "common/error.h"
 #include "model/language_model.h"
 #include "model/sharded_state.h"
+#include "model/torch_version.h"
 
 namespace sweep {
 namespace {
@@ -28,7 +28,7 @@ class AutocastGuard {
  public:
   explicit AutocastGuard(const torch::Device& device) : enabled_(device.is_cuda()) {
     if (!enabled_) return;
-#if TORCH_VERSION_MAJOR >= 2 && TORCH_VERSION_MINOR >= 4 || TORCH_VERSION_MAJOR > 2
+#if SWEEP_TORCH_AT_LEAST(2, 4)
     at::autocast::set_autocast_dtype(at::kCUDA, at::kBFloat16);
     at::autocast::set_autocast_enabled(at::kCUDA, true);
 #else
@@ -38,7 +38,7 @@ class AutocastGuard {
   }
   ~AutocastGuard() {
     if (!enabled_) return;
-#if TORCH_VERSION_MAJOR >= 2 && TORCH_VERSION_MINOR >= 4 || TORCH_VERSION_MAJOR > 2
+#if SWEEP_TORCH_AT_LEAST(2, 4)
     at::autocast::set_autocast_enabled(at::kCUDA, false);
 #else
     at::autocast::set_enabled(false);
