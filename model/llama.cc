@@ -2,6 +2,7 @@
 
 #include <cmath>
 
+#include "model/fused_ops.h"
 #include "model/moe.h"
 #include "model/torch_version.h"
 
@@ -33,14 +34,7 @@ RMSNormImpl::RMSNormImpl(int64_t dim, double eps) : eps_(eps) {
   weight = register_parameter("weight", torch::ones({dim}));
 }
 
-torch::Tensor RMSNormImpl::forward(const torch::Tensor& x) {
-#if SWEEP_TORCH_AT_LEAST(2, 4)
-  return at::rms_norm(x, {weight.size(0)}, weight, eps_);
-#else
-  const torch::Tensor x32 = x.to(torch::kFloat32);
-  return (x32 * torch::rsqrt(x32.pow(2).mean(-1, /*keepdim=*/true) + eps_)).to(x.dtype()) * weight;
-#endif
-}
+torch::Tensor RMSNormImpl::forward(const torch::Tensor& x) { return rms_norm(x, weight, eps_); }
 
 RotaryTable::RotaryTable(int64_t seq_len, int64_t head_dim, double theta) {
   // inv_freq_i = theta^(-2i / head_dim), i < head_dim / 2; angle = position * inv_freq.
@@ -77,15 +71,8 @@ LlamaAttentionImpl::LlamaAttentionImpl(const ModelConfig& c, std::shared_ptr<Rot
 
 torch::Tensor LlamaAttentionImpl::forward(const torch::Tensor& x) {
   const int64_t B = x.size(0), T = x.size(1), C = x.size(2);
-  const int64_t kv = n_kv_head_ * head_dim_;
-  auto qkv = c_attn(x).split_with_sizes({C, kv, kv}, /*dim=*/2);
-  auto heads = [&](const torch::Tensor& t, int64_t n) {
-    return t.view({B, T, n, head_dim_}).transpose(1, 2);  // (B, n, T, hd)
-  };
   const auto [cos, sin] = rotary_->get(T, x.device());
-  const torch::Tensor q = apply_rotary(heads(qkv[0], n_head_), cos, sin);
-  torch::Tensor k = apply_rotary(heads(qkv[1], n_kv_head_), cos, sin);
-  torch::Tensor v = heads(qkv[2], n_kv_head_);
+  auto [q, k, v] = rotary_heads(c_attn(x), n_head_, n_kv_head_, head_dim_, cos, sin);
   const int64_t group = n_head_ / n_kv_head_;
 #if SWEEP_TORCH_AT_LEAST(2, 5)
   // CUDA's flash kernel takes the key/value heads as they are; the CPU's

@@ -61,12 +61,18 @@ SavedValues block_saved_values(const ModelConfig& m, bool cuda) {
     case Family::kLlama:
     case Family::kMoe: {
       const double kv = double(m.kv_heads() * m.head_dim());
-      // As gpt2, with the fused projection's output d + 2 kv, the rotated
-      // query (d) and key (kv); on CPU grouped keys and values are repeated
-      // to n_head heads for the fused kernel (2d more, model/llama.cc).
+      // As gpt2, with the fused projection's output d + 2 kv (the value
+      // heads are views into it), the rotated query (d) and key (kv). On
+      // the CPU model/fused_ops.cc writes the query, key and value heads
+      // anew and only they are saved (d + 2 kv); grouped keys and values
+      // are then repeated to n_head heads for the attention kernel
+      // (model/llama.cc), 3 d.
       v.fp32 = 2 * d;
-      v.low = 4 * d + (d + 2 * kv) + d + kv;
-      if (!cuda && m.kv_heads() < m.n_head) v.low += 2 * d;
+      if (cuda) {
+        v.low = 4 * d + (d + 2 * kv) + d + kv;
+      } else {
+        v.low = 4 * d + (m.kv_heads() < m.n_head ? 3 * d : d + 2 * kv);
+      }
       if (m.family == Family::kLlama) {
         v.low += 4 * f;  // SwiGLU: gate, silu(gate), up and their product
       } else {
