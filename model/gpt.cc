@@ -17,6 +17,14 @@ void init_linear(torch::nn::Linear& linear, double std) {
   if (linear->bias.defined()) torch::nn::init::zeros_(linear->bias);
 }
 
+// A biased projection of (B, T, C) as PyTorch's nn.Linear computes it:
+// at::linear folds the tokens into one addmm with the bias. The LibTorch
+// module's forward (torch::nn::functional::linear) does a matmul and then
+// adds the bias in a second pass over the output.
+torch::Tensor project(const torch::nn::Linear& linear, const torch::Tensor& x) {
+  return at::linear(x, linear->weight, linear->bias);
+}
+
 torch::nn::LayerNorm layer_norm(int64_t d_model) {
   return torch::nn::LayerNorm(torch::nn::LayerNormOptions({d_model}).eps(1e-5));
 }
@@ -33,7 +41,7 @@ CausalSelfAttentionImpl::CausalSelfAttentionImpl(const ModelConfig& c)
 
 torch::Tensor CausalSelfAttentionImpl::forward(const torch::Tensor& x) {
   const int64_t B = x.size(0), T = x.size(1), head_dim = d_model_ / n_head_;
-  auto qkv = c_attn(x).split(d_model_, /*dim=*/2);  // 3 x (B, T, C)
+  auto qkv = project(c_attn, x).split(d_model_, /*dim=*/2);  // 3 x (B, T, C)
   auto heads = [&](const torch::Tensor& t) {
     return t.view({B, T, n_head_, head_dim}).transpose(1, 2);  // (B, H, T, hd)
   };
@@ -48,7 +56,7 @@ torch::Tensor CausalSelfAttentionImpl::forward(const torch::Tensor& x) {
   torch::Tensor y = torch::matmul(scores.masked_fill(mask, -INFINITY).softmax(-1), v);
 #endif
   y = y.transpose(1, 2).contiguous().view({B, T, d_model_});  // (B, T, C)
-  return c_proj(y);
+  return project(c_proj, y);
 }
 
 MLPImpl::MLPImpl(const ModelConfig& c) {
@@ -58,7 +66,9 @@ MLPImpl::MLPImpl(const ModelConfig& c) {
   init_linear(c_proj, 0.02 / std::sqrt(2.0 * double(c.n_layer)));
 }
 
-torch::Tensor MLPImpl::forward(const torch::Tensor& x) { return c_proj(F::gelu(c_fc(x))); }
+torch::Tensor MLPImpl::forward(const torch::Tensor& x) {
+  return project(c_proj, F::gelu(project(c_fc, x)));
+}
 
 GPTBlock::GPTBlock(const ModelConfig& c) {
   ln_1 = register_module("ln_1", layer_norm(c.d_model));
