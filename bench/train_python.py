@@ -6,7 +6,11 @@ the same torch and device: fp32 on the CPU, bf16 autocast on CUDA
 
 Each family mirrors its C++ module: the same parameters (names, shapes, so
 the same count: bench/train checks it against bench_train_cpp's), the same
-initialisation and the same ops in the same order:
+initialisation and the same function, written with PyTorch's ops as PyTorch
+code writes it. Where the C++ worker has kernels of its own (on the CPU,
+model/fused_ops: RMSNorm and the rotary query/key heads, one pass each way)
+this file keeps PyTorch's ops: that difference is part of what bench/train
+measures, and SWEEP_FUSED_OPS=0 gives the C++ side ATen's ops as well.
   gpt2   nanoGPT's model.py, as model/gpt.cc.
   llama  RMSNorm (F.rms_norm = at::rms_norm), rotary "rotate half" from one
          cos/sin table, SDPA causal; grouped-query attention repeats each
