@@ -261,17 +261,35 @@ void headline_section(Document& doc, const FitData& data, const Analysis& analys
   approach3_summary(doc, analysis);
 }
 
-void profiles_table(Document& doc, const Analysis& analysis) {
+// A parabola through three or four sizes can dip between them: a vertex more
+// than this far below the budget's best run is the parabola's, not the
+// runs' (the frontier and the comparisons of variants then rest on it).
+constexpr double kVertexBelowBestRun = 0.02;  // relative, in loss
+
+void profiles_table(Document& doc, const FitData& data, const Analysis& analysis) {
   Table table({"Budget C (FLOPs)", "Runs", "N_opt", "D_opt", "Loss at N_opt", "D/N at N_opt",
                "Minimum inside the sizes trained", "Note"},
               /*align=*/"rrrrrrrl");
   for (const Profile& p : analysis.laws.profiles) {
     const bool fitted = p.parabola.has_value();
+    std::string note = p.why;
+    if (fitted && !p.points.empty()) {
+      double best = data.points[size_t(p.points.front())].loss;
+      for (const int64_t i : p.points) best = std::min(best, data.points[size_t(i)].loss);
+      if (p.loss_opt < best * (1 - kVertexBelowBestRun)) {
+        char text[200];
+        std::snprintf(text, sizeof(text),
+                      "the vertex is %.1f%% below the best run here (%.3f): the parabola's dip "
+                      "between sizes, not a run, sets this minimum",
+                      100 * (1 - p.loss_opt / best), best);
+        note = note.empty() ? text : note + "; " + text;
+      }
+    }
     table.rows.push_back(
         {flops(p.budget), std::to_string(p.points.size()), fitted ? count(p.params_opt) : kMissing,
          fitted ? count(p.tokens_opt) : kMissing, fitted ? loss(p.loss_opt) : kMissing,
          fitted ? general(p.tokens_opt / p.params_opt) : kMissing,
-         fitted ? (p.bracketed ? "yes" : "no") : kMissing, p.why});
+         fitted ? (p.bracketed ? "yes" : "no") : kMissing, note});
   }
   doc.table(table, "Approach 2 fitted no profiles.");
 }
@@ -526,7 +544,7 @@ Document build_document(const FitData& data, const Analysis& analysis,
   headline_section(doc, data, analysis);
   plot_section(doc, plots, "profiles");
   if (find_plot(plots, "profiles") == nullptr) doc.heading("IsoFLOP profiles (approach 2)");
-  profiles_table(doc, analysis);
+  profiles_table(doc, data, analysis);
   kaplan_section(doc, analysis);
   plot_section(doc, plots, "optimal-params");
   plot_section(doc, plots, "optimal-tokens");

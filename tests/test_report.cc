@@ -398,6 +398,23 @@ TEST_F(ReportTest, HtmlHasTheSectionsAndTheExponentsWithTheirIntervals) {
   EXPECT_FALSE(has_nan_or_inf(markdown, &found)) << found;
 }
 
+// An IsoFLOP vertex well below every run of its budget is the parabola's
+// dip between sizes: the profiles table says so for that budget alone.
+TEST_F(ReportTest, ProfilesTableNotesAVertexFarBelowTheBudgetsBestRun) {
+  const FitData data = synthetic_data(/*table=*/false);
+  Analysis analysis = synthetic_analysis(data, /*full=*/false);
+  Profile& dipped = analysis.laws.profiles[1];
+  double best = 1e9;
+  for (const int64_t i : dipped.points) best = std::min(best, data.points[size_t(i)].loss);
+  dipped.loss_opt = best * 0.95;
+  const std::string text = fit_text(data, analysis);
+  char note[96];
+  std::snprintf(note, sizeof(note), "the vertex is 5.0%% below the best run here (%.3f)", best);
+  EXPECT_NE(text.find(note), std::string::npos) << note;
+  EXPECT_EQ(count_of(text, "below the best run here"), 1u)
+      << "the other budgets' vertices lie within 2% of their best runs";
+}
+
 TEST_F(ReportTest, HtmlIsSelfContained) {
   const FitData data = synthetic_data(/*table=*/false);
   const ReportFiles files = write_report(data, synthetic_analysis(data, true), options_);
