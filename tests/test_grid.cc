@@ -7,6 +7,7 @@
 #include <set>
 #include <tuple>
 
+#include "model/counting.h"
 #include "spec/grid.h"
 #include "spec/job_spec.h"
 #include "spec/tuning.h"
@@ -202,11 +203,11 @@ lr = 4e-3
 namespace sweep {
 namespace {
 
-// jobs/families.toml: three families on one grid, each with the rate its
-// tune runs choose.
+// jobs/families.toml: four families on one grid, each with the rate its
+// tune runs choose; the mixture's N is its active parameter count.
 TEST(Grid, FamiliesJobTrainsEveryFamilyOnTheSameBudgets) {
   const JobSpec job = load_job_file(shipped("families.toml"));
-  ASSERT_EQ(job.variants.size(), 3u);
+  ASSERT_EQ(job.variants.size(), 4u);
   const Grid grid = expand_grid(job);
   std::map<std::string, std::set<double>> budgets;
   std::map<std::string, Family> families;
@@ -221,15 +222,21 @@ TEST(Grid, FamiliesJobTrainsEveryFamilyOnTheSameBudgets) {
     budgets[v.name].insert(run.budget);
     families[v.name] = run.model.family;
     EXPECT_GE(run.model.n_layer, 2) << run.run_id;
+    if (run.model.family == Family::kMoe) {
+      EXPECT_EQ(run.model.n_experts, 8) << run.run_id;
+      EXPECT_EQ(run.model.top_k, 2) << run.run_id;
+      EXPECT_LT(count_params(run.model).active, count_params(run.model).total) << run.run_id;
+    }
   }
   EXPECT_EQ(families.at("gpt2"), Family::kGpt2);
   EXPECT_EQ(families.at("llama"), Family::kLlama);
   EXPECT_EQ(families.at("lstm"), Family::kLstm);
+  EXPECT_EQ(families.at("moe"), Family::kMoe);
   EXPECT_EQ(budgets.at("gpt2").size(), 4u);
-  EXPECT_EQ(budgets.at("gpt2"), budgets.at("llama"));
-  EXPECT_EQ(budgets.at("gpt2"), budgets.at("lstm"));
-  EXPECT_EQ(grid.runs.size(), 74u);
-  EXPECT_EQ(tune, 30) << "5 rates x 2 sizes x 3 families";
+  for (const std::string name : {"llama", "lstm", "moe"})
+    EXPECT_EQ(budgets.at("gpt2"), budgets.at(name)) << name;
+  EXPECT_EQ(grid.runs.size(), 98u);
+  EXPECT_EQ(tune, 40) << "5 rates x 2 sizes x 4 families";
 }
 
 // A job with [tune]: a variant's lr and weight decay chosen at two sizes.
