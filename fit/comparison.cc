@@ -284,12 +284,7 @@ std::string a3_disagreement(const VariantFit& v) {
   const ParametricFit* a3 = v.analysis ? v.analysis->laws.usable_a3() : nullptr;
   if (!a3) return "";
   const OffsetPowerLaw frontier = approach3_frontier(a3->law, v.analysis->flops_per_param_token);
-  std::map<double, double> best;  // budget -> lowest final loss there
-  for (const Observation& p : v.data.points) {
-    auto [it, fresh] = best.emplace(p.budget, p.loss);
-    if (!fresh) it->second = std::min(it->second, p.loss);
-  }
-  for (const auto& [budget, loss] : best) {
+  for (const auto& [budget, loss] : v.data.best_loss_by_budget()) {
     const double predicted = frontier.at(budget);
     if (predicted > loss * (1 + kFrontierAboveRuns)) {
       char text[200];

@@ -166,6 +166,15 @@ std::vector<std::vector<int64_t>> FitData::profiles() const {
   return groups;
 }
 
+std::map<double, double> FitData::best_loss_by_budget() const {
+  std::map<double, double> best;
+  for (const Observation& p : points) {
+    auto [it, fresh] = best.emplace(p.budget, p.loss);
+    if (!fresh) it->second = std::min(it->second, p.loss);
+  }
+  return best;
+}
+
 std::vector<double> infer_budgets(const std::vector<double>& flops, double log10_span) {
   std::vector<size_t> order(flops.size());
   std::iota(order.begin(), order.end(), 0);

@@ -136,6 +136,8 @@ struct FitData {
 
   // Indices into points of each budget's runs, in budget order.
   std::vector<std::vector<int64_t>> profiles() const;
+  // Each budget's lowest final loss (its best run), by budget.
+  std::map<double, double> best_loss_by_budget() const;
 };
 
 // The variants of `data`: those in `variants` in their order (the job's),

@@ -270,12 +270,12 @@ void profiles_table(Document& doc, const FitData& data, const Analysis& analysis
   Table table({"Budget C (FLOPs)", "Runs", "N_opt", "D_opt", "Loss at N_opt", "D/N at N_opt",
                "Minimum inside the sizes trained", "Note"},
               /*align=*/"rrrrrrrl");
+  const std::map<double, double> best_loss = data.best_loss_by_budget();
   for (const Profile& p : analysis.laws.profiles) {
     const bool fitted = p.parabola.has_value();
     std::string note = p.why;
-    if (fitted && !p.points.empty()) {
-      double best = data.points[size_t(p.points.front())].loss;
-      for (const int64_t i : p.points) best = std::min(best, data.points[size_t(i)].loss);
+    if (fitted && best_loss.count(p.budget)) {
+      const double best = best_loss.at(p.budget);
       if (p.loss_opt < best * (1 - kVertexBelowBestRun)) {
         char text[200];
         std::snprintf(text, sizeof(text),

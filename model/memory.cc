@@ -64,15 +64,11 @@ SavedValues block_saved_values(const ModelConfig& m, bool cuda) {
       // As gpt2, with the fused projection's output d + 2 kv (the value
       // heads are views into it), the rotated query (d) and key (kv). On
       // the CPU model/fused_ops.cc writes the query, key and value heads
-      // anew and only they are saved (d + 2 kv); grouped keys and values
-      // are then repeated to n_head heads for the attention kernel
-      // (model/llama.cc), 3 d.
+      // anew and only they are saved, at n_head heads each (grouped keys
+      // and values are repeated for the attention kernel, model/llama.cc;
+      // without grouping kv = d): 3 d.
       v.fp32 = 2 * d;
-      if (cuda) {
-        v.low = 4 * d + (d + 2 * kv) + d + kv;
-      } else {
-        v.low = 4 * d + (m.kv_heads() < m.n_head ? 3 * d : d + 2 * kv);
-      }
+      v.low = cuda ? 4 * d + (d + 2 * kv) + d + kv : 4 * d + 3 * d;
       if (m.family == Family::kLlama) {
         v.low += 4 * f;  // SwiGLU: gate, silu(gate), up and their product
       } else {
